@@ -1,0 +1,28 @@
+/** Unit tests (`*.spec.ts`), PostgreSQL tests (`*.int-spec.ts`) and end-to-end tests (`test/*.e2e-spec.ts`). */
+const swc = [
+  '@swc/jest',
+  {
+    module: { type: 'commonjs' },
+    jsc: {
+      target: 'es2022',
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
+      keepClassNames: true,
+    },
+  },
+];
+
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/libs', '<rootDir>/apps', '<rootDir>/test'],
+  testMatch: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
+  transform: { '^.+\\.(t|j|mj)s$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|uuid)/)'],
+  moduleNameMapper: {
+    '^@eventcore/core$': '<rootDir>/libs/core/src/index.ts',
+    '^@eventcore/core/testing$': '<rootDir>/libs/core/src/testing/index.ts',
+    '^@eventcore/nestjs$': '<rootDir>/libs/nestjs/src/index.ts',
+    '^@eventcore/postgres$': '<rootDir>/libs/postgres/src/index.ts',
+  },
+  testTimeout: 60000,
+};

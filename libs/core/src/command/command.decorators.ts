@@ -1,0 +1,64 @@
+import 'reflect-metadata';
+import { registerDecorator } from 'class-validator';
+import type { RetryPolicy } from './retry-policy';
+import { streamIdProblem } from '../store/stream-id';
+
+/** Metadata key of {@link Command}. */
+export const COMMAND_METADATA = 'eventcore:command';
+/** Metadata key listing a command's {@link Stream} properties. */
+export const STREAM_PROPERTIES_METADATA = 'eventcore:stream-properties';
+
+/** Options of {@link Command}; they override the executor's defaults for this command. */
+export interface CommandOptions {
+  /** Name used in errors, metadata and idempotency records. @default the class name */
+  readonly name?: string;
+  /** Retry policy overrides for this command. */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Validate input with class-validator before any I/O. @default true */
+  readonly validate?: boolean;
+  /** Most rounds of dynamic stream discovery. @default the executor's (8) */
+  readonly maxDiscoveryIterations?: number;
+}
+
+/**
+ * Marks a class as a command: its `@Stream()` properties form its consistency boundary, and it
+ * implements {@link CommandLogic}. Pass an instance to `CommandExecutor.execute` or `CommandBus.execute`.
+ */
+export function Command(options: CommandOptions = {}): ClassDecorator {
+  return (target) => {
+    Reflect.defineMetadata(COMMAND_METADATA, { ...options }, target);
+  };
+}
+
+/**
+ * Marks a property as part of the command's consistency boundary. It holds one `StreamId` or an
+ * array of them; input validation checks every id.
+ */
+export function Stream(): PropertyDecorator {
+  return (target, propertyKey) => {
+    if (typeof propertyKey !== 'string') throw new TypeError('@Stream() needs a string property name');
+    const ctor = target.constructor;
+    const inherited: string[] = Reflect.getMetadata(STREAM_PROPERTIES_METADATA, ctor) ?? [];
+    Reflect.defineMetadata(STREAM_PROPERTIES_METADATA, [...inherited, propertyKey], ctor);
+    registerDecorator({
+      name: 'isStreamId',
+      target: ctor,
+      propertyName: propertyKey,
+      validator: {
+        validate: (value: unknown) => streamValueProblem(value) === undefined,
+        defaultMessage: (args) =>
+          `${args?.property ?? propertyKey} must be a stream id or an array of stream ids: ${streamValueProblem(args?.value) ?? ''}`,
+      },
+    });
+  };
+}
+
+function streamValueProblem(value: unknown): string | undefined {
+  const values = Array.isArray(value) ? value : [value];
+  for (const item of values) {
+    const problem = streamIdProblem(item);
+    if (problem !== undefined) return problem;
+    if ((item as string).trim() !== item) return 'it has leading or trailing whitespace';
+  }
+  return undefined;
+}

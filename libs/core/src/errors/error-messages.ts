@@ -1,0 +1,42 @@
+/**
+ * Every message EventCore puts in an error, in one place, so that tests and users can assert on
+ * them and so that wording stays consistent. Each says what happened and what to do.
+ */
+export const ErrorMessages = {
+  invalidStreamId: (value: unknown, reason: string) =>
+    `Invalid stream id ${describe(value)}: ${reason}. A stream id is 1–255 characters after trimming, with no control characters and none of * ? [ ]; ids starting with "$" are reserved for EventCore.`,
+  invalidPosition: (value: unknown) =>
+    `Invalid position token ${describe(value)}. Pass a token returned by this event store (a command result or a readAll page), or omit it to start from the beginning.`,
+  concurrencyConflict: (streams: string) =>
+    `Concurrency conflict on ${streams}: another writer changed the stream since it was read. Nothing was written; re-read and decide again (the command executor does this for you).`,
+  invalidAppend: (reason: string) => `Invalid append: ${reason}. Nothing was written.`,
+  eventSerialization: (streamId: string, type: string, reason: string) =>
+    `Event "${type}" for stream "${streamId}" cannot be stored as JSON (${reason}). Use plain JSON data (no BigInt, no cycles, no functions); nothing was written.`,
+  commandValidation: (command: string, failures: string) =>
+    `Command ${command} has invalid input: ${failures}. Fix the input and send it again; nothing was read or written.`,
+  notACommand: (name: string) =>
+    `${name} is not a command: decorate the class with @Command() and give it at least one @Stream() property.`,
+  invalidCommandDefinition: (name: string, reason: string) => `Command ${name} is not usable: ${reason}.`,
+  undeclaredStream: (command: string, stream: string) =>
+    `Command ${command} tried to write to stream "${stream}", which is not in its consistency boundary. Declare it with @Stream() or discover it with ctx.discover() first; nothing was written.`,
+  streamDiscoveryLimit: (command: string, limit: number) =>
+    `Command ${command} kept discovering new streams after ${limit} iterations. Make discovery converge (ask for every stream you need at once) or raise maxDiscoveryIterations.`,
+  businessRuleViolation: (command: string, message: string) => `${command} rejected: ${message}`,
+  retriesExhausted: (command: string, attempts: number) =>
+    `Command ${command} gave up after ${attempts} attempts because of repeated concurrency conflicts. Nothing was written by this command; retry later or raise retry.maxAttempts.`,
+  commandTimeout: (command: string, timeoutMs: number, outcome: 'not-written' | 'unknown') =>
+    outcome === 'not-written'
+      ? `Command ${command} timed out after ${timeoutMs} ms; nothing was written. Retry it (with an idempotency key to be safe) or raise retry.timeoutMs.`
+      : `Command ${command} timed out after ${timeoutMs} ms while its append was in flight; it may or may not have been written. Retry it with the same idempotency key to find out safely.`,
+  idempotencyKeyReuse: (command: string, key: string) =>
+    `Idempotency key "${key}" was already used for a different ${command} input. Use a new key for a new request.`,
+  invalidIdempotencyKey: (key: unknown) =>
+    `Invalid idempotency key ${describe(key)}: use 1–200 printable characters.`,
+  invalidOptions: (what: string, reason: string) => `Invalid ${what}: ${reason}.`,
+  storeClosed: () => 'The event store is closed. Create a new store or restart the application.',
+} as const;
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  return `(${value === null ? 'null' : typeof value})`;
+}

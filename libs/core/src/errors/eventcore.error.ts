@@ -1,0 +1,44 @@
+/** Stable error codes. They never change once published; match on them, not on messages. */
+export const ErrorCodes = {
+  invalidStreamId: 'eventcore.invalid_stream_id',
+  invalidPosition: 'eventcore.invalid_position',
+  concurrencyConflict: 'eventcore.concurrency_conflict',
+  invalidAppend: 'eventcore.invalid_append',
+  eventSerialization: 'eventcore.event_serialization',
+  commandValidation: 'eventcore.command_validation',
+  invalidCommand: 'eventcore.invalid_command',
+  undeclaredStream: 'eventcore.undeclared_stream',
+  streamDiscoveryLimit: 'eventcore.stream_discovery_limit',
+  businessRuleViolation: 'eventcore.business_rule_violation',
+  retriesExhausted: 'eventcore.retries_exhausted',
+  commandTimeout: 'eventcore.command_timeout',
+  idempotencyKeyReuse: 'eventcore.idempotency_key_reuse',
+  invalidOptions: 'eventcore.invalid_options',
+  storeClosed: 'eventcore.store_closed',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * Base class of every error EventCore throws. `code` is stable; the other fields are structured
+ * details (stream ids, versions, command name) for logs and HTTP mappings.
+ */
+export abstract class EventCoreError extends Error {
+  abstract readonly code: ErrorCode;
+
+  protected constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * True when `error` is an EventCore error, optionally with the given code. Matches by `code` as
+ * well as by class, so it also works across duplicated package copies.
+ */
+export function isEventCoreError(error: unknown, code?: ErrorCode): error is EventCoreError {
+  if (typeof error !== 'object' || error === null) return false;
+  const actual = (error as { code?: unknown }).code;
+  if (typeof actual !== 'string' || !actual.startsWith('eventcore.')) return false;
+  return code === undefined || actual === code;
+}

@@ -1,0 +1,91 @@
+import { ErrorMessages } from './error-messages';
+import { ErrorCodes, EventCoreError } from './eventcore.error';
+import type { ExpectedVersion } from '../store/expected-version';
+
+/** A stream id failed validation; see {@link streamId}. */
+export class InvalidStreamIdError extends EventCoreError {
+  readonly code = ErrorCodes.invalidStreamId;
+  constructor(
+    readonly value: unknown,
+    readonly reason: string,
+  ) {
+    super(ErrorMessages.invalidStreamId(value, reason));
+  }
+}
+
+/** A position token was not produced by this event store. */
+export class InvalidPositionError extends EventCoreError {
+  readonly code = ErrorCodes.invalidPosition;
+  constructor(readonly value: unknown) {
+    super(ErrorMessages.invalidPosition(value));
+  }
+}
+
+/** One stream whose version did not match what the writer expected. */
+export interface StreamConflict {
+  readonly streamId: string;
+  readonly expected: ExpectedVersion;
+  /** The stream's version when the append was attempted (0 = the stream does not exist). */
+  readonly actual: number;
+}
+
+/**
+ * An append found streams whose versions differ from what was expected. Nothing was written.
+ * `conflicts` names every offending stream. The executor retries commands on this error only.
+ */
+export class ConcurrencyConflictError extends EventCoreError {
+  readonly code = ErrorCodes.concurrencyConflict;
+  constructor(readonly conflicts: readonly StreamConflict[]) {
+    super(
+      ErrorMessages.concurrencyConflict(
+        conflicts
+          .map((c) => `"${c.streamId}" (expected ${describeExpected(c.expected)}, actual ${c.actual})`)
+          .join(', '),
+      ),
+    );
+  }
+}
+
+function describeExpected(expected: ExpectedVersion): string {
+  return expected.kind === 'exact' ? `version ${expected.version}` : expected.kind;
+}
+
+/** An append request was malformed (duplicate streams, bad event shape). Nothing was written. */
+export class InvalidAppendError extends EventCoreError {
+  readonly code = ErrorCodes.invalidAppend;
+  constructor(readonly reason: string) {
+    super(ErrorMessages.invalidAppend(reason));
+  }
+}
+
+/** Event data cannot be encoded (BigInt, cycles, ...). Found before anything is written. */
+export class EventSerializationError extends EventCoreError {
+  readonly code = ErrorCodes.eventSerialization;
+  constructor(
+    readonly streamId: string,
+    readonly eventType: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(ErrorMessages.eventSerialization(streamId, eventType, reason), options);
+  }
+}
+
+/** The store was used after `close()`. */
+export class StoreClosedError extends EventCoreError {
+  readonly code = ErrorCodes.storeClosed;
+  constructor() {
+    super(ErrorMessages.storeClosed());
+  }
+}
+
+/** Options given to an EventCore component are invalid. */
+export class InvalidOptionsError extends EventCoreError {
+  readonly code = ErrorCodes.invalidOptions;
+  constructor(
+    readonly what: string,
+    readonly reason: string,
+  ) {
+    super(ErrorMessages.invalidOptions(what, reason));
+  }
+}

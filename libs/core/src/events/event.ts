@@ -1,0 +1,53 @@
+import type { StreamId } from '../store/stream-id';
+
+/**
+ * A domain event as a command emits it: a `type` discriminator and its `data`.
+ * Declare your events as a union, e.g. `type BankEvent = { type: 'Deposited'; data: { amount: number } } | ...`.
+ */
+export interface DomainEvent<Type extends string = string, Data = unknown> {
+  readonly type: Type;
+  readonly data: Data;
+}
+
+/** Metadata every stored event carries. */
+export interface EventMetadata {
+  /** Shared by every event caused, directly or not, by one request. */
+  readonly correlationId: string;
+  /** Id of what caused this event: the command execution, or the event a process manager reacted to. */
+  readonly causationId: string;
+  /** The user on whose behalf the command ran, if known. */
+  readonly userId: string | null;
+  /** Application-defined fields; plain JSON. */
+  readonly custom: Readonly<Record<string, unknown>>;
+}
+
+/** An event ready to be appended; ids and timestamps are chosen by the writer. */
+export interface EventToAppend {
+  /** UUIDv7, see {@link newEventId}. */
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: EventMetadata;
+  /** ISO-8601 time at which the decision was taken, from the executor's clock. */
+  readonly occurredAt: string;
+  /** Version of the event's schema (for upcasting); defaults to 1. */
+  readonly schemaVersion?: number;
+}
+
+/** An event as stored: immutable, with its place in its stream and in the global log. */
+export interface RecordedEvent<E extends DomainEvent = DomainEvent> {
+  readonly id: string;
+  readonly streamId: StreamId;
+  /** 1-based position of the event in its stream. */
+  readonly streamVersion: number;
+  /** Position in the global log; increases with commit order within one store. */
+  readonly globalPosition: number;
+  readonly type: E['type'];
+  readonly data: E['data'];
+  readonly schemaVersion: number;
+  readonly metadata: EventMetadata;
+  /** ISO-8601 time from the writer's clock. */
+  readonly occurredAt: string;
+  /** ISO-8601 time at which the store recorded the event. */
+  readonly recordedAt: string;
+}

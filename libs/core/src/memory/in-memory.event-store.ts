@@ -1,0 +1,187 @@
+import type { RecordedEvent } from '../events/event';
+import { ConcurrencyConflictError, InvalidOptionsError, InvalidPositionError, StoreClosedError } from '../errors';
+import { encodeJson, findConflicts, validateWrites } from '../store/append-validation';
+import type {
+  AppendResult,
+  EventStore,
+  Position,
+  ReadAllFilter,
+  ReadAllOptions,
+  ReadAllPage,
+  ReadStreamsResult,
+  StreamWrite,
+} from '../store/event-store';
+import type { StreamId } from '../store/stream-id';
+import { deepFreeze } from '../util/deep-freeze';
+
+const MAX_PAGE = 10_000;
+const EMPTY: readonly RecordedEvent[] = Object.freeze([]);
+
+/** Options of {@link InMemoryEventStore}. */
+export interface InMemoryEventStoreOptions {
+  /** Source of `recordedAt`. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/**
+ * An event store in process memory, for tests and prototypes. Appends are atomic (JavaScript runs
+ * them to completion without interleaving); events are deep-frozen and handed out without copies.
+ * Nothing survives the process.
+ */
+export class InMemoryEventStore implements EventStore {
+  private readonly streams = new Map<string, RecordedEvent[]>();
+  private readonly log: RecordedEvent[] = [];
+  private readonly listeners = new Set<() => void>();
+  private readonly now: () => Date;
+  private closed = false;
+
+  constructor(options: InMemoryEventStoreOptions = {}) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async readStreams(streamIds: readonly StreamId[]): Promise<ReadStreamsResult> {
+    this.assertOpen();
+    const versions = new Map<StreamId, number>();
+    const parts: RecordedEvent[][] = [];
+    for (const id of streamIds) {
+      if (versions.has(id)) continue;
+      const events = this.streams.get(id);
+      versions.set(id, events?.length ?? 0);
+      if (events !== undefined) parts.push(events);
+    }
+    return { events: mergeByPosition(parts), versions, position: this.positionOf(this.log.length) };
+  }
+
+  async append(writes: readonly StreamWrite[]): Promise<AppendResult> {
+    this.assertOpen();
+    validateWrites(writes);
+    // Encode everything before checking versions so a bad event never half-writes (and so the
+    // stored data is our own copy, not the caller's object).
+    const encoded = writes.map((write) =>
+      write.events.map((event) => ({
+        data: encodeJson(write.streamId, event.type, event.data),
+        custom: encodeJson(write.streamId, event.type, event.metadata.custom ?? {}),
+      })),
+    );
+    const conflicts = findConflicts(writes, (id) => this.streams.get(id)?.length ?? 0);
+    if (conflicts.length > 0) throw new ConcurrencyConflictError(conflicts);
+
+    const recordedAt = this.now().toISOString();
+    const written: RecordedEvent[] = [];
+    const versions = new Map<StreamId, number>();
+    writes.forEach((write, w) => {
+      let stream = this.streams.get(write.streamId);
+      if (stream === undefined && write.events.length > 0) {
+        stream = [];
+        this.streams.set(write.streamId, stream);
+      }
+      write.events.forEach((event, e) => {
+        const { data, custom } = encoded[w]![e]!;
+        const recorded: RecordedEvent = deepFreeze({
+          id: event.id,
+          streamId: write.streamId,
+          streamVersion: stream!.length + 1,
+          globalPosition: this.log.length + 1,
+          type: event.type,
+          data: JSON.parse(data) as unknown,
+          schemaVersion: event.schemaVersion ?? 1,
+          metadata: {
+            correlationId: event.metadata.correlationId,
+            causationId: event.metadata.causationId,
+            userId: event.metadata.userId ?? null,
+            custom: JSON.parse(custom) as Record<string, unknown>,
+          },
+          occurredAt: event.occurredAt,
+          recordedAt,
+        });
+        stream!.push(recorded);
+        this.log.push(recorded);
+        written.push(recorded);
+      });
+      versions.set(write.streamId, stream?.length ?? 0);
+    });
+    if (written.length > 0) this.notify();
+    return { events: written, versions, position: this.positionOf(this.log.length) };
+  }
+
+  async readAll(options: ReadAllOptions): Promise<ReadAllPage> {
+    this.assertOpen();
+    const limit = options.limit;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+      throw new InvalidOptionsError('readAll limit', `use an integer from 1 to ${MAX_PAGE}, not ${String(limit)}`);
+    }
+    const matches = compileFilter(options.filter);
+    const events: RecordedEvent[] = [];
+    let index = options.after === undefined ? 0 : this.decode(options.after);
+    while (index < this.log.length && events.length < limit) {
+      const event = this.log[index++]!;
+      if (matches(event)) events.push(event);
+    }
+    return { events, next: this.positionOf(index), isEnd: index >= this.log.length };
+  }
+
+  comparePositions(a: Position, b: Position): number {
+    return this.decode(a) - this.decode(b);
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+  }
+
+  /**
+   * Calls `listener` after every append that wrote events; returns a function that unsubscribes.
+   * In-process subscribers use it as a wake-up signal.
+   */
+  onAppended(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure is its own business; the append has already succeeded.
+      }
+    }
+  }
+
+  private positionOf(globalPosition: number): Position {
+    return String(globalPosition) as Position;
+  }
+
+  private decode(position: Position): number {
+    if (typeof position !== 'string' || !/^(0|[1-9]\d{0,15})$/.test(position)) {
+      throw new InvalidPositionError(position);
+    }
+    return Number(position);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}
+
+function mergeByPosition(parts: RecordedEvent[][]): readonly RecordedEvent[] {
+  if (parts.length === 0) return EMPTY;
+  if (parts.length === 1) return parts[0]!.slice();
+  const merged = parts.flat();
+  merged.sort((a, b) => a.globalPosition - b.globalPosition);
+  return merged;
+}
+
+/** Builds a predicate for a readAll filter (shared by adapters that filter in process). */
+export function compileFilter(filter: ReadAllFilter | undefined): (event: RecordedEvent) => boolean {
+  const prefixes = filter?.streamPrefixes ?? [];
+  const types = filter?.eventTypes ?? [];
+  const typeSet = new Set(types);
+  return (event) =>
+    (prefixes.length === 0 || prefixes.some((p) => event.streamId.startsWith(p))) &&
+    (typeSet.size === 0 || typeSet.has(event.type));
+}

@@ -1,0 +1,102 @@
+import type { EventToAppend } from '../events/event';
+import { EventSerializationError, InvalidAppendError } from '../errors';
+import { satisfies } from './expected-version';
+import type { StreamConflict } from '../errors';
+import type { StreamWrite } from './event-store';
+import { isSystemStream, streamIdProblem } from './stream-id';
+
+/**
+ * Checks the shape of an append request before any I/O. Every adapter calls this so that a
+ * malformed request fails the same way everywhere and nothing is half-written.
+ * @throws InvalidAppendError
+ */
+export function validateWrites(writes: readonly StreamWrite[]): void {
+  if (!Array.isArray(writes) || writes.length === 0) {
+    throw new InvalidAppendError('an append needs at least one stream write');
+  }
+  const seen = new Set<string>();
+  for (const write of writes) {
+    const id = write?.streamId as unknown;
+    const problem = streamIdProblem(
+      typeof id === 'string' && isSystemStream(id) ? id.slice(1) : id,
+    );
+    if (problem !== undefined || (id as string).trim() !== id) {
+      throw new InvalidAppendError(`stream id ${JSON.stringify(id)} is invalid: ${problem ?? 'it is not trimmed'}`);
+    }
+    if (seen.has(id as string)) {
+      throw new InvalidAppendError(`stream "${String(id)}" appears more than once; merge its events into one write`);
+    }
+    seen.add(id as string);
+    validateExpected(write);
+    if (!Array.isArray(write.events)) {
+      throw new InvalidAppendError(`events of stream "${String(id)}" must be an array`);
+    }
+    for (const event of write.events) validateEvent(String(id), event);
+  }
+}
+
+function validateExpected(write: StreamWrite): void {
+  const expected = write.expected;
+  const ok =
+    expected !== undefined &&
+    (expected.kind === 'any' ||
+      expected.kind === 'exists' ||
+      (expected.kind === 'exact' && Number.isSafeInteger(expected.version) && expected.version >= 0));
+  if (!ok) {
+    throw new InvalidAppendError(
+      `expected version of stream "${write.streamId}" must be exact(n >= 0), any or exists`,
+    );
+  }
+}
+
+function validateEvent(streamId: string, event: EventToAppend): void {
+  if (typeof event !== 'object' || event === null) {
+    throw new InvalidAppendError(`an event for stream "${streamId}" is not an object`);
+  }
+  if (typeof event.id !== 'string' || event.id.length === 0) {
+    throw new InvalidAppendError(`an event for stream "${streamId}" has no id`);
+  }
+  if (typeof event.type !== 'string' || event.type.trim().length === 0 || event.type.length > 255) {
+    throw new InvalidAppendError(`event ${event.id} for stream "${streamId}" needs a type of 1–255 characters`);
+  }
+  const m = event.metadata;
+  if (typeof m !== 'object' || m === null || typeof m.correlationId !== 'string' || typeof m.causationId !== 'string') {
+    throw new InvalidAppendError(`event ${event.id} for stream "${streamId}" needs metadata with correlationId and causationId`);
+  }
+  if (typeof event.occurredAt !== 'string' || Number.isNaN(Date.parse(event.occurredAt))) {
+    throw new InvalidAppendError(`event ${event.id} for stream "${streamId}" needs an ISO-8601 occurredAt`);
+  }
+  const version = event.schemaVersion ?? 1;
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new InvalidAppendError(`event ${event.id} for stream "${streamId}" has schemaVersion ${String(version)}; use an integer >= 1`);
+  }
+}
+
+/**
+ * Encodes a JSON value once, refusing what JSON cannot represent faithfully (BigInt, cycles).
+ * @throws EventSerializationError
+ */
+export function encodeJson(streamId: string, type: string, value: unknown): string {
+  try {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new Error('the value is undefined or a function');
+    return text;
+  } catch (error) {
+    throw new EventSerializationError(streamId, type, (error as Error).message, { cause: error });
+  }
+}
+
+/** Lists every write whose expectation does not hold, given the current version of each stream. */
+export function findConflicts(
+  writes: readonly StreamWrite[],
+  versionOf: (streamId: string) => number,
+): StreamConflict[] {
+  const conflicts: StreamConflict[] = [];
+  for (const write of writes) {
+    const actual = versionOf(write.streamId);
+    if (!satisfies(write.expected, actual)) {
+      conflicts.push({ streamId: write.streamId, expected: write.expected, actual });
+    }
+  }
+  return conflicts;
+}
