@@ -47,6 +47,10 @@ export interface CommandLogic<S, E extends DomainEvent = DomainEvent> {
   initialState(): S;
   /** Folds one event (of any stream in the boundary, in global order) into the state. */
   apply(state: S, event: RecordedEvent<E>): S;
-  /** Decides: emits events or rejects with `ctx.require`. */
-  handle(state: S, ctx: CommandContext<E, this>): void;
+  /**
+   * Decides: emits events or rejects with `ctx.require`. Type the context with the command class,
+   * `ctx: CommandContext<MyEvent, MyCommand>`, so that `ctx.emit` only accepts its `@Stream()` properties.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command narrows it to its own class
+  handle(state: S, ctx: CommandContext<E, any>): void;
 }

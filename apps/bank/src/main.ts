@@ -1,0 +1,18 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createBankApp } from './bank-app';
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be an integer from 0 to 65535, got "${process.env.PORT}"`);
+  }
+  const app = await createBankApp();
+  await app.listen(port, process.env.HOST ?? '127.0.0.1');
+  new Logger('Bank').log(`Listening on ${await app.getUrl()} (health at /health)`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,8 @@
+/** @eventcore/nestjs — EventCoreModule, CommandBus, health indicators. Never imports a database driver. */
+export * from './eventcore.constants';
+export * from './eventcore-module.options';
+export { EVENTCORE_MODULE_OPTIONS } from './eventcore.module-definition';
+export * from './eventcore.module';
+export * from './command-bus';
+export * from './inject-event-store.decorator';
+export * from './event-store.health';
