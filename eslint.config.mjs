@@ -8,15 +8,22 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      // Not consistent-type-imports: Nest's DI reads constructor parameter types emitted as
+      // decorator metadata, which a type-only import would erase.
       'no-restricted-imports': ['error', { patterns: ['@nestjs/core/*', '@nestjs/common/*'] }],
     },
   },
   {
     files: ['libs/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@nestjs/*', 'pg', '@eventcore/nestjs', '@eventcore/postgres'] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['@nestjs/*', 'pg', '@eventcore/nestjs', '@eventcore/postgres'] },
+      ],
     },
   },
 );

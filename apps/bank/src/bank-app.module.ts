@@ -16,7 +16,11 @@ export class BankAppModule {
   static forRoot(options: BankAppOptions = {}): DynamicModule {
     return {
       module: BankAppModule,
-      imports: [EventCoreModule.forRoot({ eventStore: options.eventStore }), AccountsModule, HealthModule],
+      imports: [
+        EventCoreModule.forRoot({ eventStore: options.eventStore }),
+        AccountsModule,
+        HealthModule,
+      ],
     };
   }
 }

@@ -1,12 +1,16 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { BankAppModule, type BankAppOptions } from './bank-app.module';
 import { EventCoreExceptionFilter } from './http/eventcore-exception.filter';
 import { createValidationPipe } from './http/validation.pipe';
 
 /** Builds the bank as a Nest application (not yet listening); used by `main.ts` and the e2e tests. */
-export async function createBankApp(options: BankAppOptions = {}): Promise<INestApplication> {
-  const app = await NestFactory.create(BankAppModule.forRoot(options), { logger: ['error', 'warn', 'log'] });
+export async function createBankApp(
+  options: BankAppOptions & { logger?: false | LogLevel[] } = {},
+): Promise<INestApplication> {
+  const app = await NestFactory.create(BankAppModule.forRoot(options), {
+    logger: options.logger ?? ['error', 'warn', 'log'],
+  });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new EventCoreExceptionFilter());
   app.enableShutdownHooks();

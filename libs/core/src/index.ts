@@ -14,6 +14,14 @@ export * from './command/command-logic';
 export * from './command/command-result';
 export * from './command/retry-policy';
 export * from './command/clock';
-export { CommandExecutor, type ExecutorOptions, type ExecuteOptions } from './command/command-executor';
+export {
+  CommandExecutor,
+  type ExecutorOptions,
+  type ExecuteOptions,
+} from './command/command-executor';
 export { IDEMPOTENCY_RECORD_TYPE } from './command/idempotency';
-export { InMemoryEventStore, type InMemoryEventStoreOptions, compileFilter } from './memory/in-memory.event-store';
+export {
+  InMemoryEventStore,
+  type InMemoryEventStoreOptions,
+  compileFilter,
+} from './memory/in-memory.event-store';

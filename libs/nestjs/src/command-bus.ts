@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { CommandExecutor, CommandLogic, CommandResult, DomainEvent, ExecuteOptions } from '@eventcore/core';
+import type {
+  CommandExecutor,
+  CommandLogic,
+  CommandResult,
+  DomainEvent,
+  ExecuteOptions,
+} from '@eventcore/core';
 import { EVENTCORE_COMMAND_EXECUTOR } from './eventcore.constants';
 
 /**
@@ -11,7 +17,10 @@ export class CommandBus {
   constructor(@Inject(EVENTCORE_COMMAND_EXECUTOR) private readonly executor: CommandExecutor) {}
 
   /** Validates, reads the boundary, decides and appends atomically; see `CommandExecutor.execute`. */
-  execute<S, E extends DomainEvent>(command: CommandLogic<S, E>, options?: ExecuteOptions): Promise<CommandResult<E>> {
+  execute<S, E extends DomainEvent>(
+    command: CommandLogic<S, E>,
+    options?: ExecuteOptions,
+  ): Promise<CommandResult<E>> {
     return this.executor.execute(command, options);
   }
 }

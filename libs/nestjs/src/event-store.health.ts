@@ -28,7 +28,10 @@ export class EventStoreHealthIndicator {
       const details = hasHealthDetails(this.store) ? await this.store.health() : {};
       return indicator.up({ latencyMs, ...details });
     } catch (error) {
-      return indicator.down({ message: (error as Error).message, code: (error as { code?: string }).code });
+      return indicator.down({
+        message: (error as Error).message,
+        code: (error as { code?: string }).code,
+      });
     }
   }
 }
@@ -38,5 +41,9 @@ function hasHealthDetails(store: EventStore): store is EventStore & StoreWithHea
 }
 
 /** Import next to `TerminusModule` to inject {@link EventStoreHealthIndicator} in a health controller. */
-@Module({ imports: [TerminusModule], providers: [EventStoreHealthIndicator], exports: [EventStoreHealthIndicator] })
+@Module({
+  imports: [TerminusModule],
+  providers: [EventStoreHealthIndicator],
+  exports: [EventStoreHealthIndicator],
+})
 export class EventCoreHealthModule {}

@@ -9,5 +9,8 @@ export const {
   ASYNC_OPTIONS_TYPE: EVENTCORE_ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<EventCoreModuleOptions>({ moduleName: 'EventCore' })
   .setClassMethodName('forRoot')
-  .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .setExtras({ isGlobal: true }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal,
+  }))
   .build();

@@ -1,7 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { EventStore, RecordedEvent } from '@eventcore/core';
 import { InjectEventStore } from '@eventcore/nestjs';
-import { type AccountState, type BankEvent, accountStream, closedAccount, evolveAccount } from './bank.events';
+import {
+  type AccountState,
+  type BankEvent,
+  accountStream,
+  closedAccount,
+  evolveAccount,
+} from './bank.events';
 
 /** An account as the API shows it. */
 export interface AccountView {
@@ -25,6 +31,11 @@ export class AccountBalanceQuery {
       closedAccount,
     );
     if (!state.opened) return undefined;
-    return { id, owner: state.owner ?? '', balance: state.balance, version: read.versions.get(stream) ?? 0 };
+    return {
+      id,
+      owner: state.owner ?? '',
+      balance: state.balance,
+      version: read.versions.get(stream) ?? 0,
+    };
   }
 }

@@ -9,7 +9,12 @@ export class AccountIdPipe implements PipeTransform<string, string> {
       throw new BadRequestException({
         code: 'bank.invalid_request',
         message: 'The request is invalid; see failures.',
-        failures: [{ property: 'id', constraints: { matches: 'id must be 1–64 letters, digits, "-" or "_"' } }],
+        failures: [
+          {
+            property: 'id',
+            constraints: { matches: 'id must be 1–64 letters, digits, "-" or "_"' },
+          },
+        ],
       });
     }
     return value;

@@ -1,4 +1,13 @@
-import { Body, Controller, Get, Headers, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+} from '@nestjs/common';
 import type { CommandResult } from '@eventcore/core';
 import { CommandBus } from '@eventcore/nestjs';
 import { executeOptionsFrom } from '../http/request-context';
@@ -60,7 +69,11 @@ export class AccountsController {
 
   @Post('transfers')
   async transfer(@Body() body: TransferDto, @Headers() headers: Headers): Promise<WriteResponse> {
-    const command = new TransferMoney(accountStream(body.from), accountStream(body.to), body.amount);
+    const command = new TransferMoney(
+      accountStream(body.from),
+      accountStream(body.to),
+      body.amount,
+    );
     return toResponse(await this.commands.execute(command, executeOptionsFrom(headers)));
   }
 
@@ -69,7 +82,10 @@ export class AccountsController {
   async get(@Param('id', AccountIdPipe) id: string): Promise<AccountView> {
     const account = await this.balances.find(id);
     if (account === undefined) {
-      throw new NotFoundException({ code: 'account.not_found', message: `Account ${id} does not exist.` });
+      throw new NotFoundException({
+        code: 'account.not_found',
+        message: `Account ${id} does not exist.`,
+      });
     }
     return account;
   }

@@ -7,7 +7,13 @@ import {
   type StreamId,
 } from '@eventcore/core';
 import { IsInt, IsPositive, IsString, Length, Max } from 'class-validator';
-import { type AccountState, BankRules, type BankEvent, closedAccount, evolveAccount } from './bank.events';
+import {
+  type AccountState,
+  BankRules,
+  type BankEvent,
+  closedAccount,
+  evolveAccount,
+} from './bank.events';
 
 /** Largest amount of one operation, in cents; keeps every balance a safe integer. */
 export const MAX_AMOUNT = 1_000_000_000_00;
@@ -111,13 +117,20 @@ export class TransferMoney implements CommandLogic<Accounts, BankEvent> {
   }
 
   apply(state: Accounts, event: RecordedEvent<BankEvent>): Accounts {
-    return { ...state, [event.streamId]: evolveAccount(state[event.streamId] ?? closedAccount, event) };
+    return {
+      ...state,
+      [event.streamId]: evolveAccount(state[event.streamId] ?? closedAccount, event),
+    };
   }
 
   handle(state: Accounts, ctx: CommandContext<BankEvent, TransferMoney>): void {
     const from = state[this.from] ?? closedAccount;
     const to = state[this.to] ?? closedAccount;
-    ctx.require(this.from !== this.to, 'cannot transfer to the same account', BankRules.sameAccount);
+    ctx.require(
+      this.from !== this.to,
+      'cannot transfer to the same account',
+      BankRules.sameAccount,
+    );
     ctx.require(from.opened, 'the source account does not exist', BankRules.accountNotFound);
     ctx.require(to.opened, 'the target account does not exist', BankRules.accountNotFound);
     ctx.require(from.balance >= this.amount, 'insufficient funds', BankRules.insufficientFunds);

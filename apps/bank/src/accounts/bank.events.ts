@@ -16,7 +16,11 @@ export interface AccountState {
 }
 
 /** An account that has not been opened. */
-export const closedAccount: AccountState = Object.freeze({ opened: false, owner: null, balance: 0 });
+export const closedAccount: AccountState = Object.freeze({
+  opened: false,
+  owner: null,
+  balance: 0,
+});
 
 /** Business rule identifiers, mapped to HTTP statuses by the exception filter. */
 export const BankRules = {

@@ -1,4 +1,10 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpStatus, Logger } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
 import {
   BusinessRuleViolationError,
   CommandValidationError,
@@ -41,11 +47,15 @@ export class EventCoreExceptionFilter implements ExceptionFilter {
       const status = (error as { getStatus?: () => number }).getStatus?.();
       if (status !== undefined) {
         const body = (error as { getResponse: () => unknown }).getResponse();
-        response.status(status).json(typeof body === 'string' ? { statusCode: status, message: body } : body);
+        response
+          .status(status)
+          .json(typeof body === 'string' ? { statusCode: status, message: body } : body);
         return;
       }
       this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-      response.status(500).json({ statusCode: 500, code: 'internal_error', message: 'Internal error.' });
+      response
+        .status(500)
+        .json({ statusCode: 500, code: 'internal_error', message: 'Internal error.' });
       return;
     }
     const status = statusOf(error);

@@ -19,7 +19,10 @@ export function createValidationPipe(): ValidationPipe {
   });
 }
 
-function flatten(errors: ValidationError[], prefix: string): { property: string; constraints: Record<string, string> }[] {
+function flatten(
+  errors: ValidationError[],
+  prefix: string,
+): { property: string; constraints: Record<string, string> }[] {
   return errors.flatMap((e) => {
     const property = prefix ? `${prefix}.${e.property}` : e.property;
     const own = e.constraints ? [{ property, constraints: e.constraints }] : [];

@@ -11,6 +11,7 @@ export type StreamProperty<C> = {
  * What a command's decision can do. Everything here is pure: time and ids come from the context so
  * that a decision can be replayed and tested without a store.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- `any` lets an untyped context emit to any property name
 export interface CommandContext<E extends DomainEvent = DomainEvent, C = any> {
   /** Emits `event` to the stream held by the `@Stream()` property `stream`. */
   emit(stream: StreamProperty<C>, event: E, custom?: Readonly<Record<string, unknown>>): void;

@@ -21,7 +21,9 @@ export class CommandValidationError extends EventCoreError {
     super(
       ErrorMessages.commandValidation(
         commandName,
-        failures.map((f) => `${f.property} (${Object.values(f.constraints).join('; ')})`).join(', '),
+        failures
+          .map((f) => `${f.property} (${Object.values(f.constraints).join('; ')})`)
+          .join(', '),
       ),
     );
   }

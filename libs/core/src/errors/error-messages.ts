@@ -16,7 +16,8 @@ export const ErrorMessages = {
     `Command ${command} has invalid input: ${failures}. Fix the input and send it again; nothing was read or written.`,
   notACommand: (name: string) =>
     `${name} is not a command: decorate the class with @Command() and give it at least one @Stream() property.`,
-  invalidCommandDefinition: (name: string, reason: string) => `Command ${name} is not usable: ${reason}.`,
+  invalidCommandDefinition: (name: string, reason: string) =>
+    `Command ${name} is not usable: ${reason}.`,
   undeclaredStream: (command: string, stream: string) =>
     `Command ${command} tried to write to stream "${stream}", which is not in its consistency boundary. Declare it with @Stream() or discover it with ctx.discover() first; nothing was written.`,
   streamDiscoveryLimit: (command: string, limit: number) =>
@@ -37,6 +38,7 @@ export const ErrorMessages = {
 } as const;
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
   return `(${value === null ? 'null' : typeof value})`;
 }

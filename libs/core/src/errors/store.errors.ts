@@ -39,7 +39,9 @@ export class ConcurrencyConflictError extends EventCoreError {
     super(
       ErrorMessages.concurrencyConflict(
         conflicts
-          .map((c) => `"${c.streamId}" (expected ${describeExpected(c.expected)}, actual ${c.actual})`)
+          .map(
+            (c) => `"${c.streamId}" (expected ${describeExpected(c.expected)}, actual ${c.actual})`,
+          )
           .join(', '),
       ),
     );
