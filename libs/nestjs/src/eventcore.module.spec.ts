@@ -1,0 +1,104 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import {
+  Command,
+  type CommandContext,
+  type CommandLogic,
+  ErrorCodes,
+  type EventStore,
+  InMemoryEventStore,
+  Stream,
+  type StreamId,
+  streamId,
+} from '@eventcore/core';
+import { CommandBus } from './command-bus';
+import { EVENTCORE_EVENT_STORE } from './eventcore.constants';
+import { EventCoreModule } from './eventcore.module';
+import { InjectEventStore } from './inject-event-store.decorator';
+
+type Noted = { type: 'Noted'; data: { text: string } };
+
+@Command()
+class Note implements CommandLogic<number, Noted> {
+  @Stream() stream: StreamId = streamId('notes-1');
+  initialState(): number {
+    return 0;
+  }
+  apply(count: number): number {
+    return count + 1;
+  }
+  handle(_count: number, ctx: CommandContext<Noted, Note>): void {
+    ctx.emit('stream', { type: 'Noted', data: { text: 'hi' } });
+  }
+}
+
+@Injectable()
+class UsesStore {
+  constructor(@InjectEventStore() readonly store: EventStore) {}
+}
+
+@Module({ providers: [UsesStore], exports: [UsesStore] })
+class FeatureModule {}
+
+describe('EventCoreModule', () => {
+  it('provides a CommandBus over an in-memory store by default', async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [EventCoreModule.forRoot({})] }).compile();
+    const bus = moduleRef.get(CommandBus);
+    const result = await bus.execute(new Note());
+    expect(result.events.map((e) => e.type)).toEqual(['Noted']);
+    expect(moduleRef.get(EVENTCORE_EVENT_STORE)).toBeInstanceOf(InMemoryEventStore);
+    await moduleRef.close();
+  });
+
+  it('is global: a feature module injects the store without importing the module', async () => {
+    const store = new InMemoryEventStore();
+    const moduleRef = await Test.createTestingModule({
+      imports: [EventCoreModule.forRoot({ eventStore: store }), FeatureModule],
+    }).compile();
+    expect(moduleRef.get(UsesStore).store).toBe(store);
+    await moduleRef.close();
+  });
+
+  it('builds the store in forRootAsync and closes it on shutdown', async () => {
+    const store = new InMemoryEventStore();
+    const close = jest.spyOn(store, 'close');
+    const moduleRef = await Test.createTestingModule({
+      imports: [EventCoreModule.forRootAsync({ useFactory: async () => ({ eventStore: store }) })],
+    }).compile();
+    const app = moduleRef.createNestApplication();
+    await app.init();
+    await app.get(CommandBus).execute(new Note());
+    expect((await store.readStreams([streamId('notes-1')])).versions.get(streamId('notes-1'))).toBe(1);
+    await app.close();
+    expect(close).toHaveBeenCalledTimes(1);
+  });
+
+  it('leaves the store open when closeStoreOnShutdown is false', async () => {
+    const store = new InMemoryEventStore();
+    const moduleRef = await Test.createTestingModule({
+      imports: [EventCoreModule.forRoot({ eventStore: store, closeStoreOnShutdown: false })],
+    }).compile();
+    const app = moduleRef.createNestApplication();
+    await app.init();
+    await app.close();
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  it('applies the executor defaults given to the module', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        EventCoreModule.forRoot({ executor: { clock: { now: () => new Date('2030-01-02T03:04:05.000Z') } } }),
+      ],
+    }).compile();
+    const result = await moduleRef.get(CommandBus).execute(new Note());
+    expect(result.events[0]!.occurredAt).toBe('2030-01-02T03:04:05.000Z');
+    await moduleRef.close();
+  });
+
+  it('fails at startup with a clear error for invalid executor options', async () => {
+    const compiling = Test.createTestingModule({
+      imports: [EventCoreModule.forRoot({ executor: { retry: { maxAttempts: 0 } } })],
+    }).compile();
+    await expect(compiling).rejects.toMatchObject({ code: ErrorCodes.invalidOptions });
+  });
+});
