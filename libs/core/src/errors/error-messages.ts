@@ -35,6 +35,12 @@ export const ErrorMessages = {
     `Invalid idempotency key ${describe(key)}: use 1–200 printable characters.`,
   invalidOptions: (what: string, reason: string) => `Invalid ${what}: ${reason}.`,
   storeClosed: () => 'The event store is closed. Create a new store or restart the application.',
+  storeUnavailable: (reason: string, outcome: 'not-written' | 'unknown') =>
+    `The event store's database is unavailable (${reason}). ${
+      outcome === 'unknown'
+        ? 'An append was in flight when the connection failed: it may or may not have been written; retry it with an idempotency key to find out safely.'
+        : 'Nothing was written.'
+    } Check that the database is up and reachable with the configured connection settings; the store recovers by itself once it answers again.`,
 } as const;
 
 function describe(value: unknown): string {

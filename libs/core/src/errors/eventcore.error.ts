@@ -15,6 +15,7 @@ export const ErrorCodes = {
   idempotencyKeyReuse: 'eventcore.idempotency_key_reuse',
   invalidOptions: 'eventcore.invalid_options',
   storeClosed: 'eventcore.store_closed',
+  storeUnavailable: 'eventcore.store_unavailable',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

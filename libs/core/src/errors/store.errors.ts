@@ -91,3 +91,20 @@ export class InvalidOptionsError extends EventCoreError {
     super(ErrorMessages.invalidOptions(what, reason));
   }
 }
+
+/**
+ * The database behind the store cannot be reached (connection refused or timed out, connection
+ * lost, too many connections), or the store's circuit breaker is open after repeated failures and
+ * fails fast. `outcome` is `unknown` when an append was in flight: use an idempotency key to retry.
+ */
+export class StoreUnavailableError extends EventCoreError {
+  readonly code = ErrorCodes.storeUnavailable;
+  constructor(
+    readonly reason: string,
+    readonly outcome: 'not-written' | 'unknown' = 'not-written',
+    readonly circuitOpen = false,
+    options?: { cause?: unknown },
+  ) {
+    super(ErrorMessages.storeUnavailable(reason, outcome), options);
+  }
+}
