@@ -1,0 +1,211 @@
+import { eventStoreContract, testEvent } from '@eventcore/core/testing';
+import { ConcurrencyConflictError, InvalidAppendError } from '../errors';
+import type { RecordedEvent } from '../events/event';
+import { ExpectedVersion } from '../store/expected-version';
+import { streamId } from '../store/stream-id';
+import { InMemoryEventStore } from './in-memory.event-store';
+
+eventStoreContract('in-memory', async () => new InMemoryEventStore());
+
+describe('InMemoryEventStore specifics', () => {
+  const A = streamId('account-1');
+  const B = streamId('account-2');
+  let store: InMemoryEventStore;
+
+  beforeEach(() => {
+    store = new InMemoryEventStore();
+  });
+
+  afterEach(async () => {
+    await store.close();
+  });
+
+  async function seed(): Promise<RecordedEvent> {
+    const event = testEvent(
+      'Opened',
+      { owner: { name: 'Ada' }, limits: [100, 200] },
+      {
+        metadata: {
+          correlationId: 'c',
+          causationId: 'k',
+          userId: 'u',
+          custom: { trace: { id: 't-1' } },
+        },
+      },
+    );
+    const result = await store.append([
+      { streamId: A, expected: ExpectedVersion.noStream, events: [event] },
+    ]);
+    return result.events[0]!;
+  }
+
+  describe('immutability', () => {
+    it('deep-freezes recorded events, so mutating them throws', async () => {
+      const recorded = await seed();
+      const data = recorded.data as { owner: { name: string }; limits: number[] };
+      const custom = recorded.metadata.custom as { trace: { id: string } };
+      for (const value of [
+        recorded,
+        data,
+        data.owner,
+        data.limits,
+        recorded.metadata,
+        custom,
+        custom.trace,
+      ]) {
+        expect(Object.isFrozen(value)).toBe(true);
+      }
+      // This module is strict (ES module semantics), so writes to frozen objects throw.
+      expect(() => {
+        data.owner.name = 'Mallory';
+      }).toThrow(TypeError);
+      expect(() => {
+        data.limits.push(300);
+      }).toThrow(TypeError);
+      expect(() => {
+        (recorded as { type: string }).type = 'Closed';
+      }).toThrow(TypeError);
+      expect(() => {
+        custom.trace.id = 'forged';
+      }).toThrow(TypeError);
+      expect(() => {
+        (recorded.metadata as { userId: string | null }).userId = 'someone-else';
+      }).toThrow(TypeError);
+
+      const [stored] = (await store.readStreams([A])).events;
+      expect(stored).toMatchObject({
+        type: 'Opened',
+        data: { owner: { name: 'Ada' }, limits: [100, 200] },
+        metadata: { userId: 'u', custom: { trace: { id: 't-1' } } },
+      });
+    });
+
+    it('hands out the same instances, without copying, from append, readStreams and readAll', async () => {
+      const recorded = await seed();
+      await store.append([
+        { streamId: B, expected: ExpectedVersion.any, events: [testEvent('Other')] },
+      ]);
+      const first = await store.readStreams([A]);
+      const second = await store.readStreams([A, B]);
+      const page = await store.readAll({ limit: 10 });
+      expect(first.events[0]).toBe(recorded);
+      expect(second.events[0]).toBe(recorded);
+      expect(page.events[0]).toBe(recorded);
+      expect(second.events[1]).toBe(page.events[1]);
+    });
+
+    it('does not let a returned events array change what is stored', async () => {
+      const recorded = await seed();
+      const read = await store.readStreams([A]);
+      (read.events as RecordedEvent[]).length = 0;
+      const page = await store.readAll({ limit: 10 });
+      (page.events as RecordedEvent[]).push(recorded);
+      expect((await store.readStreams([A])).events).toEqual([recorded]);
+      expect((await store.readAll({ limit: 10 })).events).toEqual([recorded]);
+    });
+
+    it("keeps its own copy of the caller's data and metadata", async () => {
+      const data = { balance: 10, history: [1, 2], nested: { flag: true } };
+      const custom = { tenant: 'acme', tags: ['x'] };
+      const event = testEvent('Opened', data, {
+        metadata: { correlationId: 'c', causationId: 'k', userId: null, custom },
+      });
+      await store.append([{ streamId: A, expected: ExpectedVersion.noStream, events: [event] }]);
+
+      data.balance = 999;
+      data.history.push(3);
+      data.nested.flag = false;
+      custom.tenant = 'evil';
+      custom.tags.push('y');
+
+      expect(Object.isFrozen(data)).toBe(false);
+      const [stored] = (await store.readStreams([A])).events;
+      expect(stored!.data).toEqual({ balance: 10, history: [1, 2], nested: { flag: true } });
+      expect(stored!.metadata.custom).toEqual({ tenant: 'acme', tags: ['x'] });
+    });
+  });
+
+  describe('onAppended', () => {
+    it('fires after an append that wrote events, once the events are readable', async () => {
+      const seen: Promise<number>[] = [];
+      store.onAppended(() => {
+        seen.push(store.readAll({ limit: 100 }).then((page) => page.events.length));
+      });
+      await store.append([
+        {
+          streamId: A,
+          expected: ExpectedVersion.noStream,
+          events: [testEvent('E1'), testEvent('E2')],
+        },
+        { streamId: B, expected: ExpectedVersion.noStream, events: [testEvent('E3')] },
+      ]);
+      expect(seen).toHaveLength(1);
+      await store.append([
+        { streamId: A, expected: ExpectedVersion.exact(2), events: [testEvent('E4')] },
+      ]);
+      expect(await Promise.all(seen)).toEqual([3, 4]);
+    });
+
+    it('does not fire after a failed append or an append of guards only', async () => {
+      await store.append([
+        { streamId: A, expected: ExpectedVersion.noStream, events: [testEvent('E1')] },
+      ]);
+      const listener = jest.fn();
+      store.onAppended(listener);
+
+      await expect(
+        store.append([
+          { streamId: A, expected: ExpectedVersion.noStream, events: [testEvent('E2')] },
+        ]),
+      ).rejects.toBeInstanceOf(ConcurrencyConflictError);
+      await expect(store.append([])).rejects.toBeInstanceOf(InvalidAppendError);
+      await store.append([{ streamId: A, expected: ExpectedVersion.exact(1), events: [] }]);
+      expect(listener).not.toHaveBeenCalled();
+
+      await store.append([
+        { streamId: A, expected: ExpectedVersion.exact(1), events: [testEvent('E2')] },
+      ]);
+      expect(listener).toHaveBeenCalledTimes(1);
+    });
+
+    it('stops after unsubscribing, and a throwing listener does not fail the append', async () => {
+      const quiet = jest.fn();
+      const unsubscribe = store.onAppended(quiet);
+      store.onAppended(() => {
+        throw new Error('listener failure');
+      });
+      const after = jest.fn();
+      store.onAppended(after);
+
+      await store.append([
+        { streamId: A, expected: ExpectedVersion.any, events: [testEvent('E1')] },
+      ]);
+      unsubscribe();
+      const result = await store.append([
+        { streamId: A, expected: ExpectedVersion.any, events: [testEvent('E2')] },
+      ]);
+      expect(result.versions.get(A)).toBe(2);
+      expect(quiet).toHaveBeenCalledTimes(1);
+      expect(after).toHaveBeenCalledTimes(2);
+    });
+
+    it('does not fire after close', async () => {
+      const listener = jest.fn();
+      store.onAppended(listener);
+      await store.close();
+      await expect(
+        store.append([{ streamId: A, expected: ExpectedVersion.any, events: [testEvent('E1')] }]),
+      ).rejects.toThrow();
+      expect(listener).not.toHaveBeenCalled();
+    });
+  });
+
+  it('stamps recordedAt from the injected clock', async () => {
+    const clocked = new InMemoryEventStore({ now: () => new Date('2030-01-02T03:04:05.678Z') });
+    const result = await clocked.append([
+      { streamId: A, expected: ExpectedVersion.any, events: [testEvent('E1')] },
+    ]);
+    expect(result.events[0]!.recordedAt).toBe('2030-01-02T03:04:05.678Z');
+    await clocked.close();
+  });
+});

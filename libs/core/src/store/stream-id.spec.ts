@@ -1,0 +1,82 @@
+import { ErrorCodes, InvalidStreamIdError } from '../errors';
+import { MAX_STREAM_ID_LENGTH, streamId } from './stream-id';
+
+function refusal(value: string): InvalidStreamIdError {
+  try {
+    streamId(value);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidStreamIdError);
+    return error as InvalidStreamIdError;
+  }
+  throw new Error(`streamId(${JSON.stringify(value)}) was accepted`);
+}
+
+describe('streamId', () => {
+  it('accepts an ordinary id unchanged', () => {
+    expect(streamId('account-42')).toBe('account-42');
+    expect(streamId(`o'brien "x" \\ 流水-🚀`)).toBe(`o'brien "x" \\ 流水-🚀`);
+  });
+
+  it('trims surrounding whitespace', () => {
+    expect(streamId('  account-42 \t\n')).toBe('account-42');
+    expect(streamId('\u00a0account 42\u2003')).toBe('account 42');
+  });
+
+  it.each([
+    ['empty', ''],
+    ['spaces', '   '],
+    ['tabs and newlines', '\t\n\r '],
+  ])('refuses an id that is empty after trimming (%s)', (_label, value) => {
+    const error = refusal(value);
+    expect(error.reason).toBe('it is empty');
+    expect(error.message).toContain('it is empty');
+  });
+
+  it(`accepts ${MAX_STREAM_ID_LENGTH} characters and refuses ${MAX_STREAM_ID_LENGTH + 1}`, () => {
+    expect(MAX_STREAM_ID_LENGTH).toBe(255);
+    expect(streamId('x'.repeat(255))).toHaveLength(255);
+    expect(streamId(`  ${'x'.repeat(255)}  `)).toHaveLength(255);
+    const error = refusal('x'.repeat(256));
+    expect(error.reason).toBe('it has 256 characters, more than 255');
+    expect(error.message).toContain('it has 256 characters, more than 255');
+  });
+
+  it.each([
+    ['NUL', '\u0000'],
+    ['newline', '\n'],
+    ['DEL', '\u007f'],
+    ['NEL (C1)', '\u0085'],
+    ['escape', '\u001b'],
+  ])('refuses a control character inside the id (%s)', (_label, char) => {
+    const error = refusal(`account${char}42`);
+    expect(error.reason).toBe('it contains a control character');
+    expect(error.message).toContain('it contains a control character');
+  });
+
+  it.each(['*', '?', '[', ']'])('refuses the pattern character %s', (char) => {
+    for (const value of [`${char}account`, `acc${char}ount`, `account${char}`]) {
+      const error = refusal(value);
+      expect(error.reason).toBe('it contains one of * ? [ ], reserved for stream patterns');
+      expect(error.message).toContain('reserved for stream patterns');
+    }
+  });
+
+  it('refuses a leading $ (reserved for EventCore) but allows $ elsewhere', () => {
+    for (const value of ['$idempotency-1', '  $x']) {
+      const error = refusal(value);
+      expect(error.reason).toBe('it starts with "$", reserved for EventCore');
+      expect(error.message).toContain('reserved for EventCore');
+    }
+    expect(streamId('price-$5')).toBe('price-$5');
+  });
+
+  it('raises InvalidStreamIdError with a stable code, the value and the reason', () => {
+    const error = refusal('a*b');
+    expect(error.code).toBe('eventcore.invalid_stream_id');
+    expect(error.code).toBe(ErrorCodes.invalidStreamId);
+    expect(error.name).toBe('InvalidStreamIdError');
+    expect(error.value).toBe('a*b');
+    expect(error.message).toContain('"a*b"');
+    expect(error.message).toContain(error.reason);
+  });
+});
