@@ -34,6 +34,14 @@ export const ErrorMessages = {
   invalidIdempotencyKey: (key: unknown) =>
     `Invalid idempotency key ${describe(key)}: use 1–200 printable characters.`,
   invalidOptions: (what: string, reason: string) => `Invalid ${what}: ${reason}.`,
+  checkpointMoved: (projection: string) =>
+    `The checkpoint of projection "${projection}" was moved by another instance; this instance stops running it. Nothing of its last batch was committed.`,
+  projectionNotFound: (name: string, known: string) =>
+    `There is no projection named "${name}". Known projections: ${known || 'none'}.`,
+  projectionWaitTimeout: (names: string, timeoutMs: number) =>
+    `Projections ${names} did not reach the requested position within ${timeoutMs} ms. Read again later, or check their status for a fault or a large lag.`,
+  invalidProjection: (name: string, reason: string) =>
+    `Projection ${name} is not usable: ${reason}.`,
   storeClosed: () => 'The event store is closed. Create a new store or restart the application.',
   storeUnavailable: (reason: string, outcome: 'not-written' | 'unknown') =>
     `The event store's database is unavailable (${reason}). ${

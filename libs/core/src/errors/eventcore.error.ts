@@ -16,6 +16,10 @@ export const ErrorCodes = {
   invalidOptions: 'eventcore.invalid_options',
   storeClosed: 'eventcore.store_closed',
   storeUnavailable: 'eventcore.store_unavailable',
+  checkpointMoved: 'eventcore.checkpoint_moved',
+  projectionNotFound: 'eventcore.projection_not_found',
+  projectionWaitTimeout: 'eventcore.projection_wait_timeout',
+  invalidProjection: 'eventcore.invalid_projection',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

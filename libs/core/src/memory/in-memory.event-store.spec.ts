@@ -1,5 +1,6 @@
 import { eventStoreContract, testEvent } from '@eventcore/core/testing';
-import { ConcurrencyConflictError, InvalidAppendError } from '../errors';
+import { ConcurrencyConflictError, ErrorCodes, InvalidAppendError } from '../errors';
+import type { Position } from '../store/event-store';
 import type { RecordedEvent } from '../events/event';
 import { ExpectedVersion } from '../store/expected-version';
 import { streamId } from '../store/stream-id';
@@ -207,5 +208,14 @@ describe('InMemoryEventStore specifics', () => {
     ]);
     expect(result.events[0]!.recordedAt).toBe('2030-01-02T03:04:05.678Z');
     await clocked.close();
+  });
+});
+
+describe('InMemoryEventStore positions', () => {
+  it('refuses a position past the head, which only another store could have made', async () => {
+    const store = new InMemoryEventStore();
+    await expect(store.readAll({ after: '5' as Position, limit: 10 })).rejects.toMatchObject({
+      code: ErrorCodes.invalidPosition,
+    });
   });
 });

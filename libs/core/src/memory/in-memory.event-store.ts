@@ -1,5 +1,11 @@
 import type { RecordedEvent } from '../events/event';
-import { ConcurrencyConflictError, InvalidOptionsError, InvalidPositionError, StoreClosedError } from '../errors';
+import {
+  ConcurrencyConflictError,
+  InvalidAppendError,
+  InvalidOptionsError,
+  InvalidPositionError,
+  StoreClosedError,
+} from '../errors';
 import { encodeJson, findConflicts, validateWrites } from '../store/append-validation';
 import type {
   AppendResult,
@@ -31,6 +37,7 @@ export interface InMemoryEventStoreOptions {
 export class InMemoryEventStore implements EventStore {
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly log: RecordedEvent[] = [];
+  private readonly eventIds = new Set<string>();
   private readonly listeners = new Set<() => void>();
   private readonly now: () => Date;
   private closed = false;
@@ -63,6 +70,15 @@ export class InMemoryEventStore implements EventStore {
         custom: encodeJson(write.streamId, event.type, event.metadata.custom ?? {}),
       })),
     );
+    for (const write of writes) {
+      for (const event of write.events) {
+        if (this.eventIds.has(event.id)) {
+          throw new InvalidAppendError(
+            `event id ${event.id} is already stored; every event needs its own id`,
+          );
+        }
+      }
+    }
     const conflicts = findConflicts(writes, (id) => this.streams.get(id)?.length ?? 0);
     if (conflicts.length > 0) throw new ConcurrencyConflictError(conflicts);
 
@@ -95,6 +111,7 @@ export class InMemoryEventStore implements EventStore {
           recordedAt,
         });
         stream!.push(recorded);
+        this.eventIds.add(recorded.id);
         this.log.push(recorded);
         written.push(recorded);
       });
@@ -108,7 +125,10 @@ export class InMemoryEventStore implements EventStore {
     this.assertOpen();
     const limit = options.limit;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-      throw new InvalidOptionsError('readAll limit', `use an integer from 1 to ${MAX_PAGE}, not ${String(limit)}`);
+      throw new InvalidOptionsError(
+        'readAll limit',
+        `use an integer from 1 to ${MAX_PAGE}, not ${String(limit)}`,
+      );
     }
     const matches = compileFilter(options.filter);
     const events: RecordedEvent[] = [];
@@ -118,6 +138,16 @@ export class InMemoryEventStore implements EventStore {
       if (matches(event)) events.push(event);
     }
     return { events, next: this.positionOf(index), isEnd: index >= this.log.length };
+  }
+
+  async countAfter(after: Position | undefined, filter?: ReadAllFilter): Promise<number> {
+    this.assertOpen();
+    const matches = compileFilter(filter);
+    let count = 0;
+    for (let i = after === undefined ? 0 : this.decode(after); i < this.log.length; i++) {
+      if (matches(this.log[i]!)) count++;
+    }
+    return count;
   }
 
   comparePositions(a: Position, b: Position): number {
@@ -157,7 +187,13 @@ export class InMemoryEventStore implements EventStore {
   }
 
   private decode(position: Position): number {
-    if (typeof position !== 'string' || !/^(0|[1-9]\d{0,15})$/.test(position)) {
+    // A position past the head cannot come from this store (e.g. a checkpoint of another store):
+    // accepting it would silently skip every event up to it.
+    if (
+      typeof position !== 'string' ||
+      !/^(0|[1-9]\d{0,15})$/.test(position) ||
+      Number(position) > this.log.length
+    ) {
       throw new InvalidPositionError(position);
     }
     return Number(position);
@@ -177,7 +213,9 @@ function mergeByPosition(parts: RecordedEvent[][]): readonly RecordedEvent[] {
 }
 
 /** Builds a predicate for a readAll filter (shared by adapters that filter in process). */
-export function compileFilter(filter: ReadAllFilter | undefined): (event: RecordedEvent) => boolean {
+export function compileFilter(
+  filter: ReadAllFilter | undefined,
+): (event: RecordedEvent) => boolean {
   const prefixes = filter?.streamPrefixes ?? [];
   const types = filter?.eventTypes ?? [];
   const typeSet = new Set(types);

@@ -15,23 +15,36 @@ export function validateWrites(writes: readonly StreamWrite[]): void {
     throw new InvalidAppendError('an append needs at least one stream write');
   }
   const seen = new Set<string>();
+  const eventIds = new Set<string>();
   for (const write of writes) {
     const id = write?.streamId as unknown;
     const problem = streamIdProblem(
       typeof id === 'string' && isSystemStream(id) ? id.slice(1) : id,
     );
     if (problem !== undefined || (id as string).trim() !== id) {
-      throw new InvalidAppendError(`stream id ${JSON.stringify(id)} is invalid: ${problem ?? 'it is not trimmed'}`);
+      throw new InvalidAppendError(
+        `stream id ${JSON.stringify(id)} is invalid: ${problem ?? 'it is not trimmed'}`,
+      );
     }
     if (seen.has(id as string)) {
-      throw new InvalidAppendError(`stream "${String(id)}" appears more than once; merge its events into one write`);
+      throw new InvalidAppendError(
+        `stream "${String(id)}" appears more than once; merge its events into one write`,
+      );
     }
     seen.add(id as string);
     validateExpected(write);
     if (!Array.isArray(write.events)) {
       throw new InvalidAppendError(`events of stream "${String(id)}" must be an array`);
     }
-    for (const event of write.events) validateEvent(String(id), event);
+    for (const event of write.events) {
+      validateEvent(String(id), event);
+      if (eventIds.has(event.id)) {
+        throw new InvalidAppendError(
+          `event id ${event.id} appears more than once; every event needs its own id`,
+        );
+      }
+      eventIds.add(event.id);
+    }
   }
 }
 
@@ -41,13 +54,17 @@ function validateExpected(write: StreamWrite): void {
     expected !== undefined &&
     (expected.kind === 'any' ||
       expected.kind === 'exists' ||
-      (expected.kind === 'exact' && Number.isSafeInteger(expected.version) && expected.version >= 0));
+      (expected.kind === 'exact' &&
+        Number.isSafeInteger(expected.version) &&
+        expected.version >= 0));
   if (!ok) {
     throw new InvalidAppendError(
       `expected version of stream "${write.streamId}" must be exact(n >= 0), any or exists`,
     );
   }
 }
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function validateEvent(streamId: string, event: EventToAppend): void {
   if (typeof event !== 'object' || event === null) {
@@ -57,18 +74,49 @@ function validateEvent(streamId: string, event: EventToAppend): void {
     throw new InvalidAppendError(`an event for stream "${streamId}" has no id`);
   }
   if (typeof event.type !== 'string' || event.type.trim().length === 0 || event.type.length > 255) {
-    throw new InvalidAppendError(`event ${event.id} for stream "${streamId}" needs a type of 1–255 characters`);
+    throw new InvalidAppendError(
+      `event ${event.id} for stream "${streamId}" needs a type of 1–255 characters`,
+    );
   }
   const m = event.metadata;
-  if (typeof m !== 'object' || m === null || typeof m.correlationId !== 'string' || typeof m.causationId !== 'string') {
-    throw new InvalidAppendError(`event ${event.id} for stream "${streamId}" needs metadata with correlationId and causationId`);
+  if (
+    typeof m !== 'object' ||
+    m === null ||
+    typeof m.correlationId !== 'string' ||
+    typeof m.causationId !== 'string'
+  ) {
+    throw new InvalidAppendError(
+      `event ${event.id} for stream "${streamId}" needs metadata with correlationId and causationId`,
+    );
   }
-  if (typeof event.occurredAt !== 'string' || Number.isNaN(Date.parse(event.occurredAt))) {
-    throw new InvalidAppendError(`event ${event.id} for stream "${streamId}" needs an ISO-8601 occurredAt`);
+  if (m.userId !== undefined && m.userId !== null && typeof m.userId !== 'string') {
+    throw new InvalidAppendError(
+      `event ${event.id} for stream "${streamId}" has a userId that is not a string`,
+    );
+  }
+  if (
+    m.custom !== undefined &&
+    (typeof m.custom !== 'object' || m.custom === null || Array.isArray(m.custom))
+  ) {
+    throw new InvalidAppendError(
+      `event ${event.id} for stream "${streamId}" has custom metadata that is not an object`,
+    );
+  }
+  // One exact format (Date#toISOString) so that every adapter returns the string it was given.
+  if (
+    typeof event.occurredAt !== 'string' ||
+    !ISO_INSTANT.test(event.occurredAt) ||
+    Number.isNaN(Date.parse(event.occurredAt))
+  ) {
+    throw new InvalidAppendError(
+      `event ${event.id} for stream "${streamId}" needs occurredAt as Date#toISOString() gives it (YYYY-MM-DDTHH:mm:ss.sssZ)`,
+    );
   }
   const version = event.schemaVersion ?? 1;
   if (!Number.isSafeInteger(version) || version < 1) {
-    throw new InvalidAppendError(`event ${event.id} for stream "${streamId}" has schemaVersion ${String(version)}; use an integer >= 1`);
+    throw new InvalidAppendError(
+      `event ${event.id} for stream "${streamId}" has schemaVersion ${String(version)}; use an integer >= 1`,
+    );
   }
 }
 

@@ -87,4 +87,11 @@ export interface EventStore {
   ping(): Promise<void>;
   /** Releases the store's resources. Later calls fail with StoreClosedError. */
   close(): Promise<void>;
+  /** Optional: how many events matching `filter` come after `after` (projection lag). */
+  countAfter?(after: Position | undefined, filter?: ReadAllFilter): Promise<number>;
+  /**
+   * Optional: calls `listener` after appends (in process, or through LISTEN/NOTIFY); returns an
+   * unsubscribe function. Subscribers use it as a wake-up and poll as well.
+   */
+  onAppended?(listener: () => void): () => void;
 }

@@ -33,7 +33,8 @@ export function streamIdProblem(value: unknown): string | undefined {
   if (trimmed.length > MAX_STREAM_ID_LENGTH)
     return `it has ${trimmed.length} characters, more than ${MAX_STREAM_ID_LENGTH}`;
   if (CONTROL_CHARACTERS.test(trimmed)) return 'it contains a control character';
-  if (PATTERN_CHARACTERS.test(trimmed)) return 'it contains one of * ? [ ], reserved for stream patterns';
+  if (PATTERN_CHARACTERS.test(trimmed))
+    return 'it contains one of * ? [ ], reserved for stream patterns';
   if (trimmed.startsWith(SYSTEM_STREAM_PREFIX)) return 'it starts with "$", reserved for EventCore';
   return undefined;
 }

@@ -546,6 +546,50 @@ export function eventStoreContract<S extends EventStore>(
         await expectNothingWritten();
       });
 
+      it('refuses an event id used twice in one append', async () => {
+        const event = testEvent('Once');
+        await expectErrorOf(
+          store.append([
+            good(),
+            { streamId: B, expected: ExpectedVersion.any, events: [event, { ...event }] },
+          ]),
+          InvalidAppendError,
+          ErrorCodes.invalidAppend,
+        );
+        await expectNothingWritten(B);
+      });
+
+      it('refuses an event id that is already stored, writing nothing', async () => {
+        const event = testEvent('Once');
+        await store.append([{ streamId: B, expected: ExpectedVersion.any, events: [event] }]);
+        await expectErrorOf(
+          store.append([
+            good(),
+            { streamId: C, expected: ExpectedVersion.any, events: [{ ...event }] },
+          ]),
+          InvalidAppendError,
+          ErrorCodes.invalidAppend,
+        );
+        const read = await store.readStreams([A, C]);
+        expect(read.events).toEqual([]);
+      });
+
+      it('refuses an occurredAt not in Date#toISOString form', async () => {
+        await expectErrorOf(
+          store.append([
+            good(),
+            {
+              streamId: B,
+              expected: ExpectedVersion.any,
+              events: [testEvent('E', {}, { occurredAt: '2024-01-01' })],
+            },
+          ]),
+          InvalidAppendError,
+          ErrorCodes.invalidAppend,
+        );
+        await expectNothingWritten(B);
+      });
+
       const badIds: [string, unknown][] = [
         ['empty', ''],
         ['blank', '   '],
