@@ -25,3 +25,4 @@ export {
   type InMemoryEventStoreOptions,
   compileFilter,
 } from './memory/in-memory.event-store';
+export * from './projection';

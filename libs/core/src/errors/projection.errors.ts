@@ -1,0 +1,43 @@
+import { ErrorMessages } from './error-messages';
+import { ErrorCodes, EventCoreError } from './eventcore.error';
+
+/** Another instance moved a projection's checkpoint: this one lost the lease and must stop. */
+export class CheckpointMovedError extends EventCoreError {
+  readonly code = ErrorCodes.checkpointMoved;
+  constructor(readonly projection: string) {
+    super(ErrorMessages.checkpointMoved(projection));
+  }
+}
+
+/** No projection is registered under that name. */
+export class ProjectionNotFoundError extends EventCoreError {
+  readonly code = ErrorCodes.projectionNotFound;
+  constructor(
+    readonly projection: string,
+    known: readonly string[],
+  ) {
+    super(ErrorMessages.projectionNotFound(projection, known.join(', ')));
+  }
+}
+
+/** A read-your-writes wait ran out of time. */
+export class ProjectionWaitTimeoutError extends EventCoreError {
+  readonly code = ErrorCodes.projectionWaitTimeout;
+  constructor(
+    readonly projections: readonly string[],
+    readonly timeoutMs: number,
+  ) {
+    super(ErrorMessages.projectionWaitTimeout(projections.join(', '), timeoutMs));
+  }
+}
+
+/** A projection's definition is invalid (name, batch size, error policy, host class). */
+export class InvalidProjectionError extends EventCoreError {
+  readonly code = ErrorCodes.invalidProjection;
+  constructor(
+    readonly projection: string,
+    readonly reason: string,
+  ) {
+    super(ErrorMessages.invalidProjection(projection, reason));
+  }
+}

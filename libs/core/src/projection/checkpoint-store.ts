@@ -1,0 +1,112 @@
+import type { RecordedEvent } from '../events/event';
+import { CheckpointMovedError } from '../errors';
+import type { Position } from '../store/event-store';
+
+/**
+ * Durable progress of projections. `commit` runs the read-model change and saves the checkpoint;
+ * a store whose `transactional` is true does both in one database transaction (exactly-once),
+ * otherwise the change is made first and the checkpoint after (at-least-once).
+ */
+export interface CheckpointStore<Tx = unknown> {
+  /** True when `commit` makes the work and the checkpoint atomic. */
+  readonly transactional: boolean;
+  /** The saved position of a projection; `undefined` means "from the beginning". */
+  load(projection: string): Promise<Position | undefined>;
+  /**
+   * Runs `work` with a transaction handle, then moves the checkpoint from `from` to `to`, atomically
+   * when transactional. Fenced: when the stored checkpoint is no longer `from` (another instance
+   * moved it), nothing is committed.
+   * @throws CheckpointMovedError
+   */
+  commit<T>(
+    projection: string,
+    from: Position | undefined,
+    to: Position,
+    work: (tx: Tx) => Promise<T>,
+  ): Promise<T>;
+  /** Forgets the checkpoint (for a rebuild); `work` resets the read model in the same transaction. */
+  reset(projection: string, work: (tx: Tx) => Promise<void>): Promise<void>;
+  /** Records an event the projection gave up on and moves the checkpoint from `from` past it (fenced). */
+  deadLetter(
+    projection: string,
+    from: Position | undefined,
+    to: Position,
+    event: RecordedEvent,
+    error: unknown,
+  ): Promise<void>;
+  /** The dead-letter records of a projection, oldest first. */
+  deadLetters(projection: string): Promise<readonly DeadLetter[]>;
+}
+
+/** An event a projection could not handle within its error policy. */
+export interface DeadLetter {
+  readonly projection: string;
+  readonly eventId: string;
+  readonly streamId: string;
+  readonly eventType: string;
+  readonly globalPosition: number;
+  readonly error: string;
+  readonly recordedAt: string;
+}
+
+/** Checkpoints in process memory: for tests and the in-memory store. Not transactional. */
+export class InMemoryCheckpointStore implements CheckpointStore<undefined> {
+  readonly transactional = false;
+  private readonly positions = new Map<string, Position>();
+  private readonly letters: DeadLetter[] = [];
+
+  async load(projection: string): Promise<Position | undefined> {
+    return this.positions.get(projection);
+  }
+
+  async commit<T>(
+    projection: string,
+    from: Position | undefined,
+    to: Position,
+    work: (tx: undefined) => Promise<T>,
+  ): Promise<T> {
+    this.fence(projection, from);
+    const result = await work(undefined);
+    this.fence(projection, from);
+    this.positions.set(projection, to);
+    return result;
+  }
+
+  async reset(projection: string, work: (tx: undefined) => Promise<void>): Promise<void> {
+    await work(undefined);
+    this.positions.delete(projection);
+  }
+
+  async deadLetter(
+    projection: string,
+    from: Position | undefined,
+    to: Position,
+    event: RecordedEvent,
+    error: unknown,
+  ): Promise<void> {
+    this.fence(projection, from);
+    this.letters.push(toDeadLetter(projection, event, error));
+    this.positions.set(projection, to);
+  }
+
+  async deadLetters(projection: string): Promise<readonly DeadLetter[]> {
+    return this.letters.filter((letter) => letter.projection === projection);
+  }
+
+  private fence(projection: string, from: Position | undefined): void {
+    if (this.positions.get(projection) !== from) throw new CheckpointMovedError(projection);
+  }
+}
+
+/** Builds a dead-letter record; the error message only, never the event data (it may be personal). */
+export function toDeadLetter(projection: string, event: RecordedEvent, error: unknown): DeadLetter {
+  return {
+    projection,
+    eventId: event.id,
+    streamId: event.streamId,
+    eventType: event.type,
+    globalPosition: event.globalPosition,
+    error: error instanceof Error ? error.message : String(error),
+    recordedAt: new Date().toISOString(),
+  };
+}

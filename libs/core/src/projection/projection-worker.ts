@@ -1,0 +1,408 @@
+import { CheckpointMovedError, InvalidProjectionError } from '../errors';
+import type { RecordedEvent } from '../events/event';
+import type { EventStore, Position, ReadAllPage } from '../store/event-store';
+import type { CheckpointStore } from './checkpoint-store';
+import type { ProjectionLease, ProjectionLock } from './projection-lock';
+import type {
+  ProjectionDefinition,
+  ProjectionErrorPolicy,
+  ProjectionHandler,
+  ProjectionState,
+  ProjectionStatus,
+} from './projection.types';
+
+const DEFAULT_POLICY: ProjectionErrorPolicy = {
+  maxRetries: 3,
+  retryDelayMs: 100,
+  maxRetryDelayMs: 5_000,
+  onFailure: 'fault',
+};
+
+/** Collaborators of a worker. */
+export interface ProjectionWorkerDeps<Tx> {
+  readonly store: EventStore;
+  readonly checkpoints: CheckpointStore<Tx>;
+  readonly lock: ProjectionLock;
+  /** Retry interval for taking the lease while another instance holds it. @default 1000 */
+  readonly standbyRetryMs?: number;
+  /** Called with every handler failure, for logging. */
+  readonly onError?: (projection: string, error: unknown) => void;
+}
+
+interface Waiter {
+  readonly position: Position;
+  readonly resolve: () => void;
+}
+
+/**
+ * Runs one projection: takes the lease, catches up from the durable checkpoint, then follows the
+ * log live (woken by the store, polling as a fallback). One batch in flight at a time; each batch
+ * and its checkpoint commit together when the checkpoint store is transactional.
+ */
+export class ProjectionWorker<Tx = unknown> {
+  readonly name: string;
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly policy: ProjectionErrorPolicy;
+  private state: ProjectionState = 'stopped';
+  private position: Position | undefined;
+  private lease: ProjectionLease | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  /** A wake-up that came while not sleeping: the next sleep returns at once, so no append is missed. */
+  private wokenEarly = false;
+  private pauseRequested = false;
+  private faulted = false;
+  private rebuildWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private rebuilding = false;
+  private positionWaiters: Waiter[] = [];
+  private unsubscribe: (() => void) | undefined;
+  private lastError: string | null = null;
+  private handledEvents = 0;
+  private deadLetters = 0;
+  private lagEvents = 0;
+  private lagSeconds = 0;
+
+  constructor(
+    private readonly definition: ProjectionDefinition,
+    private readonly handler: ProjectionHandler<Tx>,
+    private readonly deps: ProjectionWorkerDeps<Tx>,
+  ) {
+    this.name = checkDefinition(definition);
+    this.batchSize = definition.batchSize ?? 100;
+    this.pollIntervalMs = definition.pollIntervalMs ?? 500;
+    this.policy = { ...DEFAULT_POLICY, ...definition.errorPolicy };
+  }
+
+  /** Starts the loop in the background; returns at once. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.state = 'starting';
+    this.unsubscribe = this.deps.store.onAppended?.(() => this.wake());
+    this.loop = this.run();
+  }
+
+  /** Stops after the batch in flight, releases the lease, and resolves when the loop has ended. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    this.unsubscribe?.();
+    this.state = 'stopped';
+  }
+
+  /** Stops handling after the batch in flight, keeping the lease. */
+  pause(): void {
+    this.pauseRequested = true;
+    this.wake();
+  }
+
+  /** Resumes a paused or faulted projection. */
+  resume(): void {
+    this.pauseRequested = false;
+    this.faulted = false;
+    this.wake();
+  }
+
+  /**
+   * Empties the read model (the handler's `reset`), forgets the checkpoint and replays from the
+   * beginning. Resolves once the reset is committed; the replay continues in the background.
+   */
+  rebuild(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.rebuildWaiters.push({ resolve, reject });
+      this.faulted = false;
+      this.wake();
+    });
+  }
+
+  /** Resolves once the checkpoint is at or after `position`. */
+  waitFor(position: Position): Promise<void> {
+    if (this.passed(position)) return Promise.resolve();
+    return new Promise((resolve) => this.positionWaiters.push({ position, resolve }));
+  }
+
+  /** Removes a waiter registered by {@link waitFor} (on timeout). */
+  forgetWaiter(position: Position): void {
+    this.positionWaiters = this.positionWaiters.filter((w) => w.position !== position);
+  }
+
+  status(): ProjectionStatus {
+    return {
+      name: this.name,
+      state: this.state,
+      position: this.position ?? null,
+      lagEvents: this.lagEvents,
+      lagSeconds: this.lagSeconds,
+      lastError: this.lastError,
+      handledEvents: this.handledEvents,
+      deadLetters: this.deadLetters,
+    };
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (this.running) {
+        try {
+          await this.step();
+        } catch (error) {
+          if (error instanceof CheckpointMovedError) {
+            await this.dropLease(error);
+          } else {
+            // Store unavailable or similar: report, wait, try again. Never crash the process.
+            this.report(error);
+            await this.sleep(this.pollIntervalMs);
+          }
+        }
+      }
+    } finally {
+      await this.dropLease();
+      for (const waiter of this.rebuildWaiters.splice(0))
+        waiter.reject(new Error(`projection ${this.name} stopped`));
+    }
+  }
+
+  /** One turn of the loop: lease, pause/fault/rebuild handling, then at most one batch. */
+  private async step(): Promise<void> {
+    if (this.lease === undefined || !this.lease.isHeld()) {
+      this.lease = await this.deps.lock.tryAcquire(this.name);
+      if (this.lease === undefined) {
+        this.state = 'standby';
+        await this.sleep(this.deps.standbyRetryMs ?? 1_000);
+        return;
+      }
+      this.lease.onLost(() => this.wake());
+      this.position = await this.deps.checkpoints.load(this.name);
+      this.state = 'catching-up';
+    }
+    if (this.rebuildWaiters.length > 0) return this.reset();
+    if (this.faulted || this.pauseRequested) {
+      this.state = this.faulted ? 'faulted' : 'paused';
+      return this.sleep(this.pollIntervalMs);
+    }
+    if (this.state === 'paused') this.state = this.rebuilding ? 'rebuilding' : 'catching-up';
+
+    const page = await this.deps.store.readAll({
+      after: this.position,
+      limit: this.batchSize,
+      filter: this.definition.filter,
+    });
+    if (page.events.length > 0) {
+      if (!(await this.handleBatch(page))) return;
+    } else if (
+      this.position === undefined ||
+      this.deps.store.comparePositions(page.next, this.position) > 0
+    ) {
+      // Only filtered-out events passed: move the checkpoint so a restart need not rescan them.
+      await this.deps.checkpoints.commit(
+        this.name,
+        this.position,
+        page.next,
+        async () => undefined,
+      );
+      this.advance(page.next);
+    }
+    await this.measureLag(page);
+    if (page.isEnd) {
+      if (this.state !== 'live') {
+        this.state = 'live';
+        this.rebuilding = false;
+        await this.handler.onLive?.();
+      }
+      await this.sleep(this.pollIntervalMs);
+    }
+  }
+
+  private async reset(): Promise<void> {
+    const waiters = this.rebuildWaiters.splice(0);
+    this.state = 'rebuilding';
+    this.rebuilding = true;
+    try {
+      await this.deps.checkpoints.reset(this.name, async (tx) => {
+        await this.handler.reset?.({ tx });
+      });
+      this.position = undefined;
+      this.handledEvents = 0;
+      this.lastError = null;
+      for (const waiter of waiters) waiter.resolve();
+    } catch (error) {
+      for (const waiter of waiters) waiter.reject(error);
+      throw error;
+    }
+  }
+
+  /** Handles a page in one commit, with retries; falls back to one event at a time on failure. */
+  private async handleBatch(page: ReadAllPage): Promise<boolean> {
+    const from = this.position;
+    const committed = await this.withRetries(() =>
+      this.deps.checkpoints.commit(this.name, from, page.next, async (tx) => {
+        for (const event of page.events) await this.handler.handle(event, { tx });
+      }),
+    );
+    if (committed) {
+      this.handledEvents += page.events.length;
+      this.advance(page.next);
+      return true;
+    }
+    return this.handleOneByOne(page.next);
+  }
+
+  /** Isolates the failing event(s) of a batch, applying the error policy to each. */
+  private async handleOneByOne(until: Position): Promise<boolean> {
+    while (
+      this.running &&
+      (this.position === undefined || this.deps.store.comparePositions(this.position, until) < 0)
+    ) {
+      const single = await this.deps.store.readAll({
+        after: this.position,
+        limit: 1,
+        filter: this.definition.filter,
+      });
+      const event = single.events[0];
+      if (event === undefined) return true;
+      const from = this.position;
+      let failure: unknown;
+      const ok = await this.withRetries(
+        () =>
+          this.deps.checkpoints.commit(this.name, from, single.next, async (tx) =>
+            this.handler.handle(event, { tx }),
+          ),
+        (error) => (failure = error),
+      );
+      if (ok) {
+        this.handledEvents++;
+      } else if (this.policy.onFailure === 'dead-letter') {
+        await this.deps.checkpoints.deadLetter(this.name, from, single.next, event, failure);
+        this.deadLetters++;
+      } else {
+        this.faulted = true;
+        this.state = 'faulted';
+        return false;
+      }
+      this.advance(single.next);
+    }
+    return true;
+  }
+
+  /** Runs `attempt` up to 1 + maxRetries times; false when every try failed. Lease loss propagates. */
+  private async withRetries(
+    attempt: () => Promise<unknown>,
+    onFailure?: (error: unknown) => void,
+  ): Promise<boolean> {
+    for (let retry = 0; ; retry++) {
+      try {
+        await attempt();
+        return true;
+      } catch (error) {
+        if (error instanceof CheckpointMovedError) throw error;
+        this.report(error);
+        onFailure?.(error);
+        if (retry >= this.policy.maxRetries || !this.running) return false;
+        await this.sleep(
+          Math.min(this.policy.maxRetryDelayMs, this.policy.retryDelayMs * 2 ** retry),
+        );
+      }
+    }
+  }
+
+  private advance(position: Position): void {
+    this.position = position;
+    const reached = this.positionWaiters.filter((w) => this.passed(w.position));
+    if (reached.length === 0) return;
+    this.positionWaiters = this.positionWaiters.filter((w) => !reached.includes(w));
+    for (const waiter of reached) waiter.resolve();
+  }
+
+  private passed(position: Position): boolean {
+    return (
+      this.position !== undefined && this.deps.store.comparePositions(this.position, position) >= 0
+    );
+  }
+
+  private async measureLag(page: ReadAllPage): Promise<void> {
+    if (page.isEnd) {
+      this.lagEvents = 0;
+      this.lagSeconds = 0;
+      return;
+    }
+    const last: RecordedEvent | undefined = page.events[page.events.length - 1];
+    this.lagSeconds =
+      last === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(last.recordedAt)) / 1000);
+    this.lagEvents =
+      (await this.deps.store.countAfter?.(this.position, this.definition.filter)) ?? this.batchSize;
+  }
+
+  private report(error: unknown): void {
+    this.lastError = error instanceof Error ? error.message : String(error);
+    this.deps.onError?.(this.name, error);
+  }
+
+  private async dropLease(error?: CheckpointMovedError): Promise<void> {
+    if (error !== undefined) this.report(error);
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease?.isHeld()) await lease.release().catch((e: unknown) => this.report(e));
+  }
+
+  /** Waits `ms`, or less when woken (append signal, resume, stop, lease lost). */
+  private sleep(ms: number): Promise<void> {
+    if (this.wokenEarly) {
+      this.wokenEarly = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wakeUp === done) this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref?.();
+      this.wakeUp = done;
+    });
+  }
+
+  private wake(): void {
+    const wakeUp = this.wakeUp;
+    this.wakeUp = undefined;
+    if (wakeUp === undefined) this.wokenEarly = true;
+    else wakeUp();
+  }
+}
+
+function checkDefinition(definition: ProjectionDefinition): string {
+  const name = definition?.name;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.:-]{1,100}$/.test(name)) {
+    throw new InvalidProjectionError(
+      String(name),
+      'its name must be 1–100 letters, digits or _ . : -',
+    );
+  }
+  const batch = definition.batchSize;
+  if (batch !== undefined && (!Number.isSafeInteger(batch) || batch < 1 || batch > 10_000)) {
+    throw new InvalidProjectionError(
+      name,
+      `batchSize must be an integer from 1 to 10000, not ${batch}`,
+    );
+  }
+  const policy = definition.errorPolicy;
+  if (
+    policy?.onFailure !== undefined &&
+    policy.onFailure !== 'fault' &&
+    policy.onFailure !== 'dead-letter'
+  ) {
+    throw new InvalidProjectionError(
+      name,
+      `errorPolicy.onFailure must be 'fault' or 'dead-letter'`,
+    );
+  }
+  if (
+    policy?.maxRetries !== undefined &&
+    (!Number.isSafeInteger(policy.maxRetries) || policy.maxRetries < 0)
+  ) {
+    throw new InvalidProjectionError(name, 'errorPolicy.maxRetries must be an integer >= 0');
+  }
+  return name;
+}

@@ -1,0 +1,62 @@
+import type { RecordedEvent } from '../events/event';
+import type { ReadAllFilter } from '../store/event-store';
+
+/** What a projection does when its handler throws. */
+export interface ProjectionErrorPolicy {
+  /** Retries of a failing batch (and then of the failing event) before giving up. @default 3 */
+  readonly maxRetries: number;
+  /** First retry delay; doubles each time. @default 100 */
+  readonly retryDelayMs: number;
+  /** Upper bound of one retry delay. @default 5000 */
+  readonly maxRetryDelayMs: number;
+  /** After the retries: stop as `faulted` (until resumed) or record a dead letter and go on. @default 'fault' */
+  readonly onFailure: 'fault' | 'dead-letter';
+}
+
+/** Static description of a projection. */
+export interface ProjectionDefinition {
+  /** Unique name; the checkpoint key. */
+  readonly name: string;
+  /** Which events it receives. */
+  readonly filter?: ReadAllFilter;
+  /** Most events per batch (one transaction each). @default 100 */
+  readonly batchSize?: number;
+  readonly errorPolicy?: Partial<ProjectionErrorPolicy>;
+  /** Poll interval while live; wake-ups from the store make it mostly idle. @default 500 */
+  readonly pollIntervalMs?: number;
+}
+
+/** Passed to a handler with each event. */
+export interface ProjectionContext<Tx = unknown> {
+  /** The checkpoint store's transaction: write the read model through it for exactly-once. */
+  readonly tx: Tx;
+}
+
+/** The code of a projection. */
+export interface ProjectionHandler<Tx = unknown> {
+  /** Applies one event to the read model. Throwing triggers the error policy. */
+  handle(event: RecordedEvent, context: ProjectionContext<Tx>): Promise<void> | void;
+  /** Empties the read model before a rebuild (same transaction as the checkpoint reset). */
+  reset?(context: ProjectionContext<Tx>): Promise<void> | void;
+  /** Called each time the projection catches up with the log. */
+  onLive?(): Promise<void> | void;
+}
+
+/** Where a projection is in its life. */
+export type ProjectionState =
+  'starting' | 'catching-up' | 'live' | 'paused' | 'faulted' | 'rebuilding' | 'standby' | 'stopped';
+
+/** A snapshot of a projection's progress. */
+export interface ProjectionStatus {
+  readonly name: string;
+  readonly state: ProjectionState;
+  /** Checkpoint (position after the last handled event), or null before the first. */
+  readonly position: string | null;
+  /** Events matching the filter not yet handled (measured at the last page read). */
+  readonly lagEvents: number;
+  /** Age of the oldest unhandled event when behind; 0 when live. */
+  readonly lagSeconds: number;
+  readonly lastError: string | null;
+  readonly handledEvents: number;
+  readonly deadLetters: number;
+}
