@@ -1,0 +1,276 @@
+import { testEvent } from '@eventcore/core/testing';
+import { ErrorCodes } from '../errors';
+import type { RecordedEvent } from '../events/event';
+import { InMemoryEventStore } from '../memory/in-memory.event-store';
+import { ExpectedVersion } from '../store/expected-version';
+import { streamId } from '../store/stream-id';
+import { InMemoryCheckpointStore } from './checkpoint-store';
+import { InMemoryProjectionLock } from './projection-lock';
+import { ProjectionWorker } from './projection-worker';
+import type { ProjectionDefinition, ProjectionHandler } from './projection.types';
+
+/** Polls `condition` until it holds (or fails the test after 5 s); eventual conditions only. */
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+class Recorder implements ProjectionHandler {
+  readonly seen: RecordedEvent[] = [];
+  resets = 0;
+  lives = 0;
+  failOn: ((event: RecordedEvent) => boolean) | undefined;
+  handle(event: RecordedEvent): void {
+    if (this.failOn?.(event)) throw new Error(`cannot handle ${event.type}`);
+    this.seen.push(event);
+  }
+  reset(): void {
+    this.resets++;
+    this.seen.length = 0;
+  }
+  onLive(): void {
+    this.lives++;
+  }
+  /**
+   * The events seen, each once, in first-seen order. The in-memory checkpoint store is not
+   * transactional, so a failed batch's first events may be handled again (at-least-once).
+   */
+  unique(): RecordedEvent[] {
+    return [...new Map(this.seen.map((e) => [e.id, e])).values()];
+  }
+}
+
+async function appendMany(
+  store: InMemoryEventStore,
+  stream: string,
+  count: number,
+  type = 'Happened',
+) {
+  for (let i = 0; i < count; i++) {
+    await store.append([
+      {
+        streamId: streamId(stream),
+        expected: ExpectedVersion.any,
+        events: [testEvent(type, { i })],
+      },
+    ]);
+  }
+}
+
+describe('ProjectionWorker', () => {
+  let store: InMemoryEventStore;
+  let checkpoints: InMemoryCheckpointStore;
+  let lock: InMemoryProjectionLock;
+  const workers: ProjectionWorker[] = [];
+
+  const startWorker = (
+    handler: ProjectionHandler,
+    definition: Partial<ProjectionDefinition> = {},
+  ) => {
+    const worker = new ProjectionWorker(
+      {
+        name: 'p',
+        batchSize: 50,
+        pollIntervalMs: 20,
+        errorPolicy: { retryDelayMs: 1, maxRetries: 2 },
+        ...definition,
+      },
+      handler,
+      { store, checkpoints, lock, standbyRetryMs: 10 },
+    );
+    workers.push(worker);
+    worker.start();
+    return worker;
+  };
+
+  beforeEach(() => {
+    store = new InMemoryEventStore();
+    checkpoints = new InMemoryCheckpointStore();
+    lock = new InMemoryProjectionLock();
+  });
+
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+  });
+
+  it('catches up, goes live, and sees every event exactly once in log order while appends continue', async () => {
+    await appendMany(store, 'a-1', 120);
+    const recorder = new Recorder();
+    const worker = startWorker(recorder);
+    await Promise.all([appendMany(store, 'a-2', 150), appendMany(store, 'a-3', 130)]);
+    await until(() => recorder.seen.length === 400, '400 events');
+    const all = (await store.readAll({ limit: 1000 })).events;
+    expect(recorder.seen.map((e) => e.id)).toEqual(all.map((e) => e.id));
+    await until(() => worker.status().state === 'live', 'live');
+    expect(recorder.lives).toBeGreaterThanOrEqual(1);
+    expect(worker.status()).toMatchObject({ lagEvents: 0, handledEvents: 400, lastError: null });
+  });
+
+  it('is woken by appends instead of waiting for the next poll', async () => {
+    const recorder = new Recorder();
+    const worker = startWorker(recorder, { pollIntervalMs: 60_000 });
+    await until(() => worker.status().state === 'live', 'live');
+    await appendMany(store, 'a-1', 1);
+    await until(() => recorder.seen.length === 1, 'the event, well before the 60 s poll');
+  });
+
+  it('delivers only events matching the filter and checkpoints past the others', async () => {
+    await appendMany(store, 'account-1', 3);
+    await appendMany(store, 'order-1', 5);
+    await appendMany(store, 'account-2', 2, 'Other');
+    const recorder = new Recorder();
+    const worker = startWorker(recorder, {
+      filter: { streamPrefixes: ['account-'], eventTypes: ['Happened'] },
+    });
+    await until(() => worker.status().state === 'live', 'live');
+    expect(recorder.seen.map((e) => e.streamId)).toEqual(['account-1', 'account-1', 'account-1']);
+    expect(await checkpoints.load('p')).toBe('10');
+  });
+
+  it('resumes from its durable checkpoint after a restart without handling anything twice', async () => {
+    await appendMany(store, 'a-1', 70);
+    const first = new Recorder();
+    const worker = startWorker(first);
+    await until(() => worker.status().state === 'live', 'live');
+    await worker.stop();
+    await appendMany(store, 'a-1', 30);
+    const second = new Recorder();
+    startWorker(second);
+    await until(() => second.seen.length === 30, 'the 30 new events');
+    expect(second.seen[0]!.streamVersion).toBe(71);
+    expect(first.seen).toHaveLength(70);
+  });
+
+  it('retries a failing event, then stops as faulted, and continues after resume', async () => {
+    await appendMany(store, 'a-1', 10);
+    const recorder = new Recorder();
+    let attempts = 0;
+    recorder.failOn = (e) => e.streamVersion === 6 && ++attempts > 0;
+    const worker = startWorker(recorder);
+    await until(() => worker.status().state === 'faulted', 'faulted');
+    expect(worker.status().lastError).toBe('cannot handle Happened');
+    // Batch tried 1 + 2 times, then the event alone 1 + 2 times.
+    expect(attempts).toBe(6);
+    expect(recorder.unique().map((e) => e.streamVersion)).toEqual([1, 2, 3, 4, 5]);
+    await appendMany(store, 'a-1', 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(recorder.unique()).toHaveLength(5);
+
+    recorder.failOn = undefined;
+    worker.resume();
+    await until(() => recorder.unique().length === 12, 'all 12 after resume');
+    expect(recorder.unique().map((e) => e.streamVersion)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    ]);
+  });
+
+  it('dead-letters an event it cannot handle and goes on with the next ones', async () => {
+    await appendMany(store, 'a-1', 8);
+    const recorder = new Recorder();
+    recorder.failOn = (e) => e.streamVersion === 3;
+    const worker = startWorker(recorder, {
+      errorPolicy: { onFailure: 'dead-letter', retryDelayMs: 1, maxRetries: 1 },
+    });
+    await until(() => recorder.unique().length === 7, 'the 7 other events');
+    expect(recorder.unique().map((e) => e.streamVersion)).toEqual([1, 2, 4, 5, 6, 7, 8]);
+    const letters = await checkpoints.deadLetters('p');
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      streamId: 'a-1',
+      eventType: 'Happened',
+      error: 'cannot handle Happened',
+    });
+    expect(worker.status().deadLetters).toBe(1);
+  });
+
+  it('pauses after the batch in flight and resumes where it was', async () => {
+    const recorder = new Recorder();
+    const worker = startWorker(recorder);
+    await until(() => worker.status().state === 'live', 'live');
+    worker.pause();
+    await until(() => worker.status().state === 'paused', 'paused');
+    await appendMany(store, 'a-1', 5);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(recorder.seen).toHaveLength(0);
+    worker.resume();
+    await until(() => recorder.seen.length === 5, 'the 5 events');
+  });
+
+  it('rebuilds from zero while appends continue and ends equal to a fresh projection', async () => {
+    await appendMany(store, 'a-1', 100);
+    const recorder = new Recorder();
+    const worker = startWorker(recorder);
+    await until(() => recorder.seen.length === 100, '100 events');
+    const appending = appendMany(store, 'a-2', 100);
+    await worker.rebuild();
+    expect(recorder.resets).toBe(1);
+    await appending;
+    await until(
+      () => recorder.seen.length === 200 && worker.status().state === 'live',
+      'the rebuilt 200',
+    );
+    const fresh = (await store.readAll({ limit: 1000 })).events.map((e) => e.id);
+    expect(recorder.seen.map((e) => e.id)).toEqual(fresh);
+  });
+
+  it('runs on one worker per lock; another takes over from the checkpoint when the lease is lost', async () => {
+    await appendMany(store, 'a-1', 60);
+    const shared: RecordedEvent[] = [];
+    const handlerOf = (): ProjectionHandler => ({ handle: (e) => void shared.push(e) });
+    const one = startWorker(handlerOf());
+    await until(() => one.status().state === 'live', 'first live');
+    const two = startWorker(handlerOf());
+    await until(() => two.status().state === 'standby', 'second on standby');
+    expect(shared).toHaveLength(60);
+
+    lock.revoke('p');
+    await appendMany(store, 'a-1', 40);
+    await until(() => shared.length >= 100, 'all 100 events');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(new Set(shared.map((e) => e.id)).size).toBe(100);
+    expect(shared).toHaveLength(100);
+  });
+
+  it('never moves a checkpoint another instance has moved (fencing)', async () => {
+    await appendMany(store, 'a-1', 5);
+    await checkpoints.commit('p', undefined, '3' as never, async () => undefined);
+    await expect(
+      checkpoints.commit('p', undefined, '5' as never, async () => undefined),
+    ).rejects.toMatchObject({
+      code: ErrorCodes.checkpointMoved,
+    });
+    expect(await checkpoints.load('p')).toBe('3');
+  });
+
+  it('resolves waitFor once the checkpoint passes a command position', async () => {
+    const recorder = new Recorder();
+    const worker = startWorker(recorder);
+    const { position } = await store.append([
+      {
+        streamId: streamId('a-1'),
+        expected: ExpectedVersion.any,
+        events: [testEvent('X'), testEvent('Y')],
+      },
+    ]);
+    await worker.waitFor(position);
+    expect(recorder.seen.map((e) => e.type)).toEqual(['X', 'Y']);
+  });
+
+  it('refuses an invalid definition with a clear error', () => {
+    expect(
+      () =>
+        new ProjectionWorker({ name: 'bad name!' }, new Recorder(), { store, checkpoints, lock }),
+    ).toThrow(expect.objectContaining({ code: ErrorCodes.invalidProjection }));
+    expect(
+      () =>
+        new ProjectionWorker({ name: 'p', batchSize: 0 }, new Recorder(), {
+          store,
+          checkpoints,
+          lock,
+        }),
+    ).toThrow(/batchSize/);
+  });
+});
