@@ -7,3 +7,14 @@ export {
   testEvent,
   type EventStoreContractOptions,
 } from './event-store.contract';
+export { given, CommandSpecification, CommandOutcome, type StreamHistory } from './command-spec';
+export { projectEvents } from './projection-spec';
+export { FaultyEventStore, type FaultPlan } from './faulty-event-store';
+export { ManualClock } from './manual-clock';
+export { seededRandom } from './seeded-random';
+export {
+  streamIdArbitrary,
+  jsonDataArbitrary,
+  metadataArbitrary,
+  eventToAppendArbitrary,
+} from './arbitraries';
