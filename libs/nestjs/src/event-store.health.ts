@@ -2,6 +2,7 @@ import { Injectable, Module } from '@nestjs/common';
 import { HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
 import type { EventStore } from '@eventcore/core';
 import { InjectEventStore } from './inject-event-store.decorator';
+import { ProjectionsHealthIndicator } from './projections/projections.health';
 
 /** Stores that can report more than a ping (pool totals, schema version, ...). */
 interface StoreWithHealthDetails {
@@ -40,10 +41,13 @@ function hasHealthDetails(store: EventStore): store is EventStore & StoreWithHea
   return typeof (store as Partial<StoreWithHealthDetails>).health === 'function';
 }
 
-/** Import next to `TerminusModule` to inject {@link EventStoreHealthIndicator} in a health controller. */
+/**
+ * Import next to `TerminusModule` to inject {@link EventStoreHealthIndicator} and
+ * {@link ProjectionsHealthIndicator} in a health controller.
+ */
 @Module({
   imports: [TerminusModule],
-  providers: [EventStoreHealthIndicator],
-  exports: [EventStoreHealthIndicator],
+  providers: [EventStoreHealthIndicator, ProjectionsHealthIndicator],
+  exports: [EventStoreHealthIndicator, ProjectionsHealthIndicator],
 })
 export class EventCoreHealthModule {}

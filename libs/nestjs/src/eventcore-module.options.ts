@@ -1,4 +1,20 @@
-import type { EventStore, ExecutorOptions } from '@eventcore/core';
+import type { CheckpointStore, EventStore, ExecutorOptions, ProjectionLock } from '@eventcore/core';
+
+/** How the module runs the `@Projection()` providers it discovers. */
+export interface ProjectionsModuleOptions {
+  /**
+   * Start every projection when the application boots. Turn it off to start them yourself through
+   * `ProjectionRegistry.start` (e.g. only in a worker process).
+   * @default true
+   */
+  readonly autoStart?: boolean;
+  /**
+   * While another instance holds a projection's lease, how often this one tries to take it over.
+   * Bounds the takeover time after the active instance dies.
+   * @default 1000
+   */
+  readonly standbyRetryMs?: number;
+}
 
 /** Options of `EventCoreModule.forRoot` / `forRootAsync`. */
 export interface EventCoreModuleOptions {
@@ -11,9 +27,23 @@ export interface EventCoreModuleOptions {
   /** Defaults for every command: retry policy, discovery cap, validation, clock. */
   readonly executor?: ExecutorOptions;
   /**
-   * Close the event store when the application shuts down. Turn it off when the store is shared
-   * with something that outlives the module.
+   * Close the event store when the application shuts down (after the projections have stopped).
+   * Turn it off when the store is shared with something that outlives the module.
    * @default true
    */
   readonly closeStoreOnShutdown?: boolean;
+  /**
+   * Where projections keep their checkpoints (and dead letters). Use a durable store in
+   * production; the in-memory one starts every projection from zero after a restart.
+   * @default a new `InMemoryCheckpointStore`
+   */
+  readonly checkpointStore?: CheckpointStore;
+  /**
+   * Elects the one instance that runs each projection. Share one lock between app instances (a
+   * database-backed lock across processes).
+   * @default a new `InMemoryProjectionLock` (this process only)
+   */
+  readonly projectionLock?: ProjectionLock;
+  /** How discovered projections run. */
+  readonly projections?: ProjectionsModuleOptions;
 }

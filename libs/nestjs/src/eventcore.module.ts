@@ -1,18 +1,29 @@
+import { Inject, Logger, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import {
-  type BeforeApplicationShutdown,
-  Inject,
-  Logger,
-  Module,
-  type Provider,
-} from '@nestjs/common';
-import { CommandExecutor, type EventStore, InMemoryEventStore } from '@eventcore/core';
+  CommandExecutor,
+  type EventStore,
+  InMemoryCheckpointStore,
+  InMemoryEventStore,
+  InMemoryProjectionLock,
+} from '@eventcore/core';
 import { CommandBus } from './command-bus';
-import { EVENTCORE_COMMAND_EXECUTOR, EVENTCORE_EVENT_STORE } from './eventcore.constants';
+import {
+  EVENTCORE_CHECKPOINT_STORE,
+  EVENTCORE_COMMAND_EXECUTOR,
+  EVENTCORE_EVENT_STORE,
+  EVENTCORE_PROJECTION_LOCK,
+} from './eventcore.constants';
 import type { EventCoreModuleOptions } from './eventcore-module.options';
 import {
   ConfigurableEventCoreModule,
   EVENTCORE_MODULE_OPTIONS,
 } from './eventcore.module-definition';
+import { EventSubscriptions } from './projections/event-subscriptions';
+import { ProjectionMetadataAccessor } from './projections/projection-metadata.accessor';
+import { ProjectionExplorer } from './projections/projection.explorer';
+import { ProjectionOrchestrator } from './projections/projection.orchestrator';
+import { ProjectionRegistry } from './projections/projection.registry';
 
 const providers: Provider[] = [
   {
@@ -29,17 +40,44 @@ const providers: Provider[] = [
       new CommandExecutor(store, options.executor),
   },
   CommandBus,
+  {
+    provide: EVENTCORE_CHECKPOINT_STORE,
+    inject: [EVENTCORE_MODULE_OPTIONS],
+    useFactory: (options: EventCoreModuleOptions) =>
+      options.checkpointStore ?? new InMemoryCheckpointStore(),
+  },
+  {
+    provide: EVENTCORE_PROJECTION_LOCK,
+    inject: [EVENTCORE_MODULE_OPTIONS],
+    useFactory: (options: EventCoreModuleOptions) =>
+      options.projectionLock ?? new InMemoryProjectionLock(),
+  },
+  ProjectionMetadataAccessor,
+  ProjectionExplorer,
+  ProjectionRegistry,
+  ProjectionOrchestrator,
+  EventSubscriptions,
 ];
 
 /**
  * EventCore for Nest: `EventCoreModule.forRoot({ eventStore })` (or `forRootAsync`) provides the
- * {@link CommandBus} and the event store, and closes the store on shutdown.
+ * {@link CommandBus} and the event store, runs the `@Projection()` providers it discovers, and
+ * closes the store on shutdown.
  */
-@Module({ providers, exports: [CommandBus, EVENTCORE_EVENT_STORE, EVENTCORE_COMMAND_EXECUTOR] })
-export class EventCoreModule
-  extends ConfigurableEventCoreModule
-  implements BeforeApplicationShutdown
-{
+@Module({
+  imports: [DiscoveryModule],
+  providers,
+  exports: [
+    CommandBus,
+    EVENTCORE_EVENT_STORE,
+    EVENTCORE_COMMAND_EXECUTOR,
+    EVENTCORE_CHECKPOINT_STORE,
+    EVENTCORE_PROJECTION_LOCK,
+    ProjectionRegistry,
+    EventSubscriptions,
+  ],
+})
+export class EventCoreModule extends ConfigurableEventCoreModule implements OnApplicationShutdown {
   private readonly logger = new Logger('EventCore');
 
   constructor(
@@ -49,7 +87,12 @@ export class EventCoreModule
     super();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  /**
+   * Closes the store in the last shutdown phase: projection workers and subscriptions stop in
+   * `beforeApplicationShutdown` (in any module) and the HTTP server has drained by now, so nothing
+   * still reads or appends.
+   */
+  async onApplicationShutdown(): Promise<void> {
     if (this.options.closeStoreOnShutdown === false) return;
     try {
       await this.store.close();

@@ -1,4 +1,4 @@
-/** @eventcore/nestjs — EventCoreModule, CommandBus, health indicators. Never imports a database driver. */
+/** @eventcore/nestjs — EventCoreModule, CommandBus, projections, subscriptions, health indicators. Never imports a database driver. */
 export * from './eventcore.constants';
 export * from './eventcore-module.options';
 export { EVENTCORE_MODULE_OPTIONS } from './eventcore.module-definition';
@@ -6,3 +6,4 @@ export * from './eventcore.module';
 export * from './command-bus';
 export * from './inject-event-store.decorator';
 export * from './event-store.health';
+export * from './projections';

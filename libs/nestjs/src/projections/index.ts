@@ -1,0 +1,5 @@
+export * from './projection.decorator';
+export * from './projection.host';
+export * from './projection.registry';
+export * from './event-subscriptions';
+export * from './projections.health';

@@ -1,0 +1,80 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleInit,
+} from '@nestjs/common';
+import {
+  type CheckpointStore,
+  CheckpointMovedError,
+  type EventStore,
+  type ProjectionLock,
+  ProjectionWorker,
+} from '@eventcore/core';
+import { EVENTCORE_CHECKPOINT_STORE, EVENTCORE_PROJECTION_LOCK } from '../eventcore.constants';
+import type { EventCoreModuleOptions } from '../eventcore-module.options';
+import { EVENTCORE_MODULE_OPTIONS } from '../eventcore.module-definition';
+import { InjectEventStore } from '../inject-event-store.decorator';
+import { ProjectionExplorer } from './projection.explorer';
+import { ProjectionRegistry } from './projection.registry';
+
+/**
+ * Owns one worker per discovered projection: builds them when the modules initialise (so a bad
+ * projection fails `app.init()`), starts them on bootstrap, and stops them before shutdown —
+ * before EventCoreModule closes the store, which it does in `onApplicationShutdown`.
+ */
+@Injectable()
+export class ProjectionOrchestrator
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger('EventCore');
+  private readonly workers: ProjectionWorker[] = [];
+
+  constructor(
+    private readonly explorer: ProjectionExplorer,
+    private readonly registry: ProjectionRegistry,
+    @InjectEventStore() private readonly store: EventStore,
+    @Inject(EVENTCORE_CHECKPOINT_STORE) private readonly checkpoints: CheckpointStore,
+    @Inject(EVENTCORE_PROJECTION_LOCK) private readonly lock: ProjectionLock,
+    @Inject(EVENTCORE_MODULE_OPTIONS) private readonly options: EventCoreModuleOptions,
+  ) {}
+
+  onModuleInit(): void {
+    for (const { definition, host } of this.explorer.explore()) {
+      const worker = new ProjectionWorker(definition, host, {
+        store: this.store,
+        checkpoints: this.checkpoints,
+        lock: this.lock,
+        standbyRetryMs: this.options.projections?.standbyRetryMs,
+        onError: (name, error) => this.logFailure(name, error),
+      });
+      this.workers.push(worker);
+      this.registry.register(worker, definition);
+    }
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.options.projections?.autoStart === false) return;
+    for (const worker of this.workers) worker.start();
+    if (this.workers.length > 0) {
+      this.logger.log(`Started projections: ${this.workers.map((w) => w.name).join(', ')}`);
+    }
+  }
+
+  /** Each worker finishes its batch in flight and releases its lease, so another instance can take over. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.stop()));
+  }
+
+  /** The error's message only: event data never goes to the log. */
+  private logFailure(name: string, error: unknown): void {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (error instanceof CheckpointMovedError) {
+      this.logger.warn(`Projection ${name} lost its lease: ${message}`);
+    } else {
+      this.logger.error(`Projection ${name} failed: ${message}`);
+    }
+  }
+}

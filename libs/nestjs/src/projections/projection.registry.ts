@@ -1,0 +1,193 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  type CheckpointStore,
+  type DeadLetter,
+  type EventStore,
+  InvalidOptionsError,
+  type Position,
+  type ProjectionDefinition,
+  ProjectionNotFoundError,
+  type ProjectionStatus,
+  ProjectionWaitTimeoutError,
+  type ProjectionWorker,
+} from '@eventcore/core';
+import { EVENTCORE_CHECKPOINT_STORE } from '../eventcore.constants';
+import { InjectEventStore } from '../inject-event-store.decorator';
+import { PositionWaits, type WaitTicket } from './position-waits';
+
+/** Options of {@link ProjectionRegistry.waitFor}. */
+export interface WaitForOptions {
+  /** Projections that must pass the position. @default every registered projection */
+  readonly projections?: readonly string[];
+  /** How long to wait. @default 5000 */
+  readonly timeoutMs?: number;
+}
+
+/** Options of {@link ProjectionRegistry.waitForLag}. */
+export interface WaitForLagOptions extends WaitForOptions {
+  /** Most unhandled events each projection may still have. */
+  readonly maxLagEvents: number;
+}
+
+interface Entry {
+  readonly worker: ProjectionWorker;
+  readonly definition: ProjectionDefinition;
+  readonly waits: PositionWaits;
+}
+
+const DEFAULT_TIMEOUT_MS = 5_000;
+/** How often `waitForLag` measures; lag has no push signal, and a count is cheap. */
+const LAG_POLL_MS = 25;
+
+/**
+ * The application's projections at run time: status, control (pause, resume, rebuild) and the
+ * consistency levels readers choose from — eventual (read now), bounded staleness
+ * ({@link waitForLag}) and read-your-writes ({@link waitFor}).
+ * Every method that takes a name throws `ProjectionNotFoundError` for an unknown one.
+ */
+@Injectable()
+export class ProjectionRegistry {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    @InjectEventStore() private readonly store: EventStore,
+    @Inject(EVENTCORE_CHECKPOINT_STORE) private readonly checkpoints: CheckpointStore,
+  ) {}
+
+  /** Adds a worker; called by the module's orchestrator at startup, not by applications. */
+  register(worker: ProjectionWorker, definition: ProjectionDefinition): void {
+    this.entries.set(worker.name, { worker, definition, waits: new PositionWaits(worker) });
+  }
+
+  /** Names of the registered projections, in discovery order. */
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** A status snapshot of every projection. */
+  list(): ProjectionStatus[] {
+    return [...this.entries.values()].map((entry) => entry.worker.status());
+  }
+
+  /** A status snapshot of one projection. */
+  get(name: string): ProjectionStatus {
+    return this.entry(name).worker.status();
+  }
+
+  /** Starts a projection that is not running (when `projections.autoStart` is false). */
+  start(name: string): void {
+    this.entry(name).worker.start();
+  }
+
+  /** Stops handling after the batch in flight; this instance keeps the lease. */
+  pause(name: string): void {
+    this.entry(name).worker.pause();
+  }
+
+  /** Resumes a paused or faulted projection (after fixing the cause of a fault). */
+  resume(name: string): void {
+    this.entry(name).worker.resume();
+  }
+
+  /**
+   * Empties the read model (the projection's `reset`), forgets its checkpoint and replays from the
+   * beginning. Resolves once the reset is committed; the replay goes on in the background. On an
+   * instance that does not hold the projection's lease it waits until it does.
+   */
+  rebuild(name: string): Promise<void> {
+    return this.entry(name).worker.rebuild();
+  }
+
+  /** The events a `'dead-letter'` projection gave up on, oldest first. */
+  async deadLetters(name: string): Promise<readonly DeadLetter[]> {
+    this.entry(name);
+    return this.checkpoints.deadLetters(name);
+  }
+
+  /**
+   * Strong consistency (read-your-writes): resolves once every named projection's checkpoint is at
+   * or after `position` (e.g. the `position` of a `CommandResult`).
+   * @throws InvalidPositionError for a position that is not this store's.
+   * @throws ProjectionWaitTimeoutError naming the projections that did not get there in time.
+   */
+  async waitFor(position: Position, options: WaitForOptions = {}): Promise<void> {
+    const entries = this.select(options.projections);
+    const timeoutMs = timeoutOf(options);
+    // A foreign or malformed token must fail here: inside a worker it would break every later batch.
+    this.store.comparePositions(position, position);
+    const pending = new Set(entries.map((entry) => entry.worker.name));
+    const tickets: WaitTicket[] = entries.map((entry) => entry.waits.acquire(position));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.all(
+          tickets.map((ticket, i) =>
+            ticket.reached.then(() => pending.delete(entries[i]!.worker.name)),
+          ),
+        ),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new ProjectionWaitTimeoutError([...pending], timeoutMs)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      for (const ticket of tickets) ticket.release();
+    }
+  }
+
+  /**
+   * Bounded staleness: resolves once every named projection has at most `maxLagEvents` matching
+   * events left to handle, measured now (not at the projection's last read) when the store can
+   * count.
+   * @throws ProjectionWaitTimeoutError naming the projections still lagging at the deadline.
+   */
+  async waitForLag(options: WaitForLagOptions): Promise<void> {
+    const entries = this.select(options.projections);
+    const timeoutMs = timeoutOf(options);
+    const max = options.maxLagEvents;
+    if (!Number.isSafeInteger(max) || max < 0) {
+      throw new InvalidOptionsError('maxLagEvents', 'use an integer >= 0');
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lagging: string[] = [];
+      for (const entry of entries) {
+        if ((await this.lagEvents(entry)) > max) lagging.push(entry.worker.name);
+      }
+      if (lagging.length === 0) return;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ProjectionWaitTimeoutError(lagging, timeoutMs);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(LAG_POLL_MS, left)));
+    }
+  }
+
+  private async lagEvents(entry: Entry): Promise<number> {
+    const status = entry.worker.status();
+    if (this.store.countAfter === undefined) return status.lagEvents;
+    // The worker's own figure dates from its last read; a live projection reads only when woken.
+    const after = (status.position ?? undefined) as Position | undefined;
+    return this.store.countAfter(after, entry.definition.filter);
+  }
+
+  private select(names: readonly string[] | undefined): Entry[] {
+    if (names === undefined) return [...this.entries.values()];
+    return names.map((name) => this.entry(name));
+  }
+
+  private entry(name: string): Entry {
+    const entry = this.entries.get(name);
+    if (entry === undefined) throw new ProjectionNotFoundError(name, this.names());
+    return entry;
+  }
+}
+
+function timeoutOf(options: WaitForOptions): number {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > 2 ** 31 - 1) {
+    throw new InvalidOptionsError('timeoutMs', 'use a number of milliseconds from 0 to 2147483647');
+  }
+  return timeoutMs;
+}
