@@ -42,6 +42,8 @@ export const ErrorMessages = {
     `Projections ${names} did not reach the requested position within ${timeoutMs} ms. Read again later, or check their status for a fault or a large lag.`,
   invalidProjection: (name: string, reason: string) =>
     `Projection ${name} is not usable: ${reason}.`,
+  eventDecode: (eventId: string, streamId: string, type: string, version: number, reason: string) =>
+    `Event ${eventId} of stream "${streamId}" (type "${type}", stored schema version ${version}) cannot be decoded: ${reason}. Register the missing upcaster or fix the failing one; the event was not used.`,
   storeClosed: () => 'The event store is closed. Create a new store or restart the application.',
   storeUnavailable: (reason: string, outcome: 'not-written' | 'unknown') =>
     `The event store's database is unavailable (${reason}). ${

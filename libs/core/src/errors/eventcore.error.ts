@@ -20,6 +20,7 @@ export const ErrorCodes = {
   projectionNotFound: 'eventcore.projection_not_found',
   projectionWaitTimeout: 'eventcore.projection_wait_timeout',
   invalidProjection: 'eventcore.invalid_projection',
+  eventDecode: 'eventcore.event_decode',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

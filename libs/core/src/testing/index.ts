@@ -11,6 +11,7 @@ export { given, CommandSpecification, CommandOutcome, type StreamHistory } from 
 export { projectEvents } from './projection-spec';
 export { FaultyEventStore, type FaultPlan } from './faulty-event-store';
 export { ManualClock } from './manual-clock';
+export { checkUpcasters, type UpcasterSample } from './upcaster-samples';
 export { seededRandom } from './seeded-random';
 export {
   streamIdArbitrary,

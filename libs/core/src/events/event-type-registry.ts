@@ -1,0 +1,100 @@
+import { EventDecodeError, InvalidOptionsError } from '../errors';
+import type { RecordedEvent } from './event';
+
+/** Turns the data of schema version n into version n + 1. Pure; throw to refuse. */
+export type Upcaster = (data: unknown, event: RecordedEvent) => unknown;
+
+/** An event type with its current schema version and the upcasters from every older version. */
+export interface EventTypeDefinition {
+  readonly type: string;
+  /** Current schema version (written with new events). @default 1 */
+  readonly version?: number;
+  /** `upcasters[n]` turns version n into n + 1; one for each n from 1 to version − 1. */
+  readonly upcasters?: Readonly<Record<number, Upcaster>>;
+}
+
+interface Registered {
+  readonly version: number;
+  readonly upcasters: Readonly<Record<number, Upcaster>>;
+}
+
+/**
+ * Event types and their schema versions. New events are written with the current version; stored
+ * events of older versions are upcast on read, for commands and projections alike. Types that are
+ * not registered are at version 1 and pass through unchanged.
+ */
+export class EventTypeRegistry {
+  private readonly types = new Map<string, Registered>();
+
+  constructor(definitions: readonly EventTypeDefinition[] = []) {
+    for (const definition of definitions) this.register(definition);
+  }
+
+  /**
+   * Registers a type.
+   * @throws InvalidOptionsError for a duplicate type, a bad version or a missing step in the chain.
+   */
+  register(definition: EventTypeDefinition): this {
+    const { type, version = 1, upcasters = {} } = definition;
+    if (typeof type !== 'string' || type.length === 0)
+      throw new InvalidOptionsError('event type', 'give a non-empty type name');
+    if (this.types.has(type))
+      throw new InvalidOptionsError(`event type "${type}"`, 'it is registered twice');
+    if (!Number.isSafeInteger(version) || version < 1) {
+      throw new InvalidOptionsError(
+        `event type "${type}"`,
+        `version must be an integer >= 1, not ${String(version)}`,
+      );
+    }
+    for (let n = 1; n < version; n++) {
+      if (typeof upcasters[n] !== 'function') {
+        throw new InvalidOptionsError(
+          `event type "${type}"`,
+          `an upcaster from version ${n} to ${n + 1} is missing`,
+        );
+      }
+    }
+    this.types.set(type, { version, upcasters });
+    return this;
+  }
+
+  /** The version new events of `type` are written with. */
+  currentVersion(type: string): number {
+    return this.types.get(type)?.version ?? 1;
+  }
+
+  /**
+   * The event in its current shape: the same object when already current, else a new frozen event
+   * with upcast data and the current `schemaVersion`.
+   * @throws EventDecodeError when an upcaster is missing or throws, or the stored version is newer
+   * than this code knows.
+   */
+  upcast<E extends RecordedEvent>(event: E): E {
+    const registered = this.types.get(event.type);
+    const current = registered?.version ?? 1;
+    if (event.schemaVersion === current) return event;
+    const fail = (reason: string, cause?: unknown) =>
+      new EventDecodeError(event.id, event.streamId, event.type, event.schemaVersion, reason, {
+        cause,
+      });
+    if (event.schemaVersion > current) {
+      throw fail(
+        `this code knows version ${current} at most; deploy the newer code before reading it`,
+      );
+    }
+    let data = event.data as unknown;
+    for (let n = event.schemaVersion; n < current; n++) {
+      const upcaster = registered?.upcasters[n];
+      if (upcaster === undefined) throw fail(`no upcaster from version ${n} to ${n + 1}`);
+      try {
+        data = upcaster(data, event);
+      } catch (error) {
+        throw fail(
+          `the upcaster from version ${n} to ${n + 1} failed: ${(error as Error).message}`,
+          error,
+        );
+      }
+    }
+    return Object.freeze({ ...event, data, schemaVersion: current });
+  }
+}
