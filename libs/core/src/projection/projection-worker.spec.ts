@@ -1,6 +1,7 @@
 import { testEvent } from '@eventcore/core/testing';
 import { ErrorCodes } from '../errors';
 import type { RecordedEvent } from '../events/event';
+import { EventTypeRegistry } from '../events/event-type-registry';
 import { InMemoryEventStore } from '../memory/in-memory.event-store';
 import { ExpectedVersion } from '../store/expected-version';
 import { streamId } from '../store/stream-id';
@@ -272,5 +273,55 @@ describe('ProjectionWorker', () => {
           lock,
         }),
     ).toThrow(/batchSize/);
+  });
+});
+
+describe('ProjectionWorker with event versions', () => {
+  it('hands upcast events to the handler and dead-letters one that cannot be decoded', async () => {
+    const store = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    const registry = new EventTypeRegistry([
+      {
+        type: 'Renamed',
+        version: 2,
+        upcasters: { 1: (d) => ({ name: (d as { title: string }).title.toUpperCase() }) },
+      },
+    ]);
+    const id = streamId('doc-1');
+    await store.append([
+      {
+        streamId: id,
+        expected: ExpectedVersion.any,
+        events: [
+          testEvent('Renamed', { title: 'first' }),
+          testEvent('Renamed', { oops: true }),
+          testEvent('Renamed', { name: 'CURRENT' }, { schemaVersion: 2 }),
+        ],
+      },
+    ]);
+    const seen: unknown[] = [];
+    const worker = new ProjectionWorker(
+      {
+        name: 'names',
+        pollIntervalMs: 20,
+        errorPolicy: { onFailure: 'dead-letter', maxRetries: 0 },
+      },
+      { handle: (e) => void seen.push(e.data) },
+      { store, checkpoints, lock: new InMemoryProjectionLock(), events: registry },
+    );
+    worker.start();
+    try {
+      await until(() => worker.status().state === 'live', 'live');
+      // At-least-once store: the failed first batch may have delivered FIRST once already.
+      expect([...new Set(seen.map((d) => JSON.stringify(d)))]).toEqual([
+        '{"name":"FIRST"}',
+        '{"name":"CURRENT"}',
+      ]);
+      const [letter] = await checkpoints.deadLetters('names');
+      expect(letter).toMatchObject({ eventType: 'Renamed', streamId: 'doc-1' });
+      expect(letter!.error).toMatch(/stored schema version 1.*upcaster from version 1 to 2 failed/);
+    } finally {
+      await worker.stop();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { CheckpointMovedError, InvalidProjectionError } from '../errors';
 import type { RecordedEvent } from '../events/event';
+import type { EventTypeRegistry } from '../events/event-type-registry';
 import type { EventStore, Position, ReadAllPage } from '../store/event-store';
 import type { CheckpointStore } from './checkpoint-store';
 import type { ProjectionLease, ProjectionLock } from './projection-lock';
@@ -25,6 +26,8 @@ export interface ProjectionWorkerDeps<Tx> {
   readonly lock: ProjectionLock;
   /** Retry interval for taking the lease while another instance holds it. @default 1000 */
   readonly standbyRetryMs?: number;
+  /** Upcasts stored events before the handler sees them; a decode failure follows the error policy. */
+  readonly events?: EventTypeRegistry;
   /** Called with every handler failure, for logging. */
   readonly onError?: (projection: string, error: unknown) => void;
 }
@@ -238,7 +241,7 @@ export class ProjectionWorker<Tx = unknown> {
     const from = this.position;
     const committed = await this.withRetries(() =>
       this.deps.checkpoints.commit(this.name, from, page.next, async (tx) => {
-        for (const event of page.events) await this.handler.handle(event, { tx });
+        for (const event of page.events) await this.deliver(event, tx);
       }),
     );
     if (committed) {
@@ -267,7 +270,7 @@ export class ProjectionWorker<Tx = unknown> {
       const ok = await this.withRetries(
         () =>
           this.deps.checkpoints.commit(this.name, from, single.next, async (tx) =>
-            this.handler.handle(event, { tx }),
+            this.deliver(event, tx),
           ),
         (error) => (failure = error),
       );
@@ -305,6 +308,10 @@ export class ProjectionWorker<Tx = unknown> {
         );
       }
     }
+  }
+
+  private async deliver(event: RecordedEvent, tx: Tx): Promise<void> {
+    await this.handler.handle(this.deps.events?.upcast(event) ?? event, { tx });
   }
 
   private advance(position: Position): void {
