@@ -27,3 +27,4 @@ export {
   compileFilter,
 } from './memory/in-memory.event-store';
 export * from './projection';
+export * from './process';
