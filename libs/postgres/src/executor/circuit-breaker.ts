@@ -1,0 +1,64 @@
+/** Settings of {@link CircuitBreaker}. */
+export interface CircuitBreakerSettings {
+  /** Consecutive connection failures that open the circuit. */
+  readonly failureThreshold: number;
+  /** How long an open circuit fails calls fast before letting one trial call through. */
+  readonly cooldownMs: number;
+}
+
+/** What {@link CircuitBreaker.admit} decided for one call. */
+export type Admission =
+  | { readonly admitted: true; readonly trial: boolean }
+  | { readonly admitted: false; readonly retryInMs: number };
+
+/**
+ * Fails calls fast while the database is down instead of letting them pile up on connect
+ * timeouts: closed → (N consecutive failures) → open → (cooldown) → half-open, where exactly one
+ * trial call goes through; its success closes the circuit, its failure opens it again.
+ */
+export class CircuitBreaker {
+  private failures = 0;
+  private openedAt: number | undefined;
+  private trialInFlight = false;
+
+  constructor(
+    private readonly settings: CircuitBreakerSettings,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get state(): 'closed' | 'open' | 'half-open' {
+    if (this.openedAt === undefined) return 'closed';
+    return this.trialInFlight || this.now() - this.openedAt >= this.settings.cooldownMs
+      ? 'half-open'
+      : 'open';
+  }
+
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
+
+  admit(): Admission {
+    if (this.openedAt === undefined) return { admitted: true, trial: false };
+    const waited = this.now() - this.openedAt;
+    if (waited < this.settings.cooldownMs) {
+      return { admitted: false, retryInMs: this.settings.cooldownMs - waited };
+    }
+    if (this.trialInFlight) return { admitted: false, retryInMs: 0 };
+    this.trialInFlight = true;
+    return { admitted: true, trial: true };
+  }
+
+  /** The call reached the database (whatever the database answered). */
+  succeeded(): void {
+    this.failures = 0;
+    this.openedAt = undefined;
+    this.trialInFlight = false;
+  }
+
+  /** The call could not reach the database. */
+  failed(trial: boolean): void {
+    this.failures++;
+    if (trial) this.trialInFlight = false;
+    if (trial || this.failures >= this.settings.failureThreshold) this.openedAt = this.now();
+  }
+}

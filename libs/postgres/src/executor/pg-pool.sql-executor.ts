@@ -1,0 +1,99 @@
+import type { Pool, PoolClient } from 'pg';
+import { describeFailure, isConnectionFailure } from './connection-errors';
+import {
+  type PoolStats,
+  type QueryOptions,
+  SqlConnectionError,
+  type SqlExecutor,
+  type SqlQueryable,
+  type SqlRow,
+} from './sql-executor';
+
+/**
+ * A {@link SqlExecutor} over a `pg` pool. Acquiring the connection and running the statement are
+ * separate steps so that a failure says whether the statement could have run (see
+ * {@link SqlConnectionError.phase}); a connection that broke is destroyed, not returned to the pool.
+ */
+export class PgPoolSqlExecutor implements SqlExecutor {
+  constructor(
+    private readonly pool: Pool,
+    private readonly ownsPool: boolean,
+  ) {}
+
+  async query<R = SqlRow>(
+    text: string,
+    params: readonly unknown[] = [],
+    options: QueryOptions = {},
+  ): Promise<R[]> {
+    const client = await this.acquire();
+    let broken: Error | undefined;
+    try {
+      return await run<R>(client, text, params, options);
+    } catch (error) {
+      if (error instanceof SqlConnectionError) broken = error;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+    const client = await this.acquire();
+    let broken: Error | undefined;
+    const tx: SqlQueryable = {
+      query: (text, params = [], options = {}) => run(client, text, params, options),
+    };
+    try {
+      await run(client, 'BEGIN', [], {});
+      const result = await work(tx);
+      await run(client, 'COMMIT', [], {});
+      return result;
+    } catch (error) {
+      if (error instanceof SqlConnectionError) broken = error;
+      else await run(client, 'ROLLBACK', [], {}).catch((e: Error) => (broken = e));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  stats(): PoolStats {
+    return {
+      total: this.pool.totalCount,
+      idle: this.pool.idleCount,
+      waiting: this.pool.waitingCount,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsPool && !this.pool.ended) await this.pool.end();
+  }
+
+  private async acquire(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw new SqlConnectionError(describeFailure(error), 'connect', { cause: error });
+    }
+  }
+}
+
+async function run<R>(
+  client: PoolClient,
+  text: string,
+  params: readonly unknown[],
+  options: QueryOptions,
+): Promise<R[]> {
+  try {
+    const values = params as unknown[];
+    const result = await client.query(
+      options.name === undefined ? { text, values } : { name: options.name, text, values },
+    );
+    return result.rows as R[];
+  } catch (error) {
+    if (isConnectionFailure(error)) {
+      throw new SqlConnectionError(describeFailure(error), 'query', { cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,322 @@
+import {
+  ConcurrencyConflictError,
+  type AppendResult,
+  type EventStore,
+  findConflicts,
+  InvalidAppendError,
+  InvalidOptionsError,
+  type Position,
+  type ReadAllOptions,
+  type ReadAllPage,
+  type ReadStreamsResult,
+  type RecordedEvent,
+  StoreClosedError,
+  type StreamId,
+  type StreamWrite,
+  validateWrites,
+} from '@eventcore/core';
+import type { CircuitBreakerSettings } from './executor/circuit-breaker';
+import {
+  ConnectionGuard,
+  type GuardEnvironment,
+  type RetrySettings,
+} from './executor/connection.guard';
+import type { PoolStats, SqlExecutor } from './executor/sql-executor';
+import {
+  comparePositions,
+  decodePosition,
+  encodePosition,
+  type LogPosition,
+  START,
+} from './position';
+import { appendCallSql } from './schema/append.sql';
+import { migrate } from './schema/migrate';
+import { checkSchemaName, DEFAULT_SCHEMA } from './schema/schema-name';
+import { encodeAppend } from './sql/append-request';
+import { type EventRow, toRecordedEvent } from './sql/event-row.mapper';
+import { healthSql, readAllSql, readStreamsSql } from './sql/read.sql';
+
+const MAX_PAGE = 10_000;
+/** Rows a filtered page may scan before it ends early (see `readAllSql`). */
+const MIN_SCAN = 1_000;
+const MAX_SCAN = 100_000;
+
+/** Settings of a {@link PostgresEventStore} built by hand (the factories fill them in). */
+export interface PostgresEventStoreSettings {
+  /** @default 'eventcore' */
+  readonly schema?: string;
+  /** Retries of transient connection failures. @default no retry */
+  readonly retry?: RetrySettings;
+  /** @default disabled */
+  readonly circuitBreaker?: CircuitBreakerSettings | false;
+  /** Use named prepared statements for the hot queries. @default true */
+  readonly preparedStatements?: boolean;
+  /** Clock, sleep and randomness of retries and the circuit breaker (tests). */
+  readonly environment?: GuardEnvironment;
+}
+
+/** What {@link PostgresEventStore.health} reports. */
+export interface PostgresStoreHealth {
+  /** Round trip of `SELECT 1`, in milliseconds. */
+  readonly pingMs: number;
+  readonly pool: PoolStats;
+  /** Schema version recorded in `<schema>.schema_version`. */
+  readonly schemaVersion: number | null;
+  /**
+   * Age of the oldest open transaction on the server (not idle), in seconds; 0 when none.
+   * A long-open transaction that has written anything holds back `readAll`, hence subscribers.
+   */
+  readonly oldestTransactionAgeSeconds: number;
+  /** Same, restricted to transactions that hold a transaction id (the ones that stall `readAll`). */
+  readonly oldestWriteTransactionAgeSeconds: number;
+  readonly circuit: 'closed' | 'open' | 'half-open' | 'disabled';
+}
+
+interface AppendRow {
+  r_kind: 'conflict' | 'stream' | 'event' | 'head';
+  r_stream_id: string | null;
+  r_version: string | number | null;
+  r_position: string | number | null;
+  r_tx: string | null;
+  r_occurred_at: string | null;
+  r_recorded_at: string | null;
+}
+
+/**
+ * The PostgreSQL event store, over any {@link SqlExecutor} (a `pg` pool or PGlite). Prefer the
+ * factories `createPostgresEventStore` and `createPGliteEventStore`, which also migrate the schema.
+ *
+ * Appends are one call of the `append_events` function (one round trip); reads are single
+ * statements. Connection failures surface as `StoreUnavailableError`.
+ */
+export class PostgresEventStore implements EventStore {
+  /** The schema holding the store's tables. */
+  readonly schema: string;
+  private readonly guard: ConnectionGuard;
+  private readonly sql: { append: string; readStreams: string; readAll: string; health: string };
+  private readonly names: { append?: string; readStreams?: string; readAll?: string };
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly executor: SqlExecutor,
+    settings: PostgresEventStoreSettings = {},
+  ) {
+    this.schema = checkSchemaName(settings.schema ?? DEFAULT_SCHEMA);
+    this.guard = new ConnectionGuard(
+      settings.retry ?? { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 },
+      settings.circuitBreaker ?? false,
+      settings.environment,
+    );
+    this.sql = {
+      append: appendCallSql(this.schema),
+      readStreams: readStreamsSql(this.schema),
+      readAll: readAllSql(this.schema),
+      health: healthSql(this.schema),
+    };
+    this.names =
+      settings.preparedStatements === false
+        ? {}
+        : {
+            append: `eventcore_append_${this.schema}`,
+            readStreams: `eventcore_read_streams_${this.schema}`,
+            readAll: `eventcore_read_all_${this.schema}`,
+          };
+  }
+
+  async readStreams(streamIds: readonly StreamId[]): Promise<ReadStreamsResult> {
+    this.assertOpen();
+    const ids = [...new Set(streamIds)];
+    const rows = await this.guard.call('read', () =>
+      this.executor.query<EventRow & { hx: string | null; hp: string | number | null }>(
+        this.sql.readStreams,
+        [ids],
+        { name: this.names.readStreams },
+      ),
+    );
+    const head =
+      rows[0]?.hx == null
+        ? START
+        : { transactionId: rows[0].hx, globalPosition: String(rows[0].hp) };
+    const versions = new Map<StreamId, number>(ids.map((id) => [id, 0]));
+    const events: RecordedEvent[] = [];
+    for (const row of rows) {
+      if (row.i == null) continue;
+      const event = toRecordedEvent(row);
+      events.push(event);
+      versions.set(event.streamId, event.streamVersion);
+    }
+    return { events, versions, position: encodePosition(head) };
+  }
+
+  async append(writes: readonly StreamWrite[]): Promise<AppendResult> {
+    this.assertOpen();
+    validateWrites(writes);
+    const request = encodeAppend(writes);
+    const rows = await this.guard
+      .call('write', () =>
+        this.executor.query<AppendRow>(this.sql.append, request.params, {
+          name: this.names.append,
+        }),
+      )
+      .catch((error: unknown) => {
+        throw translateAppendError(error);
+      });
+    const before = new Map<string, number>();
+    let head: LogPosition = START;
+    const inserted: AppendRow[] = [];
+    let conflict = false;
+    for (const row of rows) {
+      if (row.r_kind === 'event') inserted.push(row);
+      else if (row.r_kind === 'head')
+        head = { transactionId: row.r_tx!, globalPosition: String(row.r_position) };
+      else {
+        before.set(row.r_stream_id!, Number(row.r_version));
+        conflict ||= row.r_kind === 'conflict';
+      }
+    }
+    if (conflict) {
+      const conflicts = findConflicts(writes, (id) => before.get(id) ?? 0);
+      throw new ConcurrencyConflictError(conflicts);
+    }
+    // Positions were reserved in event order, so sorting by position restores the given order.
+    inserted.sort((a, b) => Number(a.r_position) - Number(b.r_position));
+    const events = request.events.map((encoded, n): RecordedEvent => {
+      const row = inserted[n]!;
+      return Object.freeze({
+        id: encoded.id,
+        streamId: writes[encoded.writeIndex]!.streamId,
+        streamVersion: Number(row.r_version),
+        globalPosition: Number(row.r_position),
+        type: encoded.type,
+        data: JSON.parse(encoded.dataJson) as unknown,
+        schemaVersion: encoded.schemaVersion,
+        metadata: {
+          ...encoded.metadata,
+          custom: JSON.parse(encoded.customJson) as Record<string, unknown>,
+        },
+        occurredAt: row.r_occurred_at!,
+        recordedAt: row.r_recorded_at!,
+      });
+    });
+    const versions = new Map<StreamId, number>();
+    for (const write of writes) {
+      versions.set(write.streamId, (before.get(write.streamId) ?? 0) + write.events.length);
+    }
+    const last = inserted[inserted.length - 1];
+    const position =
+      last === undefined
+        ? head
+        : { transactionId: last.r_tx!, globalPosition: String(last.r_position) };
+    return { events, versions, position: encodePosition(position) };
+  }
+
+  async readAll(options: ReadAllOptions): Promise<ReadAllPage> {
+    this.assertOpen();
+    const limit = options.limit;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+      throw new InvalidOptionsError(
+        'readAll limit',
+        `use an integer from 1 to ${MAX_PAGE}, not ${String(limit)}`,
+      );
+    }
+    const after = options.after === undefined ? START : decodePosition(options.after);
+    const prefixes = nonEmpty(options.filter?.streamPrefixes);
+    const types = nonEmpty(options.filter?.eventTypes);
+    const filtered = prefixes !== null || types !== null;
+    const budget = filtered ? Math.min(MAX_SCAN, Math.max(MIN_SCAN, limit * 10)) : limit;
+    const rows = await this.guard.call('read', () =>
+      this.executor.query<EventRow & { scanned: string | number; last_scanned: string | null }>(
+        this.sql.readAll,
+        [after.transactionId, after.globalPosition, prefixes, types, budget, limit],
+        { name: this.names.readAll },
+      ),
+    );
+    const scanned = Number(rows[0]?.scanned ?? 0);
+    const events = rows.filter((row) => row.i != null).map(toRecordedEvent);
+    const lastScanned = rows[0]?.last_scanned ?? null;
+    const exhausted = scanned < budget; // every committed-and-safe event after `after` was scanned
+    if (events.length === limit) {
+      const lastRow = rows[rows.length - 1]!;
+      const next = { transactionId: lastRow.x, globalPosition: String(lastRow.p) };
+      const atEnd = exhausted && lastScanned === encodePosition(next);
+      return { events, next: encodePosition(next), isEnd: atEnd };
+    }
+    const next = lastScanned === null ? after : decodePosition(lastScanned);
+    return { events, next: encodePosition(next), isEnd: exhausted };
+  }
+
+  comparePositions(a: Position, b: Position): number {
+    return comparePositions(decodePosition(a), decodePosition(b));
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    await this.guard.call('read', () => this.executor.query('SELECT 1'));
+  }
+
+  /**
+   * Health details for indicators: ping latency, pool use, schema version and the age of the
+   * oldest open transaction (which stalls subscribers). Throws `StoreUnavailableError` when the
+   * database cannot be reached.
+   */
+  async health(): Promise<PostgresStoreHealth> {
+    this.assertOpen();
+    const started = performance.now();
+    await this.guard.call('read', () => this.executor.query('SELECT 1'));
+    const pingMs = Math.round((performance.now() - started) * 1000) / 1000;
+    const [row] = await this.guard.call('read', () =>
+      this.executor.query<{
+        schema_version: number | null;
+        oldest: string | number | null;
+        oldest_write: string | number | null;
+      }>(this.sql.health),
+    );
+    return {
+      pingMs,
+      pool: this.executor.stats(),
+      schemaVersion: row?.schema_version == null ? null : Number(row.schema_version),
+      oldestTransactionAgeSeconds: Number(row?.oldest ?? 0),
+      oldestWriteTransactionAgeSeconds: Number(row?.oldest_write ?? 0),
+      circuit: this.guard.circuit,
+    };
+  }
+
+  /**
+   * Brings the schema up to date (see `migrate`); the factories call it unless `migrate: false`.
+   * Connection failures are retried like any call and reported as `StoreUnavailableError`.
+   */
+  async migrate(): Promise<number> {
+    this.assertOpen();
+    return this.guard.call('write', () => migrate(this.executor, { schema: this.schema }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.closing ??= this.executor.close();
+    await this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}
+
+/** A duplicate event id is a malformed request (the statement rolled back: nothing was written). */
+function translateAppendError(error: unknown): unknown {
+  const { code, constraint, message, detail } = (error ?? {}) as Record<string, unknown>;
+  const isDuplicateId =
+    code === '23505' &&
+    (constraint === 'events_event_id_key' ||
+      (typeof message === 'string' && message.includes('events_event_id_key')));
+  if (!isDuplicateId) return error;
+  const which =
+    typeof detail === 'string' ? /\(event_id\)=\(([^)]*)\)/.exec(detail)?.[1] : undefined;
+  return new InvalidAppendError(
+    `event id ${which ?? '(one of the events)'} is already stored; every event needs a new id`,
+  );
+}
+
+function nonEmpty(list: readonly string[] | undefined): string[] | null {
+  return list === undefined || list.length === 0 ? null : [...list];
+}

@@ -1,0 +1,93 @@
+import { InvalidOptionsError } from '@eventcore/core';
+import { Pool } from 'pg';
+import { PgPoolSqlExecutor } from './executor/pg-pool.sql-executor';
+import { PGliteSqlExecutor } from './executor/pglite.sql-executor';
+import { PostgresEventStore } from './postgres.event-store';
+import {
+  type PGliteEventStoreOptions,
+  type PostgresEventStoreOptions,
+  resolvePostgresOptions,
+} from './postgres.options';
+import { checkSchemaName, DEFAULT_SCHEMA } from './schema/schema-name';
+
+/**
+ * Creates the event store on a PostgreSQL server (through a `pg` pool) and, unless
+ * `migrate: false`, brings its schema up to date first.
+ * @throws InvalidOptionsError for bad options; StoreUnavailableError when the database cannot be
+ * reached within `connectTimeoutMs` (after the configured retries).
+ */
+export async function createPostgresEventStore(
+  options: PostgresEventStoreOptions,
+): Promise<PostgresEventStore> {
+  const resolved = resolvePostgresOptions(options);
+  const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
+  const ownsPool = options.pool === undefined;
+  const pool =
+    options.pool ??
+    new Pool({
+      connectionString: options.connectionString,
+      max: resolved.poolSize,
+      connectionTimeoutMillis: resolved.connectTimeoutMs,
+      statement_timeout: resolved.statementTimeoutMs,
+      // A client-side backstop: a socket that silently died never hangs a call forever.
+      query_timeout: resolved.statementTimeoutMs + resolved.connectTimeoutMs,
+      keepAlive: true,
+      application_name: 'eventcore',
+    });
+  if (ownsPool) {
+    // An idle connection that breaks (server restart) is reported here; without a listener the
+    // process would crash. The next call gets a fresh connection or a StoreUnavailableError.
+    pool.on('error', () => undefined);
+  }
+  const executor = new PgPoolSqlExecutor(pool, ownsPool);
+  const store = new PostgresEventStore(executor, {
+    schema,
+    retry: resolved.retry,
+    circuitBreaker: resolved.circuitBreaker,
+    preparedStatements: options.preparedStatements ?? true,
+  });
+  return migrateOrClose(store, options.migrate);
+}
+
+/**
+ * Creates the event store on an embedded PGlite database: in memory, or durable in `dataDir`.
+ * Same SQL and behaviour as on a server, for development, tests and single-process apps.
+ */
+export async function createPGliteEventStore(
+  options: PGliteEventStoreOptions = {},
+): Promise<PostgresEventStore> {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionsError('PGlite event store options', 'pass an object');
+  }
+  if (
+    options.dataDir !== undefined &&
+    (typeof options.dataDir !== 'string' || options.dataDir.trim() === '')
+  ) {
+    throw new InvalidOptionsError(
+      'dataDir',
+      'use a folder path, or omit it for an in-memory database',
+    );
+  }
+  const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
+  const db =
+    options.db ??
+    (await (await import('@electric-sql/pglite')).PGlite.create({ dataDir: options.dataDir }));
+  const executor = new PGliteSqlExecutor(db, options.db === undefined);
+  // One in-process connection: nothing to retry, nothing to break.
+  const store = new PostgresEventStore(executor, { schema, preparedStatements: false });
+  return migrateOrClose(store, options.migrate);
+}
+
+async function migrateOrClose(
+  store: PostgresEventStore,
+  shouldMigrate: boolean | undefined,
+): Promise<PostgresEventStore> {
+  if (shouldMigrate === false) return store;
+  try {
+    await store.migrate();
+    return store;
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+}

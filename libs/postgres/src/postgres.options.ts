@@ -1,0 +1,153 @@
+import { InvalidOptionsError } from '@eventcore/core';
+import type { Pool } from 'pg';
+import type { CircuitBreakerSettings } from './executor/circuit-breaker';
+import type { RetrySettings } from './executor/connection.guard';
+
+/** Retry of transient connection failures (never of conflicts or other database answers). */
+export interface ConnectionRetryOptions {
+  /** Attempts in all, the first included; 1 disables retries. @default 3 */
+  readonly maxAttempts?: number;
+  /** Delay before the second attempt (doubled each time, with jitter). @default 100 */
+  readonly initialDelayMs?: number;
+  /** Upper bound of one delay. @default 2000 */
+  readonly maxDelayMs?: number;
+}
+
+/** The circuit breaker that makes calls fail fast while the database is down. */
+export interface CircuitBreakerOptions {
+  /** Consecutive connection failures that open the circuit. @default 5 */
+  readonly failureThreshold?: number;
+  /** How long calls fail fast before one trial call goes through. @default 5000 */
+  readonly cooldownMs?: number;
+}
+
+/** Options of `createPostgresEventStore`. Give `connectionString` or `pool`. */
+export interface PostgresEventStoreOptions {
+  /** e.g. `postgres://user:pass@host:5432/db`. The store opens a pool and closes it on `close()`. */
+  readonly connectionString?: string;
+  /**
+   * A pool you own: the store uses it and never ends it. Pool size and timeouts are then yours to
+   * set (`connectionTimeoutMillis`, `statement_timeout`).
+   */
+  readonly pool?: Pool;
+  /** Schema of the store's tables. @default 'eventcore' */
+  readonly schema?: string;
+  /** Most connections of the pool the store opens. @default 10 */
+  readonly poolSize?: number;
+  /** Server-side limit of one statement (`statement_timeout`). @default 30000 */
+  readonly statementTimeoutMs?: number;
+  /** Limit of opening a connection (and of waiting for a free one). @default 5000 */
+  readonly connectTimeoutMs?: number;
+  /** Retry of transient connection failures; `false` disables it. @default { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 2000 } */
+  readonly retry?: ConnectionRetryOptions | false;
+  /** `false` disables the breaker. @default { failureThreshold: 5, cooldownMs: 5000 } */
+  readonly circuitBreaker?: CircuitBreakerOptions | false;
+  /** Run `migrate()` before returning the store. @default true */
+  readonly migrate?: boolean;
+  /** Use named prepared statements for the hot queries. @default true */
+  readonly preparedStatements?: boolean;
+}
+
+/** Options of `createPGliteEventStore`. */
+export interface PGliteEventStoreOptions {
+  /** Folder of a durable database; omit for an in-memory one. Ignored when `db` is given. @default in memory */
+  readonly dataDir?: string;
+  /** A PGlite instance you own: the store uses it and never closes it. */
+  readonly db?: import('@electric-sql/pglite').PGliteInterface;
+  /** @default 'eventcore' */
+  readonly schema?: string;
+  /** @default true */
+  readonly migrate?: boolean;
+}
+
+/** Resolved connection settings of the server store. */
+export interface ResolvedPostgresOptions {
+  readonly poolSize: number;
+  readonly statementTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly retry: RetrySettings;
+  readonly circuitBreaker: CircuitBreakerSettings | false;
+}
+
+const DEFAULT_RETRY: RetrySettings = { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 2000 };
+const DEFAULT_BREAKER: CircuitBreakerSettings = { failureThreshold: 5, cooldownMs: 5000 };
+
+/**
+ * Validates options and fills in defaults.
+ * @throws InvalidOptionsError naming the field.
+ */
+export function resolvePostgresOptions(
+  options: PostgresEventStoreOptions,
+): ResolvedPostgresOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionsError(
+      'Postgres event store options',
+      'pass an object with connectionString or pool',
+    );
+  }
+  const hasUrl = options.connectionString !== undefined;
+  const hasPool = options.pool !== undefined;
+  if (hasUrl === hasPool) {
+    throw new InvalidOptionsError(
+      'Postgres event store options',
+      'give exactly one of connectionString and pool',
+    );
+  }
+  if (
+    hasUrl &&
+    (typeof options.connectionString !== 'string' || options.connectionString.trim() === '')
+  ) {
+    throw new InvalidOptionsError('connectionString', 'use a non-empty postgres:// URL');
+  }
+  if (hasPool && typeof (options.pool as { connect?: unknown }).connect !== 'function') {
+    throw new InvalidOptionsError('pool', 'pass a pg Pool');
+  }
+  const retry =
+    options.retry === false
+      ? { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 }
+      : { ...DEFAULT_RETRY, ...definedOnly(options.retry) };
+  integer('retry.maxAttempts', retry.maxAttempts, 1, 100);
+  integer('retry.initialDelayMs', retry.initialDelayMs, 0, 600_000);
+  integer('retry.maxDelayMs', retry.maxDelayMs, retry.initialDelayMs, 600_000);
+  const breaker =
+    options.circuitBreaker === false
+      ? false
+      : { ...DEFAULT_BREAKER, ...definedOnly(options.circuitBreaker) };
+  if (breaker !== false) {
+    integer('circuitBreaker.failureThreshold', breaker.failureThreshold, 1, 1_000_000);
+    integer('circuitBreaker.cooldownMs', breaker.cooldownMs, 1, 3_600_000);
+  }
+  return {
+    poolSize: integer('poolSize', options.poolSize ?? 10, 1, 1000),
+    statementTimeoutMs: integer(
+      'statementTimeoutMs',
+      options.statementTimeoutMs ?? 30_000,
+      1,
+      86_400_000,
+    ),
+    connectTimeoutMs: integer('connectTimeoutMs', options.connectTimeoutMs ?? 5_000, 1, 600_000),
+    retry,
+    circuitBreaker: breaker,
+  };
+}
+
+function integer(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidOptionsError(
+      field,
+      `use an integer from ${min} to ${max}, not ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null) {
+    throw new InvalidOptionsError(
+      'Postgres event store options',
+      'retry and circuitBreaker take an object or false',
+    );
+  }
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,115 @@
+import { notificationChannel, POSITION_LOCK_NAMESPACE, quoted } from './schema-name';
+
+/** ISO-8601 UTC with milliseconds, like `Date.prototype.toISOString`. */
+export const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/**
+ * The append function: the whole of an append in one round trip.
+ *
+ * 1. When events are written, take the transaction id and reserve their global positions inside one
+ *    short critical section (a session advisory lock released at once). Transaction ids and
+ *    positions are then handed out in the same order, so reading the log by (transaction id,
+ *    position) — what makes `readAll` gap-safe — also yields increasing positions.
+ * 2. Create the missing `streams` rows and lock every participant's row, both in one stable order
+ *    (`COLLATE "C"`), so that concurrent multi-stream appends cannot deadlock. Locking first and
+ *    reading versions from the locked rows is what makes the check correct at READ COMMITTED (a
+ *    plain read-then-insert is racy).
+ * 3. Check every expectation, guards included. On any conflict, return the actual versions and
+ *    write no event; the caller reports every offending stream.
+ * 4. Insert every event in one statement, bump the versions, and NOTIFY (delivered at commit).
+ *
+ * Returned rows: `conflict`/`stream` (a participant and its version before the append), `event`
+ * (one per inserted event) and `head` (the log's head, for appends that wrote no event).
+ */
+export function appendFunctionSql(schema: string): string {
+  const s = quoted(schema);
+  const lock = `${POSITION_LOCK_NAMESPACE}, hashtext('${schema}')`;
+  return `
+CREATE OR REPLACE FUNCTION ${s}.append_events(
+  p_stream_ids text[], p_kinds text[], p_versions bigint[], p_counts integer[], p_events jsonb
+) RETURNS TABLE (
+  r_kind text, r_stream_id text, r_version bigint, r_position bigint, r_tx text,
+  r_occurred_at text, r_recorded_at text
+) LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_total integer := 0;
+  v_positions bigint[];
+  v_actual bigint[];
+  v_conflict boolean;
+BEGIN
+  SELECT coalesce(sum(c), 0) INTO v_total FROM unnest(p_counts) AS c;
+
+  IF v_total > 0 THEN
+    BEGIN
+      PERFORM pg_advisory_lock(${lock});
+      PERFORM pg_current_xact_id();
+      SELECT array_agg(p ORDER BY p) INTO v_positions
+        FROM (SELECT nextval('${s}.events_position_seq') AS p FROM generate_series(1, v_total)) AS n;
+      PERFORM pg_advisory_unlock(${lock});
+    EXCEPTION WHEN query_canceled OR others THEN
+      -- A session lock outlives the transaction: never leave it behind.
+      PERFORM pg_advisory_unlock(${lock});
+      RAISE;
+    END;
+  END IF;
+
+  INSERT INTO ${s}.streams (stream_id)
+    SELECT u.id FROM unnest(p_stream_ids) AS u(id) ORDER BY u.id COLLATE "C"
+    ON CONFLICT (stream_id) DO NOTHING;
+
+  WITH locked AS (
+    SELECT st.stream_id, st.version FROM ${s}.streams AS st
+     WHERE st.stream_id = ANY (p_stream_ids)
+     ORDER BY st.stream_id COLLATE "C"
+       FOR NO KEY UPDATE
+  )
+  SELECT array_agg(coalesce(l.version, 0) ORDER BY u.ord) INTO v_actual
+    FROM unnest(p_stream_ids) WITH ORDINALITY AS u(id, ord)
+    LEFT JOIN locked AS l ON l.stream_id = u.id;
+
+  SELECT bool_or(NOT CASE c.kind WHEN 'any' THEN true WHEN 'exists' THEN c.actual > 0
+                                 ELSE c.actual = c.expected END)
+    INTO v_conflict
+    FROM unnest(p_kinds, p_versions, v_actual) AS c(kind, expected, actual);
+
+  IF v_conflict THEN
+    RETURN QUERY SELECT 'conflict'::text, u.id, u.actual, NULL::bigint, NULL::text, NULL::text, NULL::text
+      FROM unnest(p_stream_ids, v_actual) AS u(id, actual);
+    RETURN;
+  END IF;
+
+  RETURN QUERY SELECT 'stream'::text, u.id, u.actual, NULL::bigint, NULL::text, NULL::text, NULL::text
+    FROM unnest(p_stream_ids, v_actual) AS u(id, actual);
+
+  IF v_total = 0 THEN
+    RETURN QUERY SELECT 'head'::text, NULL::text, NULL::bigint, e.global_position, e.transaction_id::text,
+                        NULL::text, NULL::text
+      FROM ${s}.events AS e ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1;
+    RETURN;
+  END IF;
+
+  RETURN QUERY
+  INSERT INTO ${s}.events AS ev
+    (global_position, stream_id, stream_version, event_id, type, schema_version, data, metadata, occurred_at)
+  SELECT v_positions[x.ord], p_stream_ids[x.s], v_actual[x.s] + x.k, x.i, x.t, x.v, x.d, x.m, x.o
+    FROM ROWS FROM (jsonb_to_recordset(p_events)
+           AS (s integer, k integer, i uuid, t text, v integer, d jsonb, m jsonb, o timestamptz))
+         WITH ORDINALITY AS x(s, k, i, t, v, d, m, o, ord)
+  RETURNING 'event'::text, ev.stream_id, ev.stream_version, ev.global_position, ev.transaction_id::text,
+            to_char(ev.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}),
+            to_char(ev.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT});
+
+  UPDATE ${s}.streams AS st SET version = u.actual + u.added
+    FROM unnest(p_stream_ids, v_actual, p_counts) AS u(id, actual, added)
+   WHERE st.stream_id = u.id AND u.added > 0;
+
+  PERFORM pg_notify('${notificationChannel(schema)}',
+                    pg_current_xact_id()::text || ':' || v_positions[v_total]::text);
+END
+$fn$`;
+}
+
+/** The call the store makes for every append. */
+export function appendCallSql(schema: string): string {
+  return `SELECT * FROM ${quoted(schema)}.append_events($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::jsonb)`;
+}

@@ -1,0 +1,80 @@
+import { appendFunctionSql } from './append.sql';
+import { quoted } from './schema-name';
+
+/**
+ * Name of the setting that lets an administrative transaction UPDATE, DELETE or TRUNCATE events:
+ * `BEGIN; SET LOCAL eventcore.allow_event_mutation = 'on'; ...; COMMIT;`. Anything else is refused
+ * by a trigger. Use it only for erasure requests or repairs, and never while subscribers read.
+ */
+export const ALLOW_EVENT_MUTATION_SETTING = 'eventcore.allow_event_mutation';
+
+/**
+ * Version 1 of the schema: the events and streams tables, the immutability trigger and the append
+ * function. Every statement is idempotent (IF NOT EXISTS, OR REPLACE) so that running it twice —
+ * from `migrate()` and from the TypeORM CLI — is harmless.
+ */
+export function eventStoreSchemaV1(schema: string): string[] {
+  const s = quoted(schema);
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${s}`,
+    `CREATE TABLE IF NOT EXISTS ${s}.schema_version (
+       version integer PRIMARY KEY,
+       name text NOT NULL,
+       applied_at timestamptz NOT NULL DEFAULT now()
+     )`,
+    // CACHE 1: a per-session cache would hand out positions out of order across connections.
+    `CREATE SEQUENCE IF NOT EXISTS ${s}.events_position_seq AS bigint CACHE 1`,
+    // One row per stream: its version, and the row that appends lock. A row at version 0 is a
+    // lock row left by an append that guarded a stream that did not exist.
+    `CREATE TABLE IF NOT EXISTS ${s}.streams (
+       stream_id text PRIMARY KEY,
+       version bigint NOT NULL DEFAULT 0 CHECK (version >= 0)
+     )`,
+    `CREATE TABLE IF NOT EXISTS ${s}.events (
+       global_position bigint PRIMARY KEY,
+       transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+       stream_id text NOT NULL,
+       stream_version bigint NOT NULL CHECK (stream_version >= 1),
+       event_id uuid NOT NULL,
+       type text NOT NULL,
+       schema_version integer NOT NULL DEFAULT 1,
+       data jsonb NOT NULL,
+       metadata jsonb NOT NULL,
+       occurred_at timestamptz NOT NULL,
+       recorded_at timestamptz NOT NULL DEFAULT now(),
+       CONSTRAINT events_stream_version_key UNIQUE (stream_id, stream_version),
+       CONSTRAINT events_event_id_key UNIQUE (event_id)
+     )`,
+    `ALTER SEQUENCE ${s}.events_position_seq OWNED BY ${s}.events.global_position`,
+    // The global log's order: see read.sql.ts.
+    `CREATE INDEX IF NOT EXISTS events_log_idx ON ${s}.events (transaction_id, global_position)`,
+    `CREATE INDEX IF NOT EXISTS events_correlation_id_idx ON ${s}.events ((metadata ->> 'correlationId'))`,
+    `CREATE INDEX IF NOT EXISTS events_causation_id_idx ON ${s}.events ((metadata ->> 'causationId'))`,
+    `CREATE OR REPLACE FUNCTION ${s}.refuse_event_mutation() RETURNS trigger LANGUAGE plpgsql AS $fn$
+     BEGIN
+       IF coalesce(current_setting('${ALLOW_EVENT_MUTATION_SETTING}', true), '') = 'on' THEN
+         RETURN NULL;
+       END IF;
+       RAISE EXCEPTION 'EventCore events are immutable: % on %.% refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+         USING ERRCODE = 'insufficient_privilege',
+               HINT = 'An administrative change must run in a transaction that first does SET LOCAL ${ALLOW_EVENT_MUTATION_SETTING} = ''on''.';
+     END
+     $fn$`,
+    `CREATE OR REPLACE TRIGGER events_immutable
+       BEFORE UPDATE OR DELETE OR TRUNCATE ON ${s}.events
+       FOR EACH STATEMENT EXECUTE FUNCTION ${s}.refuse_event_mutation()`,
+    appendFunctionSql(schema),
+  ];
+}
+
+/** Undoes {@link eventStoreSchemaV1}, dropping every event. For the TypeORM CLI's `migration:revert`. */
+export function dropEventStoreSchemaV1(schema: string): string[] {
+  const s = quoted(schema);
+  return [
+    `DROP FUNCTION IF EXISTS ${s}.append_events(text[], text[], bigint[], integer[], jsonb)`,
+    `DROP TABLE IF EXISTS ${s}.events`,
+    `DROP FUNCTION IF EXISTS ${s}.refuse_event_mutation()`,
+    `DROP TABLE IF EXISTS ${s}.streams`,
+    `DELETE FROM ${s}.schema_version WHERE version = 1`,
+  ];
+}

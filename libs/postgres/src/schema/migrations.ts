@@ -1,0 +1,28 @@
+import { dropEventStoreSchemaV1, eventStoreSchemaV1 } from './event-store.schema';
+
+/** One version of the schema. The TypeORM migrations in `migrations/` run the same statements. */
+export interface SchemaMigration {
+  readonly version: number;
+  /** The TypeORM migration's name (`<timestamp>-<Name>`). */
+  readonly name: string;
+  up(schema: string): string[];
+  down(schema: string): string[];
+}
+
+/** Every schema version, oldest first. */
+export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
+  {
+    version: 1,
+    name: '1764201600000-EventStoreSchema',
+    up: eventStoreSchemaV1,
+    down: dropEventStoreSchemaV1,
+  },
+];
+
+/** The schema version this library needs. */
+export const CURRENT_SCHEMA_VERSION = SCHEMA_MIGRATIONS[SCHEMA_MIGRATIONS.length - 1]!.version;
+
+/** Records that `migration` ran; idempotent. */
+export function recordVersionSql(schema: string): string {
+  return `INSERT INTO "${schema}".schema_version (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING`;
+}

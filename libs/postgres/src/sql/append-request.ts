@@ -1,0 +1,128 @@
+import {
+  EventSerializationError,
+  InvalidAppendError,
+  encodeJson,
+  type EventMetadata,
+  type StreamWrite,
+} from '@eventcore/core';
+
+/** An append, encoded once into the parameters of the append function. */
+export interface AppendRequest {
+  readonly params: readonly unknown[];
+  /** Per event, in order: the parts the store echoes back without a read. */
+  readonly events: readonly EncodedEvent[];
+}
+
+export interface EncodedEvent {
+  readonly writeIndex: number;
+  readonly id: string;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly dataJson: string;
+  readonly metadata: Omit<EventMetadata, 'custom'>;
+  readonly customJson: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_INT4 = 2_147_483_647;
+// In JSON.stringify output, `\u0000` and `\udXXX` escapes (lone surrogates) that are not
+// themselves escaped: jsonb cannot store either.
+const JSONB_UNSUPPORTED = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+// Raw text parameters: NUL and lone surrogates cannot travel as UTF-8 text.
+const TEXT_UNSUPPORTED =
+  // eslint-disable-next-line no-control-regex
+  /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Encodes an already validated append (see `validateWrites`): every event's data and custom
+ * metadata is serialised exactly once, and the events travel as one JSON array whose elements embed
+ * those strings verbatim. Refuses what PostgreSQL cannot store faithfully before anything is sent.
+ * @throws EventSerializationError, InvalidAppendError
+ */
+export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
+  const streamIds: string[] = [];
+  const kinds: string[] = [];
+  const versions: (number | null)[] = [];
+  const counts: number[] = [];
+  const events: EncodedEvent[] = [];
+  const parts: string[] = [];
+  writes.forEach((write, w) => {
+    streamIds.push(write.streamId);
+    kinds.push(write.expected.kind);
+    versions.push(write.expected.kind === 'exact' ? write.expected.version : null);
+    counts.push(write.events.length);
+    write.events.forEach((event, k) => {
+      const encoded = encodeEvent(write.streamId, w, event);
+      events.push(encoded);
+      const m = encoded.metadata;
+      parts.push(
+        `{"s":${w + 1},"k":${k + 1},"i":"${encoded.id}","t":${JSON.stringify(encoded.type)},"v":${encoded.schemaVersion},` +
+          `"d":${encoded.dataJson},"m":{"correlationId":${JSON.stringify(m.correlationId)},"causationId":${JSON.stringify(m.causationId)},` +
+          `"userId":${JSON.stringify(m.userId)},"custom":${encoded.customJson}},"o":${JSON.stringify(event.occurredAt)}}`,
+      );
+    });
+  });
+  return { params: [streamIds, kinds, versions, counts, `[${parts.join(',')}]`], events };
+}
+
+function encodeEvent(
+  streamId: string,
+  writeIndex: number,
+  event: StreamWrite['events'][number],
+): EncodedEvent {
+  if (!UUID.test(event.id)) {
+    throw new InvalidAppendError(
+      `event id ${JSON.stringify(event.id)} of stream "${streamId}" is not a UUID (use newEventId())`,
+    );
+  }
+  const schemaVersion = event.schemaVersion ?? 1;
+  if (schemaVersion > MAX_INT4) {
+    throw new InvalidAppendError(
+      `event ${event.id} of stream "${streamId}" has schemaVersion ${schemaVersion}, above ${MAX_INT4}`,
+    );
+  }
+  const metadata = {
+    correlationId: event.metadata.correlationId,
+    causationId: event.metadata.causationId,
+    userId: event.metadata.userId ?? null,
+  };
+  for (const [what, text] of [
+    ['stream id', streamId],
+    ['type', event.type],
+    ['correlationId', metadata.correlationId],
+    ['causationId', metadata.causationId],
+    ['userId', metadata.userId ?? ''],
+  ] as const) {
+    if (typeof text !== 'string' || TEXT_UNSUPPORTED.test(text)) {
+      throw new InvalidAppendError(
+        `the ${what} of event ${event.id} in stream "${streamId}" is not a string of valid Unicode without NUL characters`,
+      );
+    }
+  }
+  const dataJson = storable(streamId, event.type, encodeJson(streamId, event.type, event.data));
+  const customJson = storable(
+    streamId,
+    event.type,
+    encodeJson(streamId, event.type, event.metadata.custom ?? {}),
+  );
+  return {
+    writeIndex,
+    id: event.id.toLowerCase(),
+    type: event.type,
+    schemaVersion,
+    dataJson,
+    metadata,
+    customJson,
+  };
+}
+
+function storable(streamId: string, type: string, json: string): string {
+  if (json.includes('\\u') && JSONB_UNSUPPORTED.test(json)) {
+    throw new EventSerializationError(
+      streamId,
+      type,
+      'PostgreSQL jsonb cannot store the NUL character (\\u0000) or unpaired UTF-16 surrogates',
+    );
+  }
+  return json;
+}

@@ -1,0 +1,84 @@
+import { ISO_FORMAT } from '../schema/append.sql';
+import { quoted } from '../schema/schema-name';
+
+/** Columns of one event as the mappers read them (short names keep 100k-row reads lean). */
+const EVENT_COLUMNS = `
+  e.global_position AS p, e.transaction_id::text AS x, e.event_id::text AS i, e.stream_id AS s,
+  e.stream_version AS v, e.type AS t, e.schema_version AS sv, e.data AS d, e.metadata AS m,
+  to_char(e.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) AS o,
+  to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) AS r`;
+
+/**
+ * Events of the requested streams, merged by global position, plus the log's head (always one row,
+ * with null event columns when nothing matched). One statement, so one snapshot: the events and
+ * the head are consistent. Versions are derived from the events read.
+ */
+export function readStreamsSql(schema: string): string {
+  const s = quoted(schema);
+  return `
+SELECT h.x AS hx, h.p AS hp, ${EVENT_COLUMNS}
+  FROM (SELECT 1) AS one
+  LEFT JOIN LATERAL (
+    SELECT transaction_id::text AS x, global_position AS p FROM ${s}.events
+     ORDER BY transaction_id DESC, global_position DESC LIMIT 1
+  ) AS h ON true
+  LEFT JOIN ${s}.events AS e ON e.stream_id = ANY ($1::text[])
+ ORDER BY e.global_position`;
+}
+
+/**
+ * One page of the global log. Why it never skips an event:
+ *
+ * Positions come from a sequence, so a transaction can take position 10, commit after the one that
+ * took 11, and a reader that saw 11 and moved its cursor past it would never see 10. The log is
+ * therefore ordered by (transaction id, position), and a page only includes events of transactions
+ * older than the snapshot's xmin — every transaction that could still commit an event with a lower
+ * (transaction id, position) has finished, so nothing can appear behind a cursor later.
+ * The price: one long-open write transaction anywhere on the server holds pages back (health
+ * reports its age).
+ *
+ * With a filter, at most `$5` rows are scanned per page so a rare event type never makes one call
+ * scan the whole log; the page then ends early and `next` points past the scanned rows.
+ * Parameters: $1 xid8, $2 position (exclusive start), $3 stream prefixes or null, $4 types or null,
+ * $5 scan budget, $6 limit. The first row carries the counts (always one row).
+ */
+export function readAllSql(schema: string): string {
+  const s = quoted(schema);
+  return `
+WITH bound AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+scanned AS MATERIALIZED (
+  SELECT e.transaction_id, e.global_position,
+         ($3::text[] IS NULL OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS f(prefix)
+                                         WHERE starts_with(e.stream_id, f.prefix)))
+         AND ($4::text[] IS NULL OR e.type = ANY ($4::text[])) AS hit
+    FROM ${s}.events AS e
+   WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+     AND e.transaction_id < (SELECT xmin FROM bound)
+   ORDER BY e.transaction_id, e.global_position
+   LIMIT $5
+),
+hits AS (
+  SELECT transaction_id, global_position FROM scanned WHERE hit
+   ORDER BY transaction_id, global_position LIMIT $6
+),
+summary AS (
+  SELECT count(*) AS scanned,
+         (SELECT transaction_id::text || ':' || global_position::text FROM scanned
+           ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last_scanned
+    FROM scanned
+)
+SELECT summary.scanned, summary.last_scanned, ${EVENT_COLUMNS}
+  FROM summary
+  LEFT JOIN (hits JOIN ${s}.events AS e ON e.global_position = hits.global_position) ON true
+ ORDER BY e.transaction_id, e.global_position`;
+}
+
+/** Health figures that need the database. */
+export function healthSql(schema: string): string {
+  return `
+SELECT (SELECT max(version) FROM ${quoted(schema)}.schema_version) AS schema_version,
+       extract(epoch FROM clock_timestamp() - min(a.xact_start)) AS oldest,
+       extract(epoch FROM clock_timestamp() - min(a.xact_start) FILTER (WHERE a.backend_xid IS NOT NULL)) AS oldest_write
+  FROM pg_stat_activity AS a
+ WHERE a.xact_start IS NOT NULL AND a.state IS DISTINCT FROM 'idle' AND a.pid <> pg_backend_pid()`;
+}
