@@ -11,9 +11,6 @@ export class ProjectionMetadataAccessor {
   /** The options given to `@Projection()`, or `undefined` when `target` is not decorated. */
   getOptions(target: unknown): ProjectionOptions | undefined {
     if (typeof target !== 'function') return undefined;
-    return this.reflector.get<ProjectionOptions | undefined>(
-      EVENTCORE_PROJECTION_METADATA,
-      target,
-    );
+    return this.reflector.get<ProjectionOptions | undefined>(EVENTCORE_PROJECTION_METADATA, target);
   }
 }

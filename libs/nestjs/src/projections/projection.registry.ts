@@ -36,8 +36,8 @@ interface Entry {
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
-/** How often `waitForLag` measures; lag has no push signal, and a count is cheap. */
-const LAG_POLL_MS = 25;
+/** How often waits re-check what no signal announces (lag, another instance's checkpoint). */
+const POLL_MS = 25;
 
 /**
  * The application's projections at run time: status, control (pause, resume, rebuild) and the
@@ -106,7 +106,8 @@ export class ProjectionRegistry {
 
   /**
    * Strong consistency (read-your-writes): resolves once every named projection's checkpoint is at
-   * or after `position` (e.g. the `position` of a `CommandResult`).
+   * or after `position` (e.g. the `position` of a `CommandResult`). On an instance where the
+   * projection stands by (it runs elsewhere), the durable checkpoint is what counts.
    * @throws InvalidPositionError for a position that is not this store's.
    * @throws ProjectionWaitTimeoutError naming the projections that did not get there in time.
    */
@@ -115,26 +116,32 @@ export class ProjectionRegistry {
     const timeoutMs = timeoutOf(options);
     // A foreign or malformed token must fail here: inside a worker it would break every later batch.
     this.store.comparePositions(position, position);
-    const pending = new Set(entries.map((entry) => entry.worker.name));
-    const tickets: WaitTicket[] = entries.map((entry) => entry.waits.acquire(position));
-    let timer: NodeJS.Timeout | undefined;
+    const deadline = Date.now() + timeoutMs;
+    const pending = new Map(entries.map((entry) => [entry.worker.name, entry]));
+    // The worker's push wakes us at once; the poll covers what it cannot see (another instance
+    // running the projection, a checkpoint loaded on takeover).
+    const tickets = new Map<string, WaitTicket>();
+    for (const entry of entries) {
+      const ticket = entry.waits.acquire(position);
+      void ticket.reached.then(() => pending.delete(entry.worker.name));
+      tickets.set(entry.worker.name, ticket);
+    }
     try {
-      await Promise.race([
-        Promise.all(
-          tickets.map((ticket, i) =>
-            ticket.reached.then(() => pending.delete(entries[i]!.worker.name)),
-          ),
-        ),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new ProjectionWaitTimeoutError([...pending], timeoutMs)),
-            timeoutMs,
-          );
-        }),
-      ]);
+      for (;;) {
+        for (const entry of [...pending.values()]) {
+          const at = await this.positionOf(entry);
+          if (at !== undefined && this.store.comparePositions(at, position) >= 0) {
+            pending.delete(entry.worker.name);
+          }
+        }
+        if (pending.size === 0) return;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new ProjectionWaitTimeoutError([...pending.keys()], timeoutMs);
+        const signals = [...pending.keys()].map((name) => tickets.get(name)!.reached);
+        await napUntil(Math.min(POLL_MS, left), signals);
+      }
     } finally {
-      clearTimeout(timer);
-      for (const ticket of tickets) ticket.release();
+      for (const ticket of tickets.values()) ticket.release();
     }
   }
 
@@ -160,16 +167,23 @@ export class ProjectionRegistry {
       if (lagging.length === 0) return;
       const left = deadline - Date.now();
       if (left <= 0) throw new ProjectionWaitTimeoutError(lagging, timeoutMs);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(LAG_POLL_MS, left)));
+      await napUntil(Math.min(POLL_MS, left), []);
     }
   }
 
   private async lagEvents(entry: Entry): Promise<number> {
-    const status = entry.worker.status();
-    if (this.store.countAfter === undefined) return status.lagEvents;
+    if (this.store.countAfter === undefined) return entry.worker.status().lagEvents;
     // The worker's own figure dates from its last read; a live projection reads only when woken.
-    const after = (status.position ?? undefined) as Position | undefined;
-    return this.store.countAfter(after, entry.definition.filter);
+    return this.store.countAfter(await this.positionOf(entry), entry.definition.filter);
+  }
+
+  /** The projection's checkpoint: this worker's while it runs here, else the durable one. */
+  private async positionOf(entry: Entry): Promise<Position | undefined> {
+    const status = entry.worker.status();
+    if (status.state === 'standby' || status.state === 'stopped' || status.state === 'starting') {
+      return this.checkpoints.load(entry.worker.name);
+    }
+    return (status.position ?? undefined) as Position | undefined;
   }
 
   private select(names: readonly string[] | undefined): Entry[] {
@@ -190,4 +204,14 @@ function timeoutOf(options: WaitForOptions): number {
     throw new InvalidOptionsError('timeoutMs', 'use a number of milliseconds from 0 to 2147483647');
   }
   return timeoutMs;
+}
+
+/** Sleeps `ms`, or less when one of `signals` settles first. */
+async function napUntil(ms: number, signals: readonly Promise<unknown>[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), ...signals]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -31,7 +31,12 @@ export class ProjectionsHealthIndicator {
       const projections = Object.fromEntries(
         statuses.map((s) => [
           s.name,
-          { state: s.state, lagEvents: s.lagEvents, lagSeconds: s.lagSeconds, lastError: s.lastError },
+          {
+            state: s.state,
+            lagEvents: s.lagEvents,
+            lagSeconds: s.lagSeconds,
+            lastError: s.lastError,
+          },
         ]),
       );
       return problems.length === 0

@@ -1,0 +1,102 @@
+import { Inject, Logger, Scope } from '@nestjs/common';
+import { ErrorCodes, InMemoryEventStore, type RecordedEvent } from '@eventcore/core';
+import { CommandBus } from '../command-bus';
+import {
+  Add,
+  CountersProjection,
+  SEEN,
+  SeenModel,
+  createTestApp,
+  eventually,
+} from './__fixtures__/projection-fixtures';
+import { Projection } from './projection.decorator';
+import { ProjectionHost } from './projection.host';
+import { ProjectionRegistry } from './projection.registry';
+
+@Projection({ name: 'not-a-host' })
+class NotAHost {
+  handle(): void {}
+}
+
+@Projection({ name: 'per-request' })
+class PerRequestProjection extends ProjectionHost {
+  handle(): void {}
+}
+
+@Projection({ name: 'counters' })
+class SameNameProjection extends ProjectionHost {
+  constructor(@Inject(SEEN) readonly model: SeenModel) {
+    super();
+  }
+  handle(event: RecordedEvent): void {
+    this.model.apply(event);
+  }
+}
+
+describe('projection discovery', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('finds a @Projection provider and runs it', async () => {
+    const store = new InMemoryEventStore();
+    const model = new SeenModel();
+    const app = await createTestApp({ store, model });
+    try {
+      expect(app.get(ProjectionRegistry).names()).toEqual(['counters']);
+      await app.get(CommandBus).execute(new Add('a', 5));
+      await eventually(() => model.sums.get('counter-a') === 5, 'the projection saw the event');
+    } finally {
+      await app.close();
+    }
+    expect(app.get(ProjectionRegistry).get('counters').state).toBe('stopped');
+  });
+
+  it('fails at startup naming a decorated class that does not extend ProjectionHost', async () => {
+    const starting = createTestApp({ store: new InMemoryEventStore(), providers: [NotAHost] });
+    await expect(starting).rejects.toMatchObject({
+      code: ErrorCodes.invalidProjection,
+      message: expect.stringContaining('NotAHost'),
+    });
+  });
+
+  it('skips a request-scoped projection with a warning', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const app = await createTestApp({
+      store: new InMemoryEventStore(),
+      providers: [
+        CountersProjection,
+        { provide: PerRequestProjection, useClass: PerRequestProjection, scope: Scope.REQUEST },
+      ],
+    });
+    try {
+      expect(app.get(ProjectionRegistry).names()).toEqual(['counters']);
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('PerRequestProjection'));
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses two projections with one name, naming both classes', async () => {
+    const starting = createTestApp({
+      store: new InMemoryEventStore(),
+      providers: [CountersProjection, SameNameProjection],
+    });
+    await expect(starting).rejects.toMatchObject({
+      code: ErrorCodes.invalidProjection,
+      message: expect.stringMatching(
+        /CountersProjection.*SameNameProjection|SameNameProjection.*CountersProjection/,
+      ),
+    });
+  });
+
+  it('does not count a useExisting alias as a second projection', async () => {
+    const app = await createTestApp({
+      store: new InMemoryEventStore(),
+      providers: [CountersProjection, { provide: 'ALIAS', useExisting: CountersProjection }],
+    });
+    try {
+      expect(app.get(ProjectionRegistry).names()).toEqual(['counters']);
+    } finally {
+      await app.close();
+    }
+  });
+});
