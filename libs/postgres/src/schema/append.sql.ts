@@ -1,4 +1,9 @@
-import { notificationChannel, POSITION_LOCK_NAMESPACE, quoted } from './schema-name';
+import {
+  notificationChannel,
+  POSITION_LOCK_NAMESPACE,
+  quoted,
+  STREAM_LOCK_NAMESPACE,
+} from './schema-name';
 
 /** ISO-8601 UTC with milliseconds, like `Date.prototype.toISOString`. */
 export const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
@@ -6,24 +11,27 @@ export const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 /**
  * The append function: the whole of an append in one round trip.
  *
- * 1. When events are written, take the transaction id and reserve their global positions inside one
- *    short critical section (a session advisory lock released at once). Transaction ids and
- *    positions are then handed out in the same order, so reading the log by (transaction id,
- *    position) — what makes `readAll` gap-safe — also yields increasing positions.
- * 2. Create the missing `streams` rows and lock every participant's row, both in one stable order
- *    (`COLLATE "C"`), so that concurrent multi-stream appends cannot deadlock. Locking first and
- *    reading versions from the locked rows is what makes the check correct at READ COMMITTED (a
- *    plain read-then-insert is racy).
- * 3. Check every expectation, guards included. On any conflict, return the actual versions and
- *    write no event; the caller reports every offending stream.
- * 4. Insert every event in one statement, bump the versions, and NOTIFY (delivered at commit).
+ * 1. Lock every participant (guards included) with a transaction-scoped advisory lock on its
+ *    stream id, in one stable order (sorted keys), so concurrent multi-stream appends cannot
+ *    deadlock. Then read the versions: each statement of the function takes a fresh snapshot
+ *    (READ COMMITTED), so it sees every commit of the previous holders. Locking before reading is
+ *    what makes the check correct; a plain read-then-insert is racy at READ COMMITTED.
+ *    Advisory locks rather than row locks: they need no transaction id, see 3.
+ * 2. Check every expectation. On any conflict, return the actual versions; nothing was written
+ *    (not even a transaction id was taken) and the caller reports every offending stream.
+ * 3. Take the transaction id and reserve the events' global positions inside one short critical
+ *    section (a session advisory lock, released at once). Transaction ids and positions are then
+ *    handed out in the same order by every append, so reading the log by (transaction id,
+ *    position) — what makes `readAll` gap-safe — also yields increasing positions; and positions
+ *    are reserved while the stream locks are held, so they increase with stream versions.
+ * 4. Insert every event with one statement, upsert the stream versions, NOTIFY (sent at commit).
  *
  * Returned rows: `conflict`/`stream` (a participant and its version before the append), `event`
  * (one per inserted event) and `head` (the log's head, for appends that wrote no event).
  */
 export function appendFunctionSql(schema: string): string {
   const s = quoted(schema);
-  const lock = `${POSITION_LOCK_NAMESPACE}, hashtext('${schema}')`;
+  const positionLock = `${POSITION_LOCK_NAMESPACE}, hashtext('${schema}')`;
   return `
 CREATE OR REPLACE FUNCTION ${s}.append_events(
   p_stream_ids text[], p_kinds text[], p_versions bigint[], p_counts integer[], p_events jsonb
@@ -36,36 +44,22 @@ DECLARE
   v_positions bigint[];
   v_actual bigint[];
   v_conflict boolean;
+  v_key integer;
 BEGIN
-  SELECT coalesce(sum(c), 0) INTO v_total FROM unnest(p_counts) AS c;
-
-  IF v_total > 0 THEN
-    BEGIN
-      PERFORM pg_advisory_lock(${lock});
-      PERFORM pg_current_xact_id();
-      SELECT array_agg(p ORDER BY p) INTO v_positions
-        FROM (SELECT nextval('${s}.events_position_seq') AS p FROM generate_series(1, v_total)) AS n;
-      PERFORM pg_advisory_unlock(${lock});
-    EXCEPTION WHEN query_canceled OR others THEN
-      -- A session lock outlives the transaction: never leave it behind.
-      PERFORM pg_advisory_unlock(${lock});
-      RAISE;
-    END;
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'EventCore appends run at READ COMMITTED, not %', current_setting('transaction_isolation')
+      USING ERRCODE = 'feature_not_supported';
   END IF;
 
-  INSERT INTO ${s}.streams (stream_id)
-    SELECT u.id FROM unnest(p_stream_ids) AS u(id) ORDER BY u.id COLLATE "C"
-    ON CONFLICT (stream_id) DO NOTHING;
+  FOR v_key IN
+    SELECT DISTINCT hashtext('${schema}:' || u.id) FROM unnest(p_stream_ids) AS u(id) ORDER BY 1
+  LOOP
+    PERFORM pg_advisory_xact_lock(${STREAM_LOCK_NAMESPACE}, v_key);
+  END LOOP;
 
-  WITH locked AS (
-    SELECT st.stream_id, st.version FROM ${s}.streams AS st
-     WHERE st.stream_id = ANY (p_stream_ids)
-     ORDER BY st.stream_id COLLATE "C"
-       FOR NO KEY UPDATE
-  )
-  SELECT array_agg(coalesce(l.version, 0) ORDER BY u.ord) INTO v_actual
+  SELECT array_agg(coalesce(st.version, 0) ORDER BY u.ord) INTO v_actual
     FROM unnest(p_stream_ids) WITH ORDINALITY AS u(id, ord)
-    LEFT JOIN locked AS l ON l.stream_id = u.id;
+    LEFT JOIN ${s}.streams AS st ON st.stream_id = u.id;
 
   SELECT bool_or(NOT CASE c.kind WHEN 'any' THEN true WHEN 'exists' THEN c.actual > 0
                                  ELSE c.actual = c.expected END)
@@ -81,12 +75,25 @@ BEGIN
   RETURN QUERY SELECT 'stream'::text, u.id, u.actual, NULL::bigint, NULL::text, NULL::text, NULL::text
     FROM unnest(p_stream_ids, v_actual) AS u(id, actual);
 
+  SELECT coalesce(sum(c), 0) INTO v_total FROM unnest(p_counts) AS c;
   IF v_total = 0 THEN
     RETURN QUERY SELECT 'head'::text, NULL::text, NULL::bigint, e.global_position, e.transaction_id::text,
                         NULL::text, NULL::text
       FROM ${s}.events AS e ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1;
     RETURN;
   END IF;
+
+  BEGIN
+    PERFORM pg_advisory_lock(${positionLock});
+    PERFORM pg_current_xact_id();
+    SELECT array_agg(n.p ORDER BY n.p) INTO v_positions
+      FROM (SELECT nextval('${s}.events_position_seq') AS p FROM generate_series(1, v_total)) AS n;
+    PERFORM pg_advisory_unlock(${positionLock});
+  EXCEPTION WHEN query_canceled OR others THEN
+    -- A session lock outlives the transaction: never leave it behind.
+    PERFORM pg_advisory_unlock(${positionLock});
+    RAISE;
+  END;
 
   RETURN QUERY
   INSERT INTO ${s}.events AS ev
@@ -99,9 +106,10 @@ BEGIN
             to_char(ev.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}),
             to_char(ev.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT});
 
-  UPDATE ${s}.streams AS st SET version = u.actual + u.added
-    FROM unnest(p_stream_ids, v_actual, p_counts) AS u(id, actual, added)
-   WHERE st.stream_id = u.id AND u.added > 0;
+  INSERT INTO ${s}.streams AS st (stream_id, version)
+  SELECT u.id, u.actual + u.added FROM unnest(p_stream_ids, v_actual, p_counts) AS u(id, actual, added)
+   WHERE u.added > 0
+  ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version;
 
   PERFORM pg_notify('${notificationChannel(schema)}',
                     pg_current_xact_id()::text || ':' || v_positions[v_total]::text);

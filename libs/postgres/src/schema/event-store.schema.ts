@@ -24,8 +24,7 @@ export function eventStoreSchemaV1(schema: string): string[] {
      )`,
     // CACHE 1: a per-session cache would hand out positions out of order across connections.
     `CREATE SEQUENCE IF NOT EXISTS ${s}.events_position_seq AS bigint CACHE 1`,
-    // One row per stream: its version, and the row that appends lock. A row at version 0 is a
-    // lock row left by an append that guarded a stream that did not exist.
+    // One row per stream that has events: its version (the append function reads it under a lock).
     `CREATE TABLE IF NOT EXISTS ${s}.streams (
        stream_id text PRIMARY KEY,
        version bigint NOT NULL DEFAULT 0 CHECK (version >= 0)

@@ -34,3 +34,4 @@ export function notificationChannel(schema: string): string {
 // locks): "EC" followed by a small number.
 export const POSITION_LOCK_NAMESPACE = 0x45430001;
 export const MIGRATION_LOCK_NAMESPACE = 0x45430002;
+export const STREAM_LOCK_NAMESPACE = 0x45430003;
