@@ -46,7 +46,10 @@ export function declaredStreams(command: object, definition: CommandDefinition):
   for (const property of definition.streamProperties) {
     const value = (command as Record<string, unknown>)[property];
     for (const id of Array.isArray(value) ? value : [value]) {
-      const problem = streamIdProblem(id);
+      // Same rule as the @Stream() validator: an id with surrounding whitespace is refused, not
+      // trimmed, so that the boundary read is exactly the id the command holds.
+      const problem =
+        streamIdProblem(id) ?? ((id as string).trim() !== id ? 'it has leading or trailing whitespace' : undefined);
       if (problem !== undefined) throw new InvalidStreamIdError(id, `${definition.name}.${property}: ${problem}`);
       ids.add(id as StreamId);
     }

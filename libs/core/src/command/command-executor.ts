@@ -182,6 +182,9 @@ export class CommandExecutor {
     }
     const outcome: unknown = command.handle(state, context as never);
     if (outcome !== undefined && typeof (outcome as { then?: unknown }).then === 'function') {
+      // The decision is refused either way; observe its promise so that a rejection (e.g. an async
+      // ctx.require) does not surface later as an unhandled rejection that can crash the process.
+      (outcome as PromiseLike<unknown>).then(undefined, () => undefined);
       throw new InvalidCommandError(commandDefinition(command).name, 'handle() returned a promise; decisions must be synchronous and pure');
     }
   }

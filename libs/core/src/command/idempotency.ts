@@ -38,11 +38,26 @@ export function commandFingerprint(command: object): string {
   return createHash('sha256').update(canonicalJson(command)).digest('hex');
 }
 
+/**
+ * JSON with sorted keys, following `JSON.stringify`'s rules so that two inputs get the same
+ * fingerprint exactly when they serialise alike: `toJSON()` is honoured (a `Date` is its ISO
+ * string, not `{}`), and members whose value is `undefined` or a function are left out (a property
+ * set to `undefined` is the same input as a missing one). Maps and Sets, which JSON would flatten to
+ * `{}`, are written as their entries so that different contents never collide.
+ */
 function canonicalJson(value: unknown): string {
+  if (typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return canonicalJson((value as { toJSON(): unknown }).toJSON());
+  }
+  if (value instanceof Map) return `{"$map":${canonicalJson([...value.entries()])}}`;
+  if (value instanceof Set) return `{"$set":${canonicalJson([...value.values()])}}`;
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((k) => record[k] !== undefined && typeof record[k] !== 'function')
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }

@@ -31,7 +31,12 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
  * @throws InvalidOptionsError naming the bad field.
  */
 export function resolveRetryPolicy(...layers: (Partial<RetryPolicy> | undefined)[]): RetryPolicy {
-  const policy = Object.assign({}, DEFAULT_RETRY_POLICY, ...layers.filter(Boolean)) as RetryPolicy;
+  // A field given as `undefined` (e.g. `{ maxAttempts: config.maxAttempts }` with nothing configured)
+  // means "not set here": it keeps the value of the layer below instead of erasing it.
+  const defined = layers.map((layer) =>
+    Object.fromEntries(Object.entries(layer ?? {}).filter(([, value]) => value !== undefined)),
+  );
+  const policy = Object.assign({}, DEFAULT_RETRY_POLICY, ...defined) as RetryPolicy;
   const check = (field: keyof RetryPolicy, ok: boolean, rule: string) => {
     if (!ok) throw new InvalidOptionsError(`retry.${field}`, `${rule}, got ${String(policy[field])}`);
   };
