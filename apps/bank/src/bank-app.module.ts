@@ -3,6 +3,7 @@ import type { EventStore } from '@eventcore/core';
 import { EventCoreModule } from '@eventcore/nestjs';
 import { AccountsModule } from './accounts/accounts.module';
 import { HealthModule } from './health/health.module';
+import { ReadModelModule } from './read-model/read-model.module';
 
 /** Options of the sample bank. */
 export interface BankAppOptions {
@@ -19,6 +20,7 @@ export class BankAppModule {
       imports: [
         EventCoreModule.forRoot({ eventStore: options.eventStore }),
         AccountsModule,
+        ReadModelModule,
         HealthModule,
       ],
     };
