@@ -23,6 +23,11 @@ class PerRequestProjection extends ProjectionHost {
   handle(): void {}
 }
 
+@Projection({ name: 'per-consumer' })
+class TransientProjection extends ProjectionHost {
+  handle(): void {}
+}
+
 @Projection({ name: 'counters' })
 class SameNameProjection extends ProjectionHost {
   constructor(@Inject(SEEN) readonly model: SeenModel) {
@@ -58,18 +63,20 @@ describe('projection discovery', () => {
     });
   });
 
-  it('skips a request-scoped projection with a warning', async () => {
+  it('skips request-scoped and transient projections with a warning', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn');
     const app = await createTestApp({
       store: new InMemoryEventStore(),
       providers: [
         CountersProjection,
         { provide: PerRequestProjection, useClass: PerRequestProjection, scope: Scope.REQUEST },
+        { provide: TransientProjection, useClass: TransientProjection, scope: Scope.TRANSIENT },
       ],
     });
     try {
       expect(app.get(ProjectionRegistry).names()).toEqual(['counters']);
       expect(warn).toHaveBeenCalledWith(expect.stringContaining('PerRequestProjection'));
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('TransientProjection'));
     } finally {
       await app.close();
     }
