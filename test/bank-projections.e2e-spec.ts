@@ -21,13 +21,11 @@ describe('bank read model and projections (HTTP)', () => {
   });
 
   const strongRead = (position: string, timeoutMs?: number) =>
-    http
-      .get('/read-model/accounts')
-      .query({
-        consistency: 'strong',
-        position,
-        ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      });
+    http.get('/read-model/accounts').query({
+      consistency: 'strong',
+      position,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
 
   async function seed(): Promise<string> {
     await http.post('/accounts').send({ accountId: 'a', owner: 'Ann' }).expect(201);
