@@ -39,13 +39,13 @@ export function accountStream(id: string): StreamId {
 export function evolveAccount(state: AccountState, event: RecordedEvent<BankEvent>): AccountState {
   switch (event.type) {
     case 'AccountOpened':
-      return { opened: true, owner: (event.data as { owner: string }).owner, balance: 0 };
+      return { opened: true, owner: event.data.owner, balance: 0 };
     case 'MoneyDeposited':
     case 'MoneyTransferredIn':
-      return { ...state, balance: state.balance + (event.data as { amount: number }).amount };
+      return { ...state, balance: state.balance + event.data.amount };
     case 'MoneyWithdrawn':
     case 'MoneyTransferredOut':
-      return { ...state, balance: state.balance - (event.data as { amount: number }).amount };
+      return { ...state, balance: state.balance - event.data.amount };
     default:
       return state;
   }

@@ -1,7 +1,11 @@
 import 'reflect-metadata';
 import { InvalidCommandError, InvalidStreamIdError } from '../errors';
 import { type StreamId, streamIdProblem } from '../store/stream-id';
-import { COMMAND_METADATA, type CommandOptions, STREAM_PROPERTIES_METADATA } from './command.decorators';
+import {
+  COMMAND_METADATA,
+  type CommandOptions,
+  STREAM_PROPERTIES_METADATA,
+} from './command.decorators';
 import type { CommandLogic } from './command-logic';
 
 /** What the executor knows about a command class, read once from its decorators. */
@@ -22,7 +26,9 @@ export function commandDefinition(command: object): CommandDefinition {
   const cached = definitions.get(ctor);
   if (cached !== undefined) return cached;
   const className = (ctor as { name?: string }).name || 'anonymous class';
-  const options: CommandOptions | undefined = Reflect.getMetadata(COMMAND_METADATA, ctor);
+  // Own metadata only: a subclass must be decorated itself, or it would run under its parent's
+  // options with its own name (and a different idempotency scope).
+  const options: CommandOptions | undefined = Reflect.getOwnMetadata(COMMAND_METADATA, ctor);
   if (options === undefined) throw new InvalidCommandError(className);
   const name = options.name ?? className;
   const logic = command as Partial<CommandLogic<unknown>>;
@@ -33,6 +39,12 @@ export function commandDefinition(command: object): CommandDefinition {
   }
   const streamProperties: string[] = Reflect.getMetadata(STREAM_PROPERTIES_METADATA, ctor) ?? [];
   const definition = { name, streamProperties: [...new Set(streamProperties)], options };
+  if (definition.streamProperties.length === 0) {
+    throw new InvalidCommandError(
+      name,
+      'it has no @Stream() property; declare the streams of its boundary',
+    );
+  }
   definitions.set(ctor, definition);
   return definition;
 }
@@ -49,8 +61,10 @@ export function declaredStreams(command: object, definition: CommandDefinition):
       // Same rule as the @Stream() validator: an id with surrounding whitespace is refused, not
       // trimmed, so that the boundary read is exactly the id the command holds.
       const problem =
-        streamIdProblem(id) ?? ((id as string).trim() !== id ? 'it has leading or trailing whitespace' : undefined);
-      if (problem !== undefined) throw new InvalidStreamIdError(id, `${definition.name}.${property}: ${problem}`);
+        streamIdProblem(id) ??
+        ((id as string).trim() !== id ? 'it has leading or trailing whitespace' : undefined);
+      if (problem !== undefined)
+        throw new InvalidStreamIdError(id, `${definition.name}.${property}: ${problem}`);
       ids.add(id as StreamId);
     }
   }

@@ -1679,3 +1679,73 @@ describe('CommandExecutor', () => {
     expect(await balanceOf(store, 'acc-2')).toBe(10);
   });
 });
+
+describe('CommandExecutor: command definitions and late deadlines', () => {
+  type Noted = { type: 'Noted'; data: Record<string, never> };
+
+  @Command()
+  class NoStreams implements CommandLogic<null, Noted> {
+    initialState(): null {
+      return null;
+    }
+    apply(): null {
+      return null;
+    }
+    handle(): void {}
+  }
+
+  @Command()
+  class Parent implements CommandLogic<null, Noted> {
+    @Stream() stream: StreamId = streamId('parent-1');
+    initialState(): null {
+      return null;
+    }
+    apply(): null {
+      return null;
+    }
+    handle(_: null, ctx: CommandContext<Noted, Parent>): void {
+      ctx.emit('stream', { type: 'Noted', data: {} });
+    }
+  }
+
+  class UndecoratedChild extends Parent {}
+
+  it('refuses a command without any @Stream property before any I/O', async () => {
+    const { store, executor } = setup();
+    await expect(executor.execute(new NoStreams())).rejects.toThrow(InvalidCommandError);
+    await expect(executor.execute(new NoStreams())).rejects.toThrow(/no @Stream\(\) property/);
+    expect(store.reads).toHaveLength(0);
+  });
+
+  it('refuses a subclass that is not decorated itself', async () => {
+    const { executor } = setup();
+    await expect(executor.execute(new UndecoratedChild())).rejects.toThrow(InvalidCommandError);
+    await expect(executor.execute(new Parent())).resolves.toMatchObject({ attempts: 1 });
+  });
+
+  it('does not start the append when the decision ran past the deadline: the outcome is certain', async () => {
+    let now = Date.parse('2030-01-01T00:00:00.000Z');
+    const clock: Clock = { now: () => new Date(now) };
+
+    @Command({ retry: { timeoutMs: 100 } })
+    class Slow implements CommandLogic<null, Noted> {
+      @Stream() stream: StreamId = streamId('slow-1');
+      initialState(): null {
+        return null;
+      }
+      apply(): null {
+        return null;
+      }
+      handle(_: null, ctx: CommandContext<Noted, Slow>): void {
+        now += 500; // the decision "takes" longer than the whole budget
+        ctx.emit('stream', { type: 'Noted', data: {} });
+      }
+    }
+
+    const { store, executor } = setup({ clock });
+    const error = await executor.execute(new Slow()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandTimeoutError);
+    expect((error as CommandTimeoutError).outcome).toBe('not-written');
+    expect(store.appends).toHaveLength(0);
+  });
+});

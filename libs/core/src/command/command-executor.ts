@@ -15,7 +15,12 @@ import { type Clock, systemClock } from './clock';
 import { commandDefinition, type CommandDefinition, declaredStreams } from './command-definition';
 import type { CommandLogic } from './command-logic';
 import type { CommandResult } from './command-result';
-import { DecisionContext, DiscoveryRequest, type EmittedEvent, eventMetadata } from './decision-context';
+import {
+  DecisionContext,
+  DiscoveryRequest,
+  type EmittedEvent,
+  eventMetadata,
+} from './decision-context';
 import {
   commandFingerprint,
   IDEMPOTENCY_RECORD_TYPE,
@@ -90,7 +95,9 @@ export class CommandExecutor {
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.idGenerator = options.idGenerator ?? newEventId;
-    this.maxDiscoveryIterations = checkIterations(options.maxDiscoveryIterations ?? DEFAULT_DISCOVERY_ITERATIONS);
+    this.maxDiscoveryIterations = checkIterations(
+      options.maxDiscoveryIterations ?? DEFAULT_DISCOVERY_ITERATIONS,
+    );
     this.validate = options.validate ?? true;
     this.retryDefaults = options.retry;
     resolveRetryPolicy(this.retryDefaults); // fail at construction, not on the first command
@@ -111,23 +118,42 @@ export class CommandExecutor {
     }
     const definition = commandDefinition(command);
     const policy = resolveRetryPolicy(this.retryDefaults, definition.options.retry, options.retry);
-    const maxIterations = checkIterations(definition.options.maxDiscoveryIterations ?? this.maxDiscoveryIterations);
-    if (definition.options.validate ?? this.validate) await validateCommand(command, definition.name);
+    const maxIterations = checkIterations(
+      definition.options.maxDiscoveryIterations ?? this.maxDiscoveryIterations,
+    );
+    if (definition.options.validate ?? this.validate)
+      await validateCommand(command, definition.name);
     const declared = declaredStreams(command, definition);
-    const idempotency = options.idempotencyKey === undefined
-      ? undefined
-      : { key: options.idempotencyKey, stream: idempotencyStream(definition.name, options.idempotencyKey), fingerprint: commandFingerprint(command) };
+    const idempotency =
+      options.idempotencyKey === undefined
+        ? undefined
+        : {
+            key: options.idempotencyKey,
+            stream: idempotencyStream(definition.name, options.idempotencyKey),
+            fingerprint: commandFingerprint(command),
+          };
     const commandId = this.idGenerator();
     const baseMetadata = this.metadataFor(commandId, options);
     const deadline = this.clock.now().getTime() + policy.timeoutMs;
 
-    const run: Run<S, E> = { command, definition, declared, maxIterations, idempotency, commandId, baseMetadata, deadline, policy };
+    const run: Run<S, E> = {
+      command,
+      definition,
+      declared,
+      maxIterations,
+      idempotency,
+      commandId,
+      baseMetadata,
+      deadline,
+      policy,
+    };
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.attempt(run, attempt);
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
-        if (attempt >= policy.maxAttempts) throw new RetriesExhaustedError(definition.name, attempt, error);
+        if (attempt >= policy.maxAttempts)
+          throw new RetriesExhaustedError(definition.name, attempt, error);
         const delay = backoffDelay(policy, attempt, this.random);
         if (this.clock.now().getTime() + delay >= deadline) {
           throw new CommandTimeoutError(definition.name, policy.timeoutMs, attempt, 'not-written');
@@ -138,15 +164,29 @@ export class CommandExecutor {
   }
 
   /** One read–decide–append cycle. */
-  private async attempt<S, E extends DomainEvent>(run: Run<S, E>, attempt: number): Promise<CommandResult<E>> {
+  private async attempt<S, E extends DomainEvent>(
+    run: Run<S, E>,
+    attempt: number,
+  ): Promise<CommandResult<E>> {
     const { definition, idempotency } = run;
     const boundary = new Set<StreamId>(run.declared);
     for (let iteration = 0; ; iteration++) {
       const toRead = idempotency === undefined ? [...boundary] : [...boundary, idempotency.stream];
-      const read = await this.withinDeadline(run, attempt, this.store.readStreams(toRead), 'not-written');
+      const read = await this.withinDeadline(
+        run,
+        attempt,
+        this.store.readStreams(toRead),
+        'not-written',
+      );
       if (idempotency !== undefined && (read.versions.get(idempotency.stream) ?? 0) > 0) {
         const record = read.events.find((event) => event.streamId === idempotency.stream)!;
-        return (await replayResult(this.store, record, idempotency.fingerprint, idempotency.key, attempt)) as CommandResult<E>;
+        return (await replayResult(
+          this.store,
+          record,
+          idempotency.fingerprint,
+          idempotency.key,
+          attempt,
+        )) as CommandResult<E>;
       }
       const context = new DecisionContext(
         run.command as unknown as Record<string, unknown>,
@@ -161,7 +201,10 @@ export class CommandExecutor {
       } catch (error) {
         if (!(error instanceof DiscoveryRequest)) throw error;
         if (iteration + 1 > run.maxIterations) {
-          throw new StreamDiscoveryLimitError(definition.name, run.maxIterations, [...boundary, ...error.streamIds]);
+          throw new StreamDiscoveryLimitError(definition.name, run.maxIterations, [
+            ...boundary,
+            ...error.streamIds,
+          ]);
         }
         for (const id of error.streamIds) boundary.add(id);
         continue;
@@ -185,7 +228,10 @@ export class CommandExecutor {
       // The decision is refused either way; observe its promise so that a rejection (e.g. an async
       // ctx.require) does not surface later as an unhandled rejection that can crash the process.
       (outcome as PromiseLike<unknown>).then(undefined, () => undefined);
-      throw new InvalidCommandError(commandDefinition(command).name, 'handle() returned a promise; decisions must be synchronous and pure');
+      throw new InvalidCommandError(
+        commandDefinition(command).name,
+        'handle() returned a promise; decisions must be synchronous and pure',
+      );
     }
   }
 
@@ -224,15 +270,41 @@ export class CommandExecutor {
       writes.push({
         streamId: run.idempotency.stream,
         expected: ExpectedVersion.noStream,
-        events: [{ id: this.idGenerator(), type: IDEMPOTENCY_RECORD_TYPE, data: record, metadata: run.baseMetadata, occurredAt }],
+        events: [
+          {
+            id: this.idGenerator(),
+            type: IDEMPOTENCY_RECORD_TYPE,
+            data: record,
+            metadata: run.baseMetadata,
+            occurredAt,
+          },
+        ],
       });
     } else if (context.emitted.length === 0) {
       // Nothing to write and nothing to record: the decision was a no-op on a consistent read.
       return this.result(run, [], streamVersions, read.position, attempt);
     }
+    if (this.clock.now().getTime() >= run.deadline) {
+      // The decision itself ran past the deadline: refuse before writing, so the outcome is certain.
+      throw new CommandTimeoutError(
+        run.definition.name,
+        run.policy.timeoutMs,
+        attempt,
+        'not-written',
+      );
+    }
     const appended = await this.withinDeadline(run, attempt, this.store.append(writes), 'unknown');
-    const events = appended.events.filter((event) => event.type !== IDEMPOTENCY_RECORD_TYPE || event.streamId !== run.idempotency?.stream);
-    return this.result(run, events as RecordedEvent<E>[], streamVersions, appended.position, attempt);
+    const events = appended.events.filter(
+      (event) =>
+        event.type !== IDEMPOTENCY_RECORD_TYPE || event.streamId !== run.idempotency?.stream,
+    );
+    return this.result(
+      run,
+      events as RecordedEvent<E>[],
+      streamVersions,
+      appended.position,
+      attempt,
+    );
   }
 
   private result<S, E extends DomainEvent>(
@@ -242,7 +314,15 @@ export class CommandExecutor {
     position: CommandResult['position'],
     attempts: number,
   ): CommandResult<E> {
-    return { commandId: run.commandId, commandName: run.definition.name, events, streamVersions, position, attempts, replayed: false };
+    return {
+      commandId: run.commandId,
+      commandName: run.definition.name,
+      events,
+      streamVersions,
+      position,
+      attempts,
+      replayed: false,
+    };
   }
 
   private toAppend(emitted: EmittedEvent, base: EventMetadata, occurredAt: string): EventToAppend {
@@ -258,11 +338,22 @@ export class CommandExecutor {
   private metadataFor(commandId: string, options: ExecuteOptions): EventMetadata {
     for (const field of ['correlationId', 'causationId', 'userId'] as const) {
       const value = options[field];
-      if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > MAX_CORRELATION_LENGTH)) {
-        throw new InvalidOptionsError(field, `use a string of 1–${MAX_CORRELATION_LENGTH} characters`);
+      if (
+        value !== undefined &&
+        (typeof value !== 'string' || value.length === 0 || value.length > MAX_CORRELATION_LENGTH)
+      ) {
+        throw new InvalidOptionsError(
+          field,
+          `use a string of 1–${MAX_CORRELATION_LENGTH} characters`,
+        );
       }
     }
-    if (options.metadata !== undefined && (typeof options.metadata !== 'object' || options.metadata === null || Array.isArray(options.metadata))) {
+    if (
+      options.metadata !== undefined &&
+      (typeof options.metadata !== 'object' ||
+        options.metadata === null ||
+        Array.isArray(options.metadata))
+    ) {
       throw new InvalidOptionsError('metadata', 'use a plain object of JSON values');
     }
     return {
@@ -313,7 +404,10 @@ interface Run<S, E extends DomainEvent> {
 
 function checkIterations(value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidOptionsError('maxDiscoveryIterations', `use an integer >= 0, got ${String(value)}`);
+    throw new InvalidOptionsError(
+      'maxDiscoveryIterations',
+      `use an integer >= 0, got ${String(value)}`,
+    );
   }
   return value;
 }

@@ -36,7 +36,8 @@ export function Command(options: CommandOptions = {}): ClassDecorator {
  */
 export function Stream(): PropertyDecorator {
   return (target, propertyKey) => {
-    if (typeof propertyKey !== 'string') throw new TypeError('@Stream() needs a string property name');
+    if (typeof propertyKey !== 'string')
+      throw new TypeError('@Stream() needs a string property name');
     const ctor = target.constructor;
     const inherited: string[] = Reflect.getMetadata(STREAM_PROPERTIES_METADATA, ctor) ?? [];
     Reflect.defineMetadata(STREAM_PROPERTIES_METADATA, [...inherited, propertyKey], ctor);

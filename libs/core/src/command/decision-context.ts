@@ -47,8 +47,14 @@ export class DecisionContext implements CommandContext {
   }
 
   emitTo(streamId: StreamId, event: DomainEvent, custom?: Readonly<Record<string, unknown>>): void {
-    if (!this.boundarySet.has(streamId)) throw new UndeclaredStreamError(this.commandName, String(streamId));
-    if (typeof event !== 'object' || event === null || typeof event.type !== 'string' || event.type === '') {
+    if (!this.boundarySet.has(streamId))
+      throw new UndeclaredStreamError(this.commandName, String(streamId));
+    if (
+      typeof event !== 'object' ||
+      event === null ||
+      typeof event.type !== 'string' ||
+      event.type === ''
+    ) {
       throw new InvalidCommandError(this.commandName, 'it emitted an event without a string type');
     }
     this.emitted.push({ streamId, event, custom });
@@ -69,6 +75,9 @@ export class DecisionContext implements CommandContext {
 }
 
 /** Metadata shared by every event of one execution; per-event custom fields are merged in. */
-export function eventMetadata(base: EventMetadata, custom: Readonly<Record<string, unknown>> | undefined): EventMetadata {
+export function eventMetadata(
+  base: EventMetadata,
+  custom: Readonly<Record<string, unknown>> | undefined,
+): EventMetadata {
   return custom === undefined ? base : { ...base, custom: { ...base.custom, ...custom } };
 }

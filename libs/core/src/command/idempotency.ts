@@ -46,7 +46,11 @@ export function commandFingerprint(command: object): string {
  * `{}`, are written as their entries so that different contents never collide.
  */
 function canonicalJson(value: unknown): string {
-  if (typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { toJSON?: unknown }).toJSON === 'function'
+  ) {
     return canonicalJson((value as { toJSON(): unknown }).toJSON());
   }
   if (value instanceof Map) return `{"$map":${canonicalJson([...value.entries()])}}`;
@@ -74,7 +78,8 @@ export async function replayResult(
   attempts: number,
 ): Promise<CommandResult> {
   const record = recordEvent.data as IdempotencyRecord;
-  if (record.fingerprint !== fingerprint) throw new IdempotencyKeyReuseError(record.commandName, key);
+  if (record.fingerprint !== fingerprint)
+    throw new IdempotencyKeyReuseError(record.commandName, key);
   const streams = Object.keys(record.streamVersions) as StreamId[];
   const read = await store.readStreams(streams);
   const ids = new Set(record.eventIds);

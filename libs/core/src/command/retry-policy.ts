@@ -38,20 +38,36 @@ export function resolveRetryPolicy(...layers: (Partial<RetryPolicy> | undefined)
   );
   const policy = Object.assign({}, DEFAULT_RETRY_POLICY, ...defined) as RetryPolicy;
   const check = (field: keyof RetryPolicy, ok: boolean, rule: string) => {
-    if (!ok) throw new InvalidOptionsError(`retry.${field}`, `${rule}, got ${String(policy[field])}`);
+    if (!ok)
+      throw new InvalidOptionsError(`retry.${field}`, `${rule}, got ${String(policy[field])}`);
   };
-  check('maxAttempts', Number.isSafeInteger(policy.maxAttempts) && policy.maxAttempts >= 1, 'use an integer >= 1');
+  check(
+    'maxAttempts',
+    Number.isSafeInteger(policy.maxAttempts) && policy.maxAttempts >= 1,
+    'use an integer >= 1',
+  );
   check('initialDelayMs', isFiniteAtLeast(policy.initialDelayMs, 0), 'use a number >= 0');
-  check('maxDelayMs', isFiniteAtLeast(policy.maxDelayMs, policy.initialDelayMs), 'use a number >= initialDelayMs');
+  check(
+    'maxDelayMs',
+    isFiniteAtLeast(policy.maxDelayMs, policy.initialDelayMs),
+    'use a number >= initialDelayMs',
+  );
   check('backoffFactor', isFiniteAtLeast(policy.backoffFactor, 1), 'use a number >= 1');
-  check('jitter', isFiniteAtLeast(policy.jitter, 0) && policy.jitter <= 1, 'use a number from 0 to 1');
+  check(
+    'jitter',
+    isFiniteAtLeast(policy.jitter, 0) && policy.jitter <= 1,
+    'use a number from 0 to 1',
+  );
   check('timeoutMs', isFiniteAtLeast(policy.timeoutMs, 1), 'use a number >= 1');
   return policy;
 }
 
 /** Delay before attempt `attempt + 1`, after `attempt` conflicts. `random` returns [0, 1). */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number): number {
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.backoffFactor ** (attempt - 1));
+  const base = Math.min(
+    policy.maxDelayMs,
+    policy.initialDelayMs * policy.backoffFactor ** (attempt - 1),
+  );
   return base * (1 - policy.jitter) + base * policy.jitter * random();
 }
 

@@ -31,8 +31,6 @@ export const ErrorMessages = {
       : `Command ${command} timed out after ${timeoutMs} ms while its append was in flight; it may or may not have been written. Retry it with the same idempotency key to find out safely.`,
   idempotencyKeyReuse: (command: string, key: string) =>
     `Idempotency key "${key}" was already used for a different ${command} input. Use a new key for a new request.`,
-  invalidIdempotencyKey: (key: unknown) =>
-    `Invalid idempotency key ${describe(key)}: use 1–200 printable characters.`,
   invalidOptions: (what: string, reason: string) => `Invalid ${what}: ${reason}.`,
   checkpointMoved: (projection: string) =>
     `The checkpoint of projection "${projection}" was moved by another instance; this instance stops running it. Nothing of its last batch was committed.`,

@@ -34,16 +34,14 @@ export interface EventToAppend {
   readonly schemaVersion?: number;
 }
 
-/** An event as stored: immutable, with its place in its stream and in the global log. */
-export interface RecordedEvent<E extends DomainEvent = DomainEvent> {
+/** The fields every stored event has, whatever its type. */
+export interface RecordedEventBase {
   readonly id: string;
   readonly streamId: StreamId;
   /** 1-based position of the event in its stream. */
   readonly streamVersion: number;
   /** Position in the global log; increases with commit order within one store. */
   readonly globalPosition: number;
-  readonly type: E['type'];
-  readonly data: E['data'];
   readonly schemaVersion: number;
   readonly metadata: EventMetadata;
   /** ISO-8601 time from the writer's clock. */
@@ -51,3 +49,11 @@ export interface RecordedEvent<E extends DomainEvent = DomainEvent> {
   /** ISO-8601 time at which the store recorded the event. */
   readonly recordedAt: string;
 }
+
+/**
+ * An event as stored: immutable, with its place in its stream and in the global log. Distributes
+ * over a union of events, so `switch (event.type)` narrows `event.data`.
+ */
+export type RecordedEvent<E extends DomainEvent = DomainEvent> = E extends DomainEvent
+  ? RecordedEventBase & { readonly type: E['type']; readonly data: E['data'] }
+  : never;
