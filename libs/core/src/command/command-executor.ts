@@ -1,5 +1,6 @@
 import type { DomainEvent, EventMetadata, EventToAppend, RecordedEvent } from '../events/event';
 import { newEventId } from '../events/event-id';
+import type { EventTypeRegistry } from '../events/event-type-registry';
 import {
   CommandTimeoutError,
   ConcurrencyConflictError,
@@ -47,6 +48,8 @@ export interface ExecutorOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Ids of events and executions. @default UUIDv7 */
   readonly idGenerator?: () => string;
+  /** Event types with schema versions: new events get the current version, old ones are upcast on read. */
+  readonly events?: EventTypeRegistry;
 }
 
 /** Per-call options of `execute`. */
@@ -80,6 +83,7 @@ export class CommandExecutor {
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly idGenerator: () => string;
+  private readonly events: EventTypeRegistry | undefined;
   private readonly maxDiscoveryIterations: number;
   private readonly validate: boolean;
   private readonly retryDefaults: Partial<RetryPolicy> | undefined;
@@ -95,6 +99,7 @@ export class CommandExecutor {
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.idGenerator = options.idGenerator ?? newEventId;
+    this.events = options.events;
     this.maxDiscoveryIterations = checkIterations(
       options.maxDiscoveryIterations ?? DEFAULT_DISCOVERY_ITERATIONS,
     );
@@ -221,7 +226,11 @@ export class CommandExecutor {
   ): void {
     let state = command.initialState();
     for (const event of read.events) {
-      if (event.streamId !== systemStream) state = command.apply(state, event as RecordedEvent<E>);
+      if (event.streamId === systemStream) continue;
+      // Upcasting throws EventDecodeError naming the event: a command never decides on a
+      // half-decoded or silently skipped event.
+      const current = this.events === undefined ? event : this.events.upcast(event);
+      state = command.apply(state, current as RecordedEvent<E>);
     }
     const outcome: unknown = command.handle(state, context as never);
     if (outcome !== undefined && typeof (outcome as { then?: unknown }).then === 'function') {
@@ -332,6 +341,7 @@ export class CommandExecutor {
       data: emitted.event.data,
       metadata: eventMetadata(base, emitted.custom),
       occurredAt,
+      schemaVersion: this.events?.currentVersion(emitted.event.type) ?? 1,
     };
   }
 
