@@ -1,0 +1,294 @@
+import {
+  BusinessRuleViolationError,
+  CommandExecutor,
+  ConcurrencyConflictError,
+  type EventStore,
+  ExpectedVersion,
+  newEventId,
+  type Position,
+  type RecordedEvent,
+  type StreamId,
+  streamId,
+} from '@eventcore/core';
+import { testEvent } from '@eventcore/core/testing';
+import { Client } from 'pg';
+import { createPostgresEventStore } from './postgres.factory';
+import type { PostgresEventStore } from './postgres.event-store';
+import { appendCallSql } from './schema/append.sql';
+import { encodeAppend } from './sql/append-request';
+import { createTestDatabase, describeWithServer, type TestDatabase } from './testing/test-database';
+import { delta, LimitedWithdraw, TestDeposit, TransferMoney } from './testing/transfer.commands';
+
+const CLIENTS = 16;
+
+/** Runs `total` tasks with `concurrency` in flight; returns every outcome. */
+async function inParallel<T>(total: number, concurrency: number, task: (i: number) => Promise<T>) {
+  const outcomes: PromiseSettledResult<T>[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      outcomes[i] = await task(i).then(
+        (value) => ({ status: 'fulfilled', value }) as const,
+        (reason: unknown) => ({ status: 'rejected', reason }) as const,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return outcomes;
+}
+
+async function readLog(store: EventStore, after?: Position): Promise<RecordedEvent[]> {
+  const events: RecordedEvent[] = [];
+  for (;;) {
+    const page = await store.readAll({ after, limit: 500 });
+    events.push(...page.events);
+    after = page.next;
+    if (page.isEnd) return events;
+  }
+}
+
+describeWithServer('PostgresEventStore under concurrency (server)', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+  let schemas = 0;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+
+  beforeEach(async () => {
+    store = await createPostgresEventStore({
+      connectionString: database.url,
+      schema: `concurrency_${++schemas}`,
+      poolSize: CLIENTS + 4,
+    });
+  });
+
+  afterEach(async () => {
+    await store?.close();
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  const generousRetry = {
+    maxAttempts: 1000,
+    initialDelayMs: 1,
+    maxDelayMs: 20,
+    timeoutMs: 120_000,
+  };
+
+  it(`keeps the total and every balance non-negative under random transfers among 5 accounts (${CLIENTS} clients)`, async () => {
+    const executor = new CommandExecutor(store, { retry: generousRetry });
+    const accounts = ['acc-1', 'acc-2', 'acc-3', 'acc-4', 'acc-5'].map(streamId);
+    for (const account of accounts) await executor.execute(new TestDeposit(account, 100));
+
+    let seed = 42;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const outcomes = await inParallel(400, CLIENTS, async () => {
+      const from = accounts[Math.floor(random() * 5)]!;
+      let to = accounts[Math.floor(random() * 5)]!;
+      if (to === from) to = accounts[(accounts.indexOf(from) + 1) % 5]!;
+      return executor.execute(new TransferMoney(from, to, 1 + Math.floor(random() * 60)));
+    });
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected')
+        expect(outcome.reason).toBeInstanceOf(BusinessRuleViolationError);
+    }
+    expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBeGreaterThan(0);
+
+    const read = await store.readStreams(accounts);
+    const balances = new Map<string, number>();
+    for (const event of read.events) {
+      const balance = (balances.get(event.streamId) ?? 0) + delta(event);
+      expect(balance).toBeGreaterThanOrEqual(0);
+      balances.set(event.streamId, balance);
+    }
+    expect([...balances.values()].reduce((a, b) => a + b, 0)).toBe(500);
+    for (const account of accounts) {
+      const versions = read.events
+        .filter((e) => e.streamId === account)
+        .map((e) => e.streamVersion);
+      expect(versions).toEqual(versions.map((_, i) => i + 1));
+    }
+  });
+
+  it(`never deadlocks on 1,000 transfers A→B and B→A at once (${CLIENTS} clients)`, async () => {
+    // Sixteen clients on two streams conflict constantly: back off enough to let one through.
+    const executor = new CommandExecutor(store, {
+      retry: { ...generousRetry, initialDelayMs: 10, maxDelayMs: 1000 },
+    });
+    const [a, b] = [streamId('pair-a'), streamId('pair-b')];
+    await executor.execute(new TestDeposit(a, 1_000_000));
+    await executor.execute(new TestDeposit(b, 1_000_000));
+    const outcomes = await inParallel(1000, CLIENTS, (i) =>
+      executor.execute(i % 2 === 0 ? new TransferMoney(a, b, 3) : new TransferMoney(b, a, 2)),
+    );
+    const failures = outcomes
+      .filter((o) => o.status === 'rejected')
+      .map((o) => (o as PromiseRejectedResult).reason);
+    expect(failures).toEqual([]);
+    const read = await store.readStreams([a, b]);
+    const sum = (id: StreamId) =>
+      read.events.filter((e) => e.streamId === id).reduce((t, e) => t + delta(e), 0);
+    expect(sum(a)).toBe(1_000_000 - 500 * 3 + 500 * 2);
+    expect(sum(b)).toBe(1_000_000 + 500 * 3 - 500 * 2);
+    expect(read.versions.get(a)).toBe(1001);
+    expect(read.versions.get(b)).toBe(1001);
+  }, 300_000);
+
+  it('retries a command whose read-only stream moved between its read and its append', async () => {
+    const [account, policy] = [streamId('guarded-account'), streamId('bank-policy')];
+    await store.append([
+      {
+        streamId: account,
+        expected: ExpectedVersion.noStream,
+        events: [testEvent('Deposited', { amount: 50 })],
+      },
+      {
+        streamId: policy,
+        expected: ExpectedVersion.noStream,
+        events: [testEvent('PolicyChanged', { maxTransfer: 40 })],
+      },
+    ]);
+    // A store that lets another writer move the policy right after the command's first read.
+    let moved = false;
+    const appendErrors: unknown[] = [];
+    const racing: EventStore = Object.assign(Object.create(store) as EventStore, {
+      readStreams: async (ids: readonly StreamId[]) => {
+        const result = await store.readStreams(ids);
+        if (!moved) {
+          moved = true;
+          await store.append([
+            {
+              streamId: policy,
+              expected: ExpectedVersion.exact(1),
+              events: [testEvent('PolicyChanged', { maxTransfer: 10 })],
+            },
+          ]);
+        }
+        return result;
+      },
+      append: (writes: Parameters<EventStore['append']>[0]) =>
+        store.append(writes).catch((error: unknown) => {
+          appendErrors.push(error);
+          throw error;
+        }),
+    });
+    const executor = new CommandExecutor(racing, { retry: { initialDelayMs: 0, maxDelayMs: 0 } });
+
+    // First attempt decides on the old limit (40) and conflicts on the policy, which it only read;
+    // the retry sees the new limit (10) and refuses.
+    await expect(executor.execute(new LimitedWithdraw(account, policy, 30))).rejects.toBeInstanceOf(
+      BusinessRuleViolationError,
+    );
+    expect(appendErrors).toHaveLength(1);
+    expect(appendErrors[0]).toBeInstanceOf(ConcurrencyConflictError);
+    expect((appendErrors[0] as ConcurrencyConflictError).conflicts).toEqual([
+      { streamId: policy, expected: ExpectedVersion.exact(1), actual: 2 },
+    ]);
+    expect((await store.readStreams([account])).versions.get(account)).toBe(1);
+
+    const ok = await executor.execute(new LimitedWithdraw(account, policy, 10));
+    expect(ok.attempts).toBe(1);
+  });
+
+  it('never lets readAll skip an event whose transaction took an earlier position and commits later', async () => {
+    await store.append([
+      {
+        streamId: streamId('before'),
+        expected: ExpectedVersion.any,
+        events: [testEvent('Before')],
+      },
+    ]);
+    const start = await readLog(store);
+    expect(start).toHaveLength(1);
+    const from = (await store.readAll({ limit: 10 })).next;
+
+    const t1 = new Client({ connectionString: database.url });
+    await t1.connect();
+    try {
+      // T1 runs the real append path inside an open transaction: it takes the earlier position.
+      const early = testEvent('Early');
+      await t1.query('BEGIN');
+      const request = encodeAppend([
+        { streamId: streamId('slow'), expected: ExpectedVersion.noStream, events: [early] },
+      ]);
+      const t1Rows = (await t1.query(appendCallSql(store.schema), request.params as unknown[]))
+        .rows as {
+        r_kind: string;
+        r_position: string;
+      }[];
+      const t1Position = Number(t1Rows.find((r) => r.r_kind === 'event')!.r_position);
+
+      // T2 appends and commits while T1 is still open: it takes a later position.
+      const late = await store.append([
+        {
+          streamId: streamId('fast'),
+          expected: ExpectedVersion.noStream,
+          events: [testEvent('Late')],
+        },
+      ]);
+      expect(late.events[0]!.globalPosition).toBeGreaterThan(t1Position);
+
+      // A page read now must not hand out T2's event past T1's gap.
+      const during = await store.readAll({ after: from, limit: 10 });
+      expect(during.events.map((e) => e.id)).not.toContain(late.events[0]!.id);
+      expect(during.events).toEqual([]);
+
+      await t1.query('COMMIT');
+
+      const after = await readLog(store, during.next);
+      expect(after.map((e) => e.id)).toEqual([early.id, late.events[0]!.id]);
+      const whole = await readLog(store);
+      expect(whole.map((e) => e.type)).toEqual(['Before', 'Early', 'Late']);
+      expect(whole.map((e) => e.globalPosition)).toEqual(
+        [...whole.map((e) => e.globalPosition)].sort((x, y) => x - y),
+      );
+    } finally {
+      await t1.query('ROLLBACK').catch(() => undefined);
+      await t1.end();
+    }
+  });
+
+  it(`lets a subscriber paging during ${CLIENTS} concurrent writers see every event exactly once`, async () => {
+    const seen: RecordedEvent[] = [];
+    let writing = true;
+    const subscriber = (async () => {
+      let after: Position | undefined;
+      for (;;) {
+        const done = !writing; // read the flag before the page: the last page then covers everything
+        const page = await store.readAll({ after, limit: 37 });
+        seen.push(...page.events);
+        after = page.next;
+        if (done && page.isEnd) return;
+        if (page.isEnd) await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    const written: string[] = [];
+    await inParallel(CLIENTS, CLIENTS, async (writer) => {
+      for (let i = 0; i < 40; i++) {
+        const ids = [streamId(`w-${writer}`), streamId(`shared-${i % 3}`)];
+        const events = ids.map(() => ({ ...testEvent('Tick', { writer, i }), id: newEventId() }));
+        await store.append(
+          ids.map((id, n) => ({
+            streamId: id,
+            expected: ExpectedVersion.any,
+            events: [events[n]!],
+          })),
+        );
+        written.push(...events.map((e) => e.id));
+      }
+    });
+    writing = false;
+    await subscriber;
+    const ids = seen.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(new Set(ids)).toEqual(new Set(written));
+    const positions = seen.map((e) => e.globalPosition);
+    for (let i = 1; i < positions.length; i++)
+      expect(positions[i]!).toBeGreaterThan(positions[i - 1]!);
+  });
+});
