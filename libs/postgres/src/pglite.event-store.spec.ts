@@ -27,3 +27,37 @@ eventStoreContract(
     },
   },
 );
+
+describe('PGlite store on disk', () => {
+  it('keeps its events across a restart', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { ExpectedVersion, streamId } = await import('@eventcore/core');
+    const { testEvent } = await import('@eventcore/core/testing');
+    const dataDir = await mkdtemp(join(tmpdir(), 'eventcore-pglite-'));
+    try {
+      const first = await loadPGlite().create({ dataDir });
+      const writer = await createPGliteEventStore({ db: first });
+      const written = await writer.append([
+        {
+          streamId: streamId('durable'),
+          expected: ExpectedVersion.noStream,
+          events: [testEvent('Kept', { n: 1 })],
+        },
+      ]);
+      await writer.close();
+      await first.close();
+
+      const second = await loadPGlite().create({ dataDir });
+      const reader = await createPGliteEventStore({ db: second });
+      const read = await reader.readStreams([streamId('durable')]);
+      expect(read.events).toEqual(written.events);
+      expect((await reader.health()).schemaVersion).toBe(1);
+      await reader.close();
+      await second.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
