@@ -1,0 +1,13 @@
+import { DataSource } from 'typeorm';
+import { EventStoreSchema1764201600000 } from './1764201600000-EventStoreSchema';
+
+/**
+ * The DataSource the TypeORM CLI uses to run the event store's migrations against `DATABASE_URL`
+ * (compile first, see docs): `npx typeorm migration:run -d dist/migrations/data-source.js`.
+ */
+export default new DataSource({
+  type: 'postgres',
+  url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  migrations: [EventStoreSchema1764201600000],
+  migrationsTableName: 'eventcore_typeorm_migrations',
+});
