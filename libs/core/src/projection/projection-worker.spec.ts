@@ -325,3 +325,143 @@ describe('ProjectionWorker with event versions', () => {
     }
   });
 });
+
+describe('ProjectionWorker edge cases', () => {
+  let store: InMemoryEventStore;
+  let checkpoints: InMemoryCheckpointStore;
+  let lock: InMemoryProjectionLock;
+  const workers: ProjectionWorker[] = [];
+  const make = (
+    handler: ProjectionHandler,
+    definition: Partial<ProjectionDefinition> = {},
+    lockOf = lock,
+  ) => {
+    const worker = new ProjectionWorker(
+      {
+        name: 'p',
+        batchSize: 10,
+        pollIntervalMs: 10,
+        errorPolicy: { retryDelayMs: 1, maxRetries: 1 },
+        ...definition,
+      },
+      handler,
+      { store, checkpoints, lock: lockOf, standbyRetryMs: 10 },
+    );
+    workers.push(worker);
+    return worker;
+  };
+
+  beforeEach(() => {
+    store = new InMemoryEventStore();
+    checkpoints = new InMemoryCheckpointStore();
+    lock = new InMemoryProjectionLock();
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+  });
+
+  it('resolves a wait already passed by the checkpoint it loads on takeover', async () => {
+    await appendMany(store, 'a-1', 5);
+    const first = make(new Recorder());
+    first.start();
+    await until(() => first.status().state === 'live', 'first live');
+    await first.stop();
+    const second = make(new Recorder());
+    const waiting = second.waitFor('5' as never);
+    second.start();
+    await expect(waiting).resolves.toBeUndefined();
+  });
+
+  it('cancels one waiter with its signal without dropping another at the same position', async () => {
+    const worker = make(new Recorder());
+    worker.start();
+    worker.pause();
+    const { position } = await store.append([
+      { streamId: streamId('a-1'), expected: ExpectedVersion.any, events: [testEvent('X')] },
+    ]);
+    const cancel = new AbortController();
+    const cancelled = worker.waitFor(position, cancel.signal);
+    const kept = worker.waitFor(position);
+    cancel.abort(new Error('gave up'));
+    await expect(cancelled).rejects.toThrow('gave up');
+    worker.resume();
+    await expect(kept).resolves.toBeUndefined();
+  });
+
+  it('refuses a foreign position in waitFor at once instead of breaking later batches', async () => {
+    const worker = make(new Recorder());
+    expect(() => worker.waitFor('abc' as never)).toThrow(
+      expect.objectContaining({ code: ErrorCodes.invalidPosition }),
+    );
+  });
+
+  it('does not dead-letter an event because of a stop during its retries', async () => {
+    await appendMany(store, 'a-1', 1);
+    let tries = 0;
+    let release!: () => void;
+    const worker = make(
+      {
+        handle: async () => {
+          tries++;
+          await new Promise<void>((r) => (release = r));
+          throw new Error('fails while stopping');
+        },
+      },
+      { errorPolicy: { onFailure: 'dead-letter', retryDelayMs: 1, maxRetries: 5 } },
+    );
+    worker.start();
+    await until(() => tries === 1, 'first try');
+    const stopping = worker.stop();
+    release();
+    await stopping;
+    expect(await checkpoints.deadLetters('p')).toEqual([]);
+    expect(await checkpoints.load('p')).toBeUndefined();
+  });
+
+  it('reports catching-up, not faulted, once resumed after a fault', async () => {
+    await appendMany(store, 'a-1', 3);
+    const recorder = new Recorder();
+    recorder.failOn = (e) => e.streamVersion === 2;
+    const worker = make(recorder);
+    worker.start();
+    await until(() => worker.status().state === 'faulted', 'faulted');
+    recorder.failOn = undefined;
+    worker.resume();
+    await until(() => worker.status().state !== 'faulted', 'not faulted');
+    expect(['catching-up', 'live']).toContain(worker.status().state);
+  });
+
+  it('refuses to rebuild where the projection does not run', async () => {
+    const stopped = make(new Recorder());
+    await expect(stopped.rebuild()).rejects.toMatchObject({ code: ErrorCodes.invalidProjection });
+    const active = make(new Recorder());
+    active.start();
+    await until(() => active.status().state === 'live', 'live');
+    const standby = make(new Recorder());
+    standby.start();
+    await until(() => standby.status().state === 'standby', 'standby');
+    await expect(standby.rebuild()).rejects.toThrow(/standby/);
+  });
+
+  it('keeps lag figures current while paused', async () => {
+    const worker = make(new Recorder());
+    worker.start();
+    await until(() => worker.status().state === 'live', 'live');
+    worker.pause();
+    await until(() => worker.status().state === 'paused', 'paused');
+    await appendMany(store, 'a-1', 7);
+    await until(() => worker.status().lagEvents === 7, 'lag of 7 while paused');
+  });
+
+  it('rejects pending waits when stopped', async () => {
+    const worker = make(new Recorder());
+    worker.start();
+    worker.pause();
+    const { position } = await store.append([
+      { streamId: streamId('a-1'), expected: ExpectedVersion.any, events: [testEvent('X')] },
+    ]);
+    const waiting = worker.waitFor(position);
+    await worker.stop();
+    await expect(waiting).rejects.toThrow(/stopped/);
+  });
+});

@@ -28,6 +28,8 @@ export interface ProjectionWorkerDeps<Tx> {
   readonly standbyRetryMs?: number;
   /** Upcasts stored events before the handler sees them; a decode failure follows the error policy. */
   readonly events?: EventTypeRegistry;
+  /** Longest wait in `stop()` for the batch in flight (a hanging handler must not block shutdown). @default 10000 */
+  readonly stopTimeoutMs?: number;
   /** Called with every handler failure, for logging. */
   readonly onError?: (projection: string, error: unknown) => void;
 }
@@ -35,7 +37,11 @@ export interface ProjectionWorkerDeps<Tx> {
 interface Waiter {
   readonly position: Position;
   readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
 }
+
+/** Thrown inside the loop when a stop interrupts retries: nothing is recorded for that event. */
+class Stopping extends Error {}
 
 /**
  * Runs one projection: takes the lease, catches up from the durable checkpoint, then follows the
@@ -91,9 +97,17 @@ export class ProjectionWorker<Tx = unknown> {
   async stop(): Promise<void> {
     this.running = false;
     this.wake();
-    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.deps.stopTimeoutMs ?? 10_000);
+      timer.unref?.();
+    });
+    await Promise.race([this.loop, timeout]);
+    clearTimeout(timer);
     this.unsubscribe?.();
     this.state = 'stopped';
+    const stopped = new Error(`projection ${this.name} stopped`);
+    for (const waiter of this.positionWaiters.splice(0)) waiter.reject(stopped);
   }
 
   /** Stops handling after the batch in flight, keeping the lease. */
@@ -114,6 +128,14 @@ export class ProjectionWorker<Tx = unknown> {
    * beginning. Resolves once the reset is committed; the replay continues in the background.
    */
   rebuild(): Promise<void> {
+    if (!this.running || this.state === 'standby') {
+      return Promise.reject(
+        new InvalidProjectionError(
+          this.name,
+          'it is not running on this instance (stopped or on standby); rebuild it where it runs',
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.rebuildWaiters.push({ resolve, reject });
       this.faulted = false;
@@ -121,15 +143,36 @@ export class ProjectionWorker<Tx = unknown> {
     });
   }
 
-  /** Resolves once the checkpoint is at or after `position`. */
-  waitFor(position: Position): Promise<void> {
+  /**
+   * Resolves once the checkpoint is at or after `position`; rejects when `signal` aborts (with its
+   * reason) or the worker stops.
+   * @throws InvalidPositionError at once for a token that is not this store's.
+   */
+  waitFor(position: Position, signal?: AbortSignal): Promise<void> {
+    this.deps.store.comparePositions(position, position); // validates before it can poison advance()
     if (this.passed(position)) return Promise.resolve();
-    return new Promise((resolve) => this.positionWaiters.push({ position, resolve }));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.positionWaiters = this.positionWaiters.filter((w) => w !== waiter);
+        reject(signal?.reason);
+      };
+      const waiter: Waiter = {
+        position,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject,
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.positionWaiters.push(waiter);
+    });
   }
 
-  /** Removes a waiter registered by {@link waitFor} (on timeout). */
-  forgetWaiter(position: Position): void {
-    this.positionWaiters = this.positionWaiters.filter((w) => w.position !== position);
+  /** Number of `waitFor` calls still pending (to check that timed-out callers leave nothing behind). */
+  get pendingWaits(): number {
+    return this.positionWaiters.length;
   }
 
   status(): ProjectionStatus {
@@ -153,6 +196,8 @@ export class ProjectionWorker<Tx = unknown> {
         } catch (error) {
           if (error instanceof CheckpointMovedError) {
             await this.dropLease(error);
+          } else if (error instanceof Stopping) {
+            break;
           } else {
             // Store unavailable or similar: report, wait, try again. Never crash the process.
             this.report(error);
@@ -177,21 +222,28 @@ export class ProjectionWorker<Tx = unknown> {
         return;
       }
       this.lease.onLost(() => this.wake());
-      this.position = await this.deps.checkpoints.load(this.name);
+      const checkpoint = await this.deps.checkpoints.load(this.name);
       this.state = 'catching-up';
+      if (checkpoint !== undefined) this.advance(checkpoint); // waits already passed resolve now
     }
     if (this.rebuildWaiters.length > 0) return this.reset();
     if (this.faulted || this.pauseRequested) {
       this.state = this.faulted ? 'faulted' : 'paused';
+      await this.measureIdleLag();
       return this.sleep(this.pollIntervalMs);
     }
-    if (this.state === 'paused') this.state = this.rebuilding ? 'rebuilding' : 'catching-up';
+    if (this.state === 'paused' || this.state === 'faulted') {
+      this.state = this.rebuilding ? 'rebuilding' : 'catching-up';
+    }
 
     const page = await this.deps.store.readAll({
       after: this.position,
       limit: this.batchSize,
       filter: this.definition.filter,
     });
+    const oldest = page.events[0];
+    // Age of the oldest event not yet handled, taken before handling it.
+    if (oldest !== undefined) this.lagSeconds = ageInSeconds(oldest);
     if (page.events.length > 0) {
       if (!(await this.handleBatch(page))) return;
     } else if (
@@ -302,7 +354,9 @@ export class ProjectionWorker<Tx = unknown> {
         if (error instanceof CheckpointMovedError) throw error;
         this.report(error);
         onFailure?.(error);
-        if (retry >= this.policy.maxRetries || !this.running) return false;
+        // Stopping is not a verdict on the event: leave it for the next run, record nothing.
+        if (!this.running) throw new Stopping();
+        if (retry >= this.policy.maxRetries) return false;
         await this.sleep(
           Math.min(this.policy.maxRetryDelayMs, this.policy.retryDelayMs * 2 ** retry),
         );
@@ -311,6 +365,8 @@ export class ProjectionWorker<Tx = unknown> {
   }
 
   private async deliver(event: RecordedEvent, tx: Tx): Promise<void> {
+    // A lost lease means another instance may run this projection now: write nothing more.
+    if (this.lease === undefined || !this.lease.isHeld()) throw new CheckpointMovedError(this.name);
     await this.handler.handle(this.deps.events?.upcast(event) ?? event, { tx });
   }
 
@@ -334,11 +390,23 @@ export class ProjectionWorker<Tx = unknown> {
       this.lagSeconds = 0;
       return;
     }
-    const last: RecordedEvent | undefined = page.events[page.events.length - 1];
-    this.lagSeconds =
-      last === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(last.recordedAt)) / 1000);
     this.lagEvents =
       (await this.deps.store.countAfter?.(this.position, this.definition.filter)) ?? this.batchSize;
+  }
+
+  /** Keeps lag figures true while paused or faulted, so health can flag a long pause. */
+  private async measureIdleLag(): Promise<void> {
+    const next = await this.deps.store.readAll({
+      after: this.position,
+      limit: 1,
+      filter: this.definition.filter,
+    });
+    const oldest = next.events[0];
+    this.lagSeconds = oldest === undefined ? 0 : ageInSeconds(oldest);
+    this.lagEvents =
+      oldest === undefined
+        ? 0
+        : ((await this.deps.store.countAfter?.(this.position, this.definition.filter)) ?? 1);
   }
 
   private report(error: unknown): void {
@@ -377,6 +445,10 @@ export class ProjectionWorker<Tx = unknown> {
     if (wakeUp === undefined) this.wokenEarly = true;
     else wakeUp();
   }
+}
+
+function ageInSeconds(event: RecordedEvent): number {
+  return Math.max(0, (Date.now() - Date.parse(event.recordedAt)) / 1000);
 }
 
 function checkDefinition(definition: ProjectionDefinition): string {

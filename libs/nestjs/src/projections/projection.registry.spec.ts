@@ -113,7 +113,8 @@ describe('ProjectionRegistry', () => {
 
 /** Open read-your-writes waits of the registry (none may leak after a wait settles). */
 function pendingWaits(registry: ProjectionRegistry): number {
-  const entries = (registry as unknown as { entries: Map<string, { waits: { size: number } }> })
-    .entries;
-  return [...entries.values()].reduce((sum, entry) => sum + entry.waits.size, 0);
+  const entries = (
+    registry as unknown as { entries: Map<string, { worker: { pendingWaits: number } }> }
+  ).entries;
+  return [...entries.values()].reduce((sum, entry) => sum + entry.worker.pendingWaits, 0);
 }

@@ -13,7 +13,6 @@ import {
 } from '@eventcore/core';
 import { EVENTCORE_CHECKPOINT_STORE } from '../eventcore.constants';
 import { InjectEventStore } from '../inject-event-store.decorator';
-import { PositionWaits, type WaitTicket } from './position-waits';
 
 /** Options of {@link ProjectionRegistry.waitFor}. */
 export interface WaitForOptions {
@@ -32,7 +31,6 @@ export interface WaitForLagOptions extends WaitForOptions {
 interface Entry {
   readonly worker: ProjectionWorker;
   readonly definition: ProjectionDefinition;
-  readonly waits: PositionWaits;
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -56,7 +54,7 @@ export class ProjectionRegistry {
 
   /** Adds a worker; called by the module's orchestrator at startup, not by applications. */
   register(worker: ProjectionWorker, definition: ProjectionDefinition): void {
-    this.entries.set(worker.name, { worker, definition, waits: new PositionWaits(worker) });
+    this.entries.set(worker.name, { worker, definition });
   }
 
   /** Names of the registered projections, in discovery order. */
@@ -120,11 +118,14 @@ export class ProjectionRegistry {
     const pending = new Map(entries.map((entry) => [entry.worker.name, entry]));
     // The worker's push wakes us at once; the poll covers what it cannot see (another instance
     // running the projection, a checkpoint loaded on takeover).
-    const tickets = new Map<string, WaitTicket>();
+    const cancel = new AbortController();
+    const reached = new Map<string, Promise<void>>();
     for (const entry of entries) {
-      const ticket = entry.waits.acquire(position);
-      void ticket.reached.then(() => pending.delete(entry.worker.name));
-      tickets.set(entry.worker.name, ticket);
+      const wait = entry.worker
+        .waitFor(position, cancel.signal)
+        .then(() => void pending.delete(entry.worker.name));
+      wait.catch(() => undefined); // aborted on return, or the worker stopped: the poll decides
+      reached.set(entry.worker.name, wait);
     }
     try {
       for (;;) {
@@ -137,11 +138,13 @@ export class ProjectionRegistry {
         if (pending.size === 0) return;
         const left = deadline - Date.now();
         if (left <= 0) throw new ProjectionWaitTimeoutError([...pending.keys()], timeoutMs);
-        const signals = [...pending.keys()].map((name) => tickets.get(name)!.reached);
+        const signals = [...pending.keys()].map((name) =>
+          reached.get(name)!.catch(() => undefined),
+        );
         await napUntil(Math.min(POLL_MS, left), signals);
       }
     } finally {
-      for (const ticket of tickets.values()) ticket.release();
+      cancel.abort();
     }
   }
 
