@@ -9,7 +9,7 @@ import {
   RetriesExhaustedError,
   StreamDiscoveryLimitError,
 } from '../errors';
-import type { EventStore, ReadStreamsResult, StreamWrite } from '../store/event-store';
+import type { EventStore, StreamWrite } from '../store/event-store';
 import { ExpectedVersion } from '../store/expected-version';
 import type { StreamId } from '../store/stream-id';
 import { type Clock, systemClock } from './clock';
@@ -30,6 +30,7 @@ import {
   replayResult,
 } from './idempotency';
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from './retry-policy';
+import { type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
 import { validateCommand } from './validate-command';
 
 /** Defaults for every command run by one executor (a module's `executor` options). */
@@ -48,6 +49,13 @@ export interface ExecutorOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Ids of events and executions. @default UUIDv7 */
   readonly idGenerator?: () => string;
+  /**
+   * Keep each command's folded state per boundary, so an uncontended command skips the read and
+   * needs one round trip. Safe because every append checks exact versions; requires that
+   * `initialState` and `apply` depend only on the events (not on the command's fields) — opt a
+   * command out with `@Command({ stateCache: false })`. Off unless given.
+   */
+  readonly stateCache?: { readonly maxEntries: number };
   /** Event types with schema versions: new events get the current version, old ones are upcast on read. */
   readonly events?: EventTypeRegistry;
 }
@@ -84,6 +92,7 @@ export class CommandExecutor {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly idGenerator: () => string;
   private readonly events: EventTypeRegistry | undefined;
+  private readonly cache: StateCache | undefined;
   private readonly maxDiscoveryIterations: number;
   private readonly validate: boolean;
   private readonly retryDefaults: Partial<RetryPolicy> | undefined;
@@ -100,6 +109,16 @@ export class CommandExecutor {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.idGenerator = options.idGenerator ?? newEventId;
     this.events = options.events;
+    if (options.stateCache !== undefined) {
+      const max = options.stateCache.maxEntries;
+      if (!Number.isSafeInteger(max) || max < 1) {
+        throw new InvalidOptionsError(
+          'stateCache.maxEntries',
+          `use an integer >= 1, got ${String(max)}`,
+        );
+      }
+      this.cache = new StateCache(max);
+    }
     this.maxDiscoveryIterations = checkIterations(
       options.maxDiscoveryIterations ?? DEFAULT_DISCOVERY_ITERATIONS,
     );
@@ -151,6 +170,12 @@ export class CommandExecutor {
       baseMetadata,
       deadline,
       policy,
+      cacheKey:
+        this.cache !== undefined &&
+        idempotency === undefined &&
+        definition.options.stateCache !== false
+          ? stateCacheKey(definition.name, declared)
+          : undefined,
     };
     for (let attempt = 1; ; attempt++) {
       try {
@@ -168,31 +193,61 @@ export class CommandExecutor {
     }
   }
 
-  /** One read–decide–append cycle. */
+  /**
+   * One read–decide–append cycle. With the state cache on, the first attempt may start from a
+   * cached snapshot instead of reading; any outcome other than a successful append on a cached
+   * snapshot (a conflict, a rule violation, a no-op) is re-decided on a fresh read, so a stale
+   * entry can cost a round trip but never a wrong answer.
+   */
   private async attempt<S, E extends DomainEvent>(
     run: Run<S, E>,
     attempt: number,
   ): Promise<CommandResult<E>> {
     const { definition, idempotency } = run;
-    const boundary = new Set<StreamId>(run.declared);
+    let cached =
+      attempt === 1 && run.cacheKey !== undefined
+        ? this.cache?.get(run.cacheKey, run.definition)
+        : undefined;
+    const boundary = new Set<StreamId>(cached?.boundary ?? run.declared);
     for (let iteration = 0; ; iteration++) {
-      const toRead = idempotency === undefined ? [...boundary] : [...boundary, idempotency.stream];
-      const read = await this.withinDeadline(
-        run,
-        attempt,
-        this.store.readStreams(toRead),
-        'not-written',
-      );
-      if (idempotency !== undefined && (read.versions.get(idempotency.stream) ?? 0) > 0) {
-        const record = read.events.find((event) => event.streamId === idempotency.stream)!;
-        return (await replayResult(
-          this.store,
-          record,
-          idempotency.fingerprint,
-          idempotency.key,
+      let snapshot: StateSnapshot;
+      if (cached !== undefined) {
+        snapshot = cached;
+      } else {
+        const toRead =
+          idempotency === undefined ? [...boundary] : [...boundary, idempotency.stream];
+        const read = await this.withinDeadline(
+          run,
           attempt,
-        )) as CommandResult<E>;
+          this.store.readStreams(toRead),
+          'not-written',
+        );
+        this.cache?.observe(read.versions);
+        if (idempotency !== undefined && (read.versions.get(idempotency.stream) ?? 0) > 0) {
+          const record = read.events.find((event) => event.streamId === idempotency.stream)!;
+          return (await replayResult(
+            this.store,
+            record,
+            idempotency.fingerprint,
+            idempotency.key,
+            attempt,
+          )) as CommandResult<E>;
+        }
+        snapshot = {
+          owner: definition,
+          state: this.fold(
+            run.command,
+            run.command.initialState(),
+            read.events,
+            idempotency?.stream,
+          ),
+          versions: read.versions,
+          boundary: [...boundary],
+          position: read.position,
+        };
       }
+      const fromCache = cached !== undefined;
+      cached = undefined;
       const context = new DecisionContext(
         run.command as unknown as Record<string, unknown>,
         definition.name,
@@ -202,8 +257,10 @@ export class CommandExecutor {
         this.idGenerator,
       );
       try {
-        this.decide(run.command, read, context, idempotency?.stream);
+        this.decide(run.command, snapshot.state as S, context);
+        if (fromCache && context.emitted.length === 0) continue; // a no-op must rest on a fresh read
       } catch (error) {
+        if (fromCache) continue; // re-decide on a fresh read before reporting anything
         if (!(error instanceof DiscoveryRequest)) throw error;
         if (iteration + 1 > run.maxIterations) {
           throw new StreamDiscoveryLimitError(definition.name, run.maxIterations, [
@@ -214,24 +271,38 @@ export class CommandExecutor {
         for (const id of error.streamIds) boundary.add(id);
         continue;
       }
-      return this.write(run, attempt, boundary, read, context);
+      try {
+        return await this.write(run, attempt, boundary, snapshot, context);
+      } catch (error) {
+        if (!(fromCache && error instanceof ConcurrencyConflictError)) throw error;
+        this.cache?.delete(run.cacheKey!); // stale hint, not contention: read and decide again now
+      }
     }
   }
 
-  private decide<S, E extends DomainEvent>(
+  /** Folds events into a state, upcasting them; skips EventCore's own idempotency records. */
+  private fold<S, E extends DomainEvent>(
     command: CommandLogic<S, E>,
-    read: ReadStreamsResult,
-    context: DecisionContext,
+    initial: S,
+    events: readonly RecordedEvent[],
     systemStream: StreamId | undefined,
-  ): void {
-    let state = command.initialState();
-    for (const event of read.events) {
+  ): S {
+    let state = initial;
+    for (const event of events) {
       if (event.streamId === systemStream) continue;
       // Upcasting throws EventDecodeError naming the event: a command never decides on a
       // half-decoded or silently skipped event.
       const current = this.events === undefined ? event : this.events.upcast(event);
       state = command.apply(state, current as RecordedEvent<E>);
     }
+    return state;
+  }
+
+  private decide<S, E extends DomainEvent>(
+    command: CommandLogic<S, E>,
+    state: S,
+    context: DecisionContext,
+  ): void {
     const outcome: unknown = command.handle(state, context as never);
     if (outcome !== undefined && typeof (outcome as { then?: unknown }).then === 'function') {
       // The decision is refused either way; observe its promise so that a rejection (e.g. an async
@@ -248,7 +319,7 @@ export class CommandExecutor {
     run: Run<S, E>,
     attempt: number,
     boundary: ReadonlySet<StreamId>,
-    read: ReadStreamsResult,
+    snapshot: StateSnapshot,
     context: DecisionContext,
   ): Promise<CommandResult<E>> {
     const occurredAt = context.now.toISOString();
@@ -261,7 +332,7 @@ export class CommandExecutor {
     const writes: StreamWrite[] = [];
     const streamVersions: Record<string, number> = {};
     for (const id of boundary) {
-      const version = read.versions.get(id) ?? 0;
+      const version = snapshot.versions.get(id) ?? 0;
       const events = byStream.get(id) ?? [];
       // Every stream of the boundary is guarded, read-only ones included: a decision is only
       // valid for the exact state it saw.
@@ -291,7 +362,8 @@ export class CommandExecutor {
       });
     } else if (context.emitted.length === 0) {
       // Nothing to write and nothing to record: the decision was a no-op on a consistent read.
-      return this.result(run, [], streamVersions, read.position, attempt);
+      this.remember(run, snapshot);
+      return this.result(run, [], streamVersions, snapshot.position, attempt);
     }
     if (this.clock.now().getTime() >= run.deadline) {
       // The decision itself ran past the deadline: refuse before writing, so the outcome is certain.
@@ -306,14 +378,27 @@ export class CommandExecutor {
     const events = appended.events.filter(
       (event) =>
         event.type !== IDEMPOTENCY_RECORD_TYPE || event.streamId !== run.idempotency?.stream,
-    );
-    return this.result(
-      run,
-      events as RecordedEvent<E>[],
-      streamVersions,
-      appended.position,
-      attempt,
-    );
+    ) as RecordedEvent<E>[];
+    this.cache?.observe(appended.versions);
+    if (run.cacheKey !== undefined) {
+      // The append was exact on every stream of the boundary, so the snapshot plus our own events
+      // is the state at the new versions.
+      const versions = new Map(snapshot.versions);
+      for (const [id, version] of Object.entries(streamVersions))
+        versions.set(id as StreamId, version);
+      this.remember(run, {
+        owner: run.definition,
+        state: this.fold(run.command, snapshot.state as S, events, undefined),
+        versions,
+        boundary: [...boundary],
+        position: appended.position,
+      });
+    }
+    return this.result(run, events, streamVersions, appended.position, attempt);
+  }
+
+  private remember<S, E extends DomainEvent>(run: Run<S, E>, snapshot: StateSnapshot): void {
+    if (run.cacheKey !== undefined) this.cache?.set(run.cacheKey, snapshot);
   }
 
   private result<S, E extends DomainEvent>(
@@ -410,6 +495,8 @@ interface Run<S, E extends DomainEvent> {
   readonly baseMetadata: EventMetadata;
   readonly deadline: number;
   readonly policy: RetryPolicy;
+  /** Key of this command's boundary in the state cache; undefined when not cached. */
+  readonly cacheKey: string | undefined;
 }
 
 function checkIterations(value: number): number {

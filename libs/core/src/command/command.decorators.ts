@@ -18,6 +18,11 @@ export interface CommandOptions {
   readonly validate?: boolean;
   /** Most rounds of dynamic stream discovery. @default the executor's (8) */
   readonly maxDiscoveryIterations?: number;
+  /**
+   * Set to false when `initialState` or `apply` read the command's own fields, so its state must
+   * not be reused across instances with the same streams. @default true (when the executor caches)
+   */
+  readonly stateCache?: boolean;
 }
 
 /**

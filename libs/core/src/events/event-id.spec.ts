@@ -1,3 +1,4 @@
+import { validate, version } from 'uuid';
 import { newEventId } from './event-id';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -13,6 +14,9 @@ describe('newEventId', () => {
       expect(id).toMatch(UUID_V7);
       expect(id[14]).toBe('7');
       expect(['8', '9', 'a', 'b']).toContain(id[19]);
+      // Cross-checked with the reference implementation's parser.
+      expect(validate(id)).toBe(true);
+      expect(version(id)).toBe(7);
     }
   });
 
