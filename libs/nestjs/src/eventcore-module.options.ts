@@ -1,4 +1,10 @@
-import type { CheckpointStore, EventStore, ExecutorOptions, ProjectionLock } from '@eventcore/core';
+import type {
+  CheckpointStore,
+  EventStore,
+  EventTypeDefinition,
+  ExecutorOptions,
+  ProjectionLock,
+} from '@eventcore/core';
 
 /** How the module runs the `@Projection()` providers it discovers. */
 export interface ProjectionsModuleOptions {
@@ -24,8 +30,17 @@ export interface EventCoreModuleOptions {
    * @default a new in-memory store (nothing survives a restart)
    */
   readonly eventStore?: EventStore;
-  /** Defaults for every command: retry policy, discovery cap, validation, clock. */
-  readonly executor?: ExecutorOptions;
+  /**
+   * Defaults for every command: retry policy, discovery cap, validation, clock, state cache.
+   * (Event types go in `events`, shared with projections.)
+   */
+  readonly executor?: Omit<ExecutorOptions, 'events'>;
+  /**
+   * Event types with their current schema version and upcasters. New events are written with the
+   * current version; older stored events are upcast for commands, projections and process managers.
+   * @default none: every type at version 1
+   */
+  readonly events?: readonly EventTypeDefinition[];
   /**
    * Close the event store when the application shuts down (after the projections have stopped).
    * Turn it off when the store is shared with something that outlives the module.

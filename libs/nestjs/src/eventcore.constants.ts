@@ -11,3 +11,6 @@ export const EVENTCORE_PROJECTION_LOCK = 'EVENTCORE:PROJECTION_LOCK';
 
 /** Metadata key set by `@Projection()`. */
 export const EVENTCORE_PROJECTION_METADATA = 'eventcore:projection';
+
+/** Injection token of the `EventTypeRegistry` (schema versions and upcasters). */
+export const EVENTCORE_EVENT_TYPES = 'EVENTCORE:EVENT_TYPES';

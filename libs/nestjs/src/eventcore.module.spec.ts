@@ -42,7 +42,9 @@ class FeatureModule {}
 
 describe('EventCoreModule', () => {
   it('provides a CommandBus over an in-memory store by default', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [EventCoreModule.forRoot({})] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [EventCoreModule.forRoot({})],
+    }).compile();
     const bus = moduleRef.get(CommandBus);
     const result = await bus.execute(new Note());
     expect(result.events.map((e) => e.type)).toEqual(['Noted']);
@@ -68,7 +70,9 @@ describe('EventCoreModule', () => {
     const app = moduleRef.createNestApplication();
     await app.init();
     await app.get(CommandBus).execute(new Note());
-    expect((await store.readStreams([streamId('notes-1')])).versions.get(streamId('notes-1'))).toBe(1);
+    expect((await store.readStreams([streamId('notes-1')])).versions.get(streamId('notes-1'))).toBe(
+      1,
+    );
     await app.close();
     expect(close).toHaveBeenCalledTimes(1);
   });
@@ -87,7 +91,9 @@ describe('EventCoreModule', () => {
   it('applies the executor defaults given to the module', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
-        EventCoreModule.forRoot({ executor: { clock: { now: () => new Date('2030-01-02T03:04:05.000Z') } } }),
+        EventCoreModule.forRoot({
+          executor: { clock: { now: () => new Date('2030-01-02T03:04:05.000Z') } },
+        }),
       ],
     }).compile();
     const result = await moduleRef.get(CommandBus).execute(new Note());

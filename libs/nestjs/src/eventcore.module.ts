@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import {
   CommandExecutor,
   type EventStore,
+  EventTypeRegistry,
   InMemoryCheckpointStore,
   InMemoryEventStore,
   InMemoryProjectionLock,
@@ -12,6 +13,7 @@ import {
   EVENTCORE_CHECKPOINT_STORE,
   EVENTCORE_COMMAND_EXECUTOR,
   EVENTCORE_EVENT_STORE,
+  EVENTCORE_EVENT_TYPES,
   EVENTCORE_PROJECTION_LOCK,
 } from './eventcore.constants';
 import type { EventCoreModuleOptions } from './eventcore-module.options';
@@ -33,11 +35,16 @@ const providers: Provider[] = [
       options.eventStore ?? new InMemoryEventStore(),
   },
   {
+    provide: EVENTCORE_EVENT_TYPES,
+    inject: [EVENTCORE_MODULE_OPTIONS],
+    useFactory: (options: EventCoreModuleOptions) => new EventTypeRegistry(options.events ?? []),
+  },
+  {
     provide: EVENTCORE_COMMAND_EXECUTOR,
-    inject: [EVENTCORE_EVENT_STORE, EVENTCORE_MODULE_OPTIONS],
+    inject: [EVENTCORE_EVENT_STORE, EVENTCORE_MODULE_OPTIONS, EVENTCORE_EVENT_TYPES],
     // The executor validates its options here, so a bad configuration fails at startup.
-    useFactory: (store: EventStore, options: EventCoreModuleOptions) =>
-      new CommandExecutor(store, options.executor),
+    useFactory: (store: EventStore, options: EventCoreModuleOptions, events: EventTypeRegistry) =>
+      new CommandExecutor(store, { ...options.executor, events }),
   },
   CommandBus,
   {
@@ -71,6 +78,7 @@ const providers: Provider[] = [
     CommandBus,
     EVENTCORE_EVENT_STORE,
     EVENTCORE_COMMAND_EXECUTOR,
+    EVENTCORE_EVENT_TYPES,
     EVENTCORE_CHECKPOINT_STORE,
     EVENTCORE_PROJECTION_LOCK,
     ProjectionRegistry,

@@ -1,5 +1,6 @@
 export * from './projection.decorator';
 export * from './projection.host';
+export * from './process-manager.host';
 export * from './projection.registry';
 export * from './event-subscriptions';
 export * from './projections.health';

@@ -33,3 +33,11 @@ export interface ProjectionOptions {
 export function Projection(options: ProjectionOptions): ClassDecorator {
   return applyDecorators(SetMetadata(EVENTCORE_PROJECTION_METADATA, options), Injectable());
 }
+
+/**
+ * Marks a provider as a process manager: like {@link Projection} (same options, same worker), for
+ * a class that extends `ProcessManagerHost` and reacts to events by executing commands.
+ */
+export function ProcessManager(options: ProjectionOptions): ClassDecorator {
+  return Projection(options);
+}

@@ -9,11 +9,19 @@ import {
 import {
   type CheckpointStore,
   CheckpointMovedError,
+  type CommandExecutor,
   type EventStore,
+  type EventTypeRegistry,
   type ProjectionLock,
   ProjectionWorker,
 } from '@eventcore/core';
-import { EVENTCORE_CHECKPOINT_STORE, EVENTCORE_PROJECTION_LOCK } from '../eventcore.constants';
+import {
+  EVENTCORE_CHECKPOINT_STORE,
+  EVENTCORE_COMMAND_EXECUTOR,
+  EVENTCORE_EVENT_TYPES,
+  EVENTCORE_PROJECTION_LOCK,
+} from '../eventcore.constants';
+import { ProcessManagerHost } from './process-manager.host';
 import type { EventCoreModuleOptions } from '../eventcore-module.options';
 import { EVENTCORE_MODULE_OPTIONS } from '../eventcore.module-definition';
 import { InjectEventStore } from '../inject-event-store.decorator';
@@ -39,11 +47,15 @@ export class ProjectionOrchestrator
     @Inject(EVENTCORE_CHECKPOINT_STORE) private readonly checkpoints: CheckpointStore,
     @Inject(EVENTCORE_PROJECTION_LOCK) private readonly lock: ProjectionLock,
     @Inject(EVENTCORE_MODULE_OPTIONS) private readonly options: EventCoreModuleOptions,
+    @Inject(EVENTCORE_EVENT_TYPES) private readonly events: EventTypeRegistry,
+    @Inject(EVENTCORE_COMMAND_EXECUTOR) private readonly executor: CommandExecutor,
   ) {}
 
   onModuleInit(): void {
     for (const { definition, host } of this.explorer.explore()) {
+      if (host instanceof ProcessManagerHost) host.attach(definition.name, this.executor);
       const worker = new ProjectionWorker(definition, host, {
+        events: this.events,
         store: this.store,
         checkpoints: this.checkpoints,
         lock: this.lock,
