@@ -7,3 +7,4 @@ export * from './command-bus';
 export * from './inject-event-store.decorator';
 export * from './event-store.health';
 export * from './projections';
+export * from './http';

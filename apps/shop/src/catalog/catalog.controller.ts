@@ -1,0 +1,50 @@
+import { Body, Controller, Get, Headers, NotFoundException, Param, Post } from '@nestjs/common';
+import { CommandBus, executeOptionsFromHeaders } from '@eventcore/nestjs';
+import { AddProductDto, RestockDto } from './catalog.dto';
+import { AddProduct, RestockProduct } from './catalog.commands';
+import { ProductQuery, type ProductView } from './product.query';
+import { SkuPipe } from './sku.pipe';
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** Products and their stock. */
+@Controller('products')
+export class CatalogController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly products: ProductQuery,
+  ) {}
+
+  @Post()
+  async add(@Body() body: AddProductDto, @Headers() headers: Headers) {
+    const result = await this.commands.execute(
+      new AddProduct(body.sku, body.name, body.stock),
+      executeOptionsFromHeaders(headers),
+    );
+    return { position: result.position, streamVersions: result.streamVersions };
+  }
+
+  @Post(':sku/restock')
+  async restock(
+    @Param('sku', SkuPipe) sku: string,
+    @Body() body: RestockDto,
+    @Headers() headers: Headers,
+  ) {
+    const result = await this.commands.execute(
+      new RestockProduct(sku, body.quantity),
+      executeOptionsFromHeaders(headers),
+    );
+    return { position: result.position, streamVersions: result.streamVersions };
+  }
+
+  @Get(':sku')
+  async get(@Param('sku', SkuPipe) sku: string): Promise<ProductView> {
+    const product = await this.products.find(sku);
+    if (product === undefined)
+      throw new NotFoundException({
+        code: 'product.not_found',
+        message: `Product ${sku} does not exist.`,
+      });
+    return product;
+  }
+}

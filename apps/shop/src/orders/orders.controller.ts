@@ -1,0 +1,55 @@
+import { Body, Controller, Get, Headers, NotFoundException, Param, Post } from '@nestjs/common';
+import { CommandBus, executeOptionsFromHeaders } from '@eventcore/nestjs';
+import { SkuPipe } from '../catalog/sku.pipe';
+import { PlaceOrder, RecordPayment } from './order.commands';
+import { OrderQuery, type OrderView } from './order.query';
+import { PaymentDto, PlaceOrderDto } from './orders.dto';
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** Orders: placing one reserves stock on every product it names, all or nothing. */
+@Controller('orders')
+export class OrdersController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly orders: OrderQuery,
+  ) {}
+
+  @Post()
+  async place(@Body() body: PlaceOrderDto, @Headers() headers: Headers) {
+    const result = await this.commands.execute(
+      new PlaceOrder(body.orderId, body.lines),
+      executeOptionsFromHeaders(headers),
+    );
+    return {
+      position: result.position,
+      streamVersions: result.streamVersions,
+      attempts: result.attempts,
+    };
+  }
+
+  /** The payment provider's callback; the fulfilment process manager takes it from there. */
+  @Post(':id/payment')
+  async pay(
+    @Param('id', SkuPipe) id: string,
+    @Body() body: PaymentDto,
+    @Headers() headers: Headers,
+  ) {
+    const result = await this.commands.execute(
+      new RecordPayment(id, body.succeeded),
+      executeOptionsFromHeaders(headers),
+    );
+    return { position: result.position, streamVersions: result.streamVersions };
+  }
+
+  @Get(':id')
+  async get(@Param('id', SkuPipe) id: string): Promise<OrderView> {
+    const order = await this.orders.find(id);
+    if (order === undefined)
+      throw new NotFoundException({
+        code: 'order.not_found',
+        message: `Order ${id} does not exist.`,
+      });
+    return order;
+  }
+}

@@ -1,0 +1,36 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { CheckpointStore, EventStore } from '@eventcore/core';
+import { EventCoreModule } from '@eventcore/nestjs';
+import { CatalogController } from './catalog/catalog.controller';
+import { ProductQuery } from './catalog/product.query';
+import { HealthModule } from './health/health.module';
+import { FulfilmentProcessManager } from './orders/fulfilment.process-manager';
+import { OrderQuery } from './orders/order.query';
+import { OrdersController } from './orders/orders.controller';
+
+/** Options of the sample shop. */
+export interface ShopAppOptions {
+  /** @default an in-memory store */
+  readonly eventStore?: EventStore;
+  /** Where the fulfilment process manager keeps its checkpoint. @default in memory */
+  readonly checkpointStore?: CheckpointStore;
+}
+
+/** The sample shop: a catalog, orders that reserve stock across products, and fulfilment. */
+@Module({})
+export class ShopAppModule {
+  static forRoot(options: ShopAppOptions = {}): DynamicModule {
+    return {
+      module: ShopAppModule,
+      imports: [
+        EventCoreModule.forRoot({
+          eventStore: options.eventStore,
+          checkpointStore: options.checkpointStore,
+        }),
+        HealthModule,
+      ],
+      controllers: [CatalogController, OrdersController],
+      providers: [ProductQuery, OrderQuery, FulfilmentProcessManager],
+    };
+  }
+}

@@ -1,0 +1,3 @@
+export * from './eventcore-exception.filter';
+export * from './validation.pipe';
+export * from './request-metadata';
