@@ -297,6 +297,26 @@ export class PostgresEventStore implements EventStore {
     await this.closing;
   }
 
+  private appendNotifier: { onAppended(listener: () => void): () => void } | undefined;
+
+  /** The executor the store runs on, for components on the same database (checkpoint store). */
+  get sqlExecutor(): SqlExecutor {
+    return this.executor;
+  }
+
+  /**
+   * Routes {@link onAppended} to `notifier` (a `PostgresAppendNotifier` on this database). Attach it
+   * before projections start: they subscribe once, at start. Without one, projections poll.
+   */
+  useAppendNotifier(notifier: { onAppended(listener: () => void): () => void } | undefined): void {
+    this.appendNotifier = notifier;
+  }
+
+  /** Calls `listener` after appends commit, in any process, through the attached notifier. */
+  onAppended(listener: () => void): () => void {
+    return this.appendNotifier?.onAppended(listener) ?? (() => undefined);
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new StoreClosedError();
   }
