@@ -28,3 +28,4 @@ export {
 } from './memory/in-memory.event-store';
 export * from './projection';
 export * from './process';
+export * from './telemetry';

@@ -32,6 +32,7 @@ import {
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from './retry-policy';
 import { type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
 import { validateCommand } from './validate-command';
+import { type CommandObservation, CommandTelemetry } from '../telemetry/command-telemetry';
 
 /** Defaults for every command run by one executor (a module's `executor` options). */
 export interface ExecutorOptions {
@@ -93,6 +94,7 @@ export class CommandExecutor {
   private readonly idGenerator: () => string;
   private readonly events: EventTypeRegistry | undefined;
   private readonly cache: StateCache | undefined;
+  private readonly telemetry = new CommandTelemetry();
   private readonly maxDiscoveryIterations: number;
   private readonly validate: boolean;
   private readonly retryDefaults: Partial<RetryPolicy> | undefined;
@@ -141,6 +143,28 @@ export class CommandExecutor {
       throw new InvalidCommandError(String(command));
     }
     const definition = commandDefinition(command);
+    const observation = this.telemetry.start(definition.name);
+    try {
+      const result = await this.run(command, options, definition, observation);
+      const outcome = result.replayed
+        ? 'replayed'
+        : result.events.length === 0
+          ? 'no-op'
+          : 'written';
+      this.telemetry.succeed(observation, outcome, result.attempts, result.events.length);
+      return result;
+    } catch (error) {
+      this.telemetry.fail(observation, error);
+      throw error;
+    }
+  }
+
+  private async run<S, E extends DomainEvent>(
+    command: CommandLogic<S, E>,
+    options: ExecuteOptions,
+    definition: CommandDefinition,
+    observation: CommandObservation,
+  ): Promise<CommandResult<E>> {
     const policy = resolveRetryPolicy(this.retryDefaults, definition.options.retry, options.retry);
     const maxIterations = checkIterations(
       definition.options.maxDiscoveryIterations ?? this.maxDiscoveryIterations,
@@ -182,6 +206,7 @@ export class CommandExecutor {
         return await this.attempt(run, attempt);
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
+        this.telemetry.conflict(observation, attempt);
         if (attempt >= policy.maxAttempts)
           throw new RetriesExhaustedError(definition.name, attempt, error);
         const delay = backoffDelay(policy, attempt, this.random);
@@ -467,6 +492,7 @@ export class CommandExecutor {
     outcome: 'not-written' | 'unknown',
   ): Promise<T> {
     const remaining = run.deadline - this.clock.now().getTime();
+    const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const expiry = new Promise<typeof DEADLINE>((resolve) => {
       timer = setTimeout(() => resolve(DEADLINE), Math.max(0, remaining));
@@ -481,6 +507,7 @@ export class CommandExecutor {
       return winner as T;
     } finally {
       clearTimeout(timer);
+      this.telemetry.storeCall(outcome === 'unknown' ? 'append' : 'readStreams', started);
     }
   }
 }

@@ -25,6 +25,7 @@ import { ProcessManagerHost } from './process-manager.host';
 import type { EventCoreModuleOptions } from '../eventcore-module.options';
 import { EVENTCORE_MODULE_OPTIONS } from '../eventcore.module-definition';
 import { InjectEventStore } from '../inject-event-store.decorator';
+import { observeProjections } from './projection-metrics';
 import { ProjectionExplorer } from './projection.explorer';
 import { ProjectionRegistry } from './projection.registry';
 
@@ -39,6 +40,7 @@ export class ProjectionOrchestrator
 {
   private readonly logger = new Logger('EventCore');
   private readonly workers: ProjectionWorker[] = [];
+  private stopObserving: (() => void) | undefined;
 
   constructor(
     private readonly explorer: ProjectionExplorer,
@@ -65,6 +67,7 @@ export class ProjectionOrchestrator
       this.workers.push(worker);
       this.registry.register(worker, definition);
     }
+    this.stopObserving = observeProjections(this.registry);
   }
 
   onApplicationBootstrap(): void {
@@ -77,6 +80,7 @@ export class ProjectionOrchestrator
 
   /** Each worker finishes its batch in flight and releases its lease, so another instance can take over. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopObserving?.();
     await Promise.all(this.workers.map((worker) => worker.stop()));
   }
 
