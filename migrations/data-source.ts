@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { EventStoreSchema1764201600000 } from './1764201600000-EventStoreSchema';
+import { ProjectionSchema1764288000000 } from './1764288000000-ProjectionSchema';
 
 /**
  * The DataSource the TypeORM CLI uses to run the event store's migrations against `DATABASE_URL`
@@ -8,6 +9,6 @@ import { EventStoreSchema1764201600000 } from './1764201600000-EventStoreSchema'
 export default new DataSource({
   type: 'postgres',
   url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  migrations: [EventStoreSchema1764201600000],
+  migrations: [EventStoreSchema1764201600000, ProjectionSchema1764288000000],
   migrationsTableName: 'eventcore_typeorm_migrations',
 });

@@ -33,3 +33,26 @@ export {
 } from './schema/migrations';
 export { ALLOW_EVENT_MUTATION_SETTING } from './schema/event-store.schema';
 export { DEFAULT_SCHEMA, notificationChannel } from './schema/schema-name';
+export {
+  PostgresCheckpointStore,
+  createPostgresCheckpointStore,
+  type PostgresCheckpointStoreOptions,
+  type PostgresProjectionTx,
+} from './projection/postgres.checkpoint-store';
+export {
+  PostgresProjectionLock,
+  PROJECTION_LOCK_NAMESPACE,
+  type PostgresProjectionLockOptions,
+} from './projection/postgres.projection-lock';
+export { PostgresLeaseLock, type PostgresLeaseLockOptions } from './projection/postgres.lease-lock';
+export {
+  PostgresAppendNotifier,
+  createPostgresAppendNotifier,
+  createPGliteAppendNotifier,
+  pgListenSource,
+  pgliteListenSource,
+  type AppendNotifications,
+  type ListenSource,
+  type PostgresAppendNotifierOptions,
+} from './projection/postgres.append-notifier';
+export type { DedicatedConnection } from './projection/dedicated-connection';

@@ -4,6 +4,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { eventStoreContract } from '@eventcore/core/testing';
 import { createPGliteEventStore } from './postgres.factory';
+import { CURRENT_SCHEMA_VERSION } from './schema/migrations';
 import { loadPGlite } from './testing/pglite.testing';
 
 // One in-memory PGlite for the file (starting one takes seconds); each store gets a fresh schema.
@@ -53,7 +54,7 @@ describe('PGlite store on disk', () => {
       const reader = await createPGliteEventStore({ db: second });
       const read = await reader.readStreams([streamId('durable')]);
       expect(read.events).toEqual(written.events);
-      expect((await reader.health()).schemaVersion).toBe(1);
+      expect((await reader.health()).schemaVersion).toBe(CURRENT_SCHEMA_VERSION);
       await reader.close();
       await second.close();
     } finally {

@@ -4,6 +4,7 @@ import { Client, type Pool } from 'pg';
 import { createPostgresEventStore } from './postgres.factory';
 import { PgPoolSqlExecutor } from './executor/pg-pool.sql-executor';
 import { migrate } from './schema/migrate';
+import { CURRENT_SCHEMA_VERSION, SCHEMA_MIGRATIONS } from './schema/migrations';
 import { createTestDatabase, describeWithServer, type TestDatabase } from './testing/test-database';
 
 describeWithServer('PostgreSQL schema, immutability, health and hostile input (server)', () => {
@@ -24,10 +25,12 @@ describeWithServer('PostgreSQL schema, immutability, health and hostile input (s
     const versions = await Promise.all(
       [1, 2, 3].map(() => migrate(executor, { schema: 'migrated' })),
     );
-    expect(versions).toEqual([1, 1, 1]);
-    await expect(migrate(executor, { schema: 'migrated' })).resolves.toBe(1);
-    const rows = (await pool.query('SELECT version, name FROM migrated.schema_version')).rows;
-    expect(rows).toEqual([{ version: 1, name: '1764201600000-EventStoreSchema' }]);
+    expect(versions).toEqual([1, 2, 3].map(() => CURRENT_SCHEMA_VERSION));
+    await expect(migrate(executor, { schema: 'migrated' })).resolves.toBe(CURRENT_SCHEMA_VERSION);
+    const rows = (
+      await pool.query('SELECT version, name FROM migrated.schema_version ORDER BY version')
+    ).rows;
+    expect(rows).toEqual(SCHEMA_MIGRATIONS.map(({ version, name }) => ({ version, name })));
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE on events unless the administrative setting is on', async () => {
@@ -63,7 +66,7 @@ describeWithServer('PostgreSQL schema, immutability, health and hostile input (s
       poolSize: 3,
     });
     const idle = await store.health();
-    expect(idle).toMatchObject({ schemaVersion: 1, circuit: 'closed' });
+    expect(idle).toMatchObject({ schemaVersion: CURRENT_SCHEMA_VERSION, circuit: 'closed' });
     expect(idle.pingMs).toBeGreaterThanOrEqual(0);
     expect(idle.pool.total).toBeGreaterThanOrEqual(1);
     expect(idle.pool.waiting).toBe(0);

@@ -1,3 +1,4 @@
+import { dropProjectionSchemaV2, projectionSchemaV2 } from '../projection/projection.schema';
 import { dropEventStoreSchemaV1, eventStoreSchemaV1 } from './event-store.schema';
 
 /** One version of the schema. The TypeORM migrations in `migrations/` run the same statements. */
@@ -16,6 +17,12 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     name: '1764201600000-EventStoreSchema',
     up: eventStoreSchemaV1,
     down: dropEventStoreSchemaV1,
+  },
+  {
+    version: 2,
+    name: '1764288000000-ProjectionSchema',
+    up: projectionSchemaV2,
+    down: dropProjectionSchemaV2,
   },
 ];
 
