@@ -6,6 +6,7 @@ export * from './errors';
 export * from './events/event';
 export * from './events/event-id';
 export * from './events/event-type-registry';
+export * from './events/event-serializer';
 export * from './store/stream-id';
 export * from './store/expected-version';
 export * from './store/event-store';

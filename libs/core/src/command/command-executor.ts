@@ -448,11 +448,17 @@ export class CommandExecutor {
     return {
       id: this.idGenerator(),
       type: emitted.event.type,
-      data: emitted.event.data,
+      ...this.encode(emitted.event),
       metadata: eventMetadata(base, emitted.custom),
       occurredAt,
       schemaVersion: this.events?.currentVersion(emitted.event.type) ?? 1,
     };
+  }
+
+  private encode(event: DomainEvent): { data: unknown; encoding?: string } {
+    if (this.events === undefined) return { data: event.data };
+    const { data, encoding } = this.events.encode(event.type, event.data);
+    return encoding === undefined ? { data } : { data, encoding };
   }
 
   private metadataFor(commandId: string, options: ExecuteOptions): EventMetadata {

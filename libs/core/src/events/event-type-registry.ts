@@ -1,5 +1,8 @@
 import { EventDecodeError, InvalidOptionsError } from '../errors';
 import type { RecordedEvent } from './event';
+import { type EventSerializer, JSON_ENCODING } from './event-serializer';
+
+const FORMAT = /^[a-z0-9.-]{1,32}$/;
 
 /** Turns the data of schema version n into version n + 1. Pure; throw to refuse. */
 export type Upcaster = (data: unknown, event: RecordedEvent) => unknown;
@@ -11,11 +14,14 @@ export interface EventTypeDefinition {
   readonly version?: number;
   /** `upcasters[n]` turns version n into n + 1; one for each n from 1 to version − 1. */
   readonly upcasters?: Readonly<Record<number, Upcaster>>;
+  /** Store this type's data with a binary serializer instead of JSON. @default JSON */
+  readonly serializer?: EventSerializer;
 }
 
 interface Registered {
   readonly version: number;
   readonly upcasters: Readonly<Record<number, Upcaster>>;
+  readonly serializer: EventSerializer | undefined;
 }
 
 /**
@@ -25,6 +31,8 @@ interface Registered {
  */
 export class EventTypeRegistry {
   private readonly types = new Map<string, Registered>();
+  /** Serializers by format, to decode stored events whatever their type's current serializer. */
+  private readonly formats = new Map<string, EventSerializer>();
 
   constructor(definitions: readonly EventTypeDefinition[] = []) {
     for (const definition of definitions) this.register(definition);
@@ -35,7 +43,7 @@ export class EventTypeRegistry {
    * @throws InvalidOptionsError for a duplicate type, a bad version or a missing step in the chain.
    */
   register(definition: EventTypeDefinition): this {
-    const { type, version = 1, upcasters = {} } = definition;
+    const { type, version = 1, upcasters = {}, serializer } = definition;
     if (typeof type !== 'string' || type.length === 0)
       throw new InvalidOptionsError('event type', 'give a non-empty type name');
     if (this.types.has(type))
@@ -54,8 +62,42 @@ export class EventTypeRegistry {
         );
       }
     }
-    this.types.set(type, { version, upcasters });
+    if (serializer !== undefined) {
+      const format = serializer.format;
+      if (typeof format !== 'string' || !FORMAT.test(format) || format === JSON_ENCODING) {
+        throw new InvalidOptionsError(
+          `serializer of "${type}"`,
+          'its format must be 1–32 of a-z 0-9 . - and not "json"',
+        );
+      }
+      const known = this.formats.get(format);
+      if (
+        known !== undefined &&
+        known !== serializer &&
+        known.constructor !== serializer.constructor
+      ) {
+        throw new InvalidOptionsError(
+          `serializer of "${type}"`,
+          `format "${format}" is already used by another serializer`,
+        );
+      }
+      this.formats.set(format, serializer);
+    }
+    this.types.set(type, { version, upcasters, serializer });
     return this;
+  }
+
+  /**
+   * Encodes new event data for storage: JSON values stay as they are; a type with a serializer
+   * becomes the base64 of its bytes, tagged with the serializer's format.
+   */
+  encode(type: string, data: unknown): { data: unknown; encoding: string | undefined } {
+    const serializer = this.types.get(type)?.serializer;
+    if (serializer === undefined) return { data, encoding: undefined };
+    return {
+      data: Buffer.from(serializer.serialize(data)).toString('base64'),
+      encoding: serializer.format,
+    };
   }
 
   /** The version new events of `type` are written with. */
@@ -72,7 +114,8 @@ export class EventTypeRegistry {
   upcast<E extends RecordedEvent>(event: E): E {
     const registered = this.types.get(event.type);
     const current = registered?.version ?? 1;
-    if (event.schemaVersion === current) return event;
+    const encoded = event.encoding !== undefined && event.encoding !== JSON_ENCODING;
+    if (event.schemaVersion === current && !encoded) return event;
     const fail = (reason: string, cause?: unknown) =>
       new EventDecodeError(event.id, event.streamId, event.type, event.schemaVersion, reason, {
         cause,
@@ -82,7 +125,7 @@ export class EventTypeRegistry {
         `this code knows version ${current} at most; deploy the newer code before reading it`,
       );
     }
-    let data = event.data as unknown;
+    let data = encoded ? this.decodeBytes(event, fail) : (event.data as unknown);
     for (let n = event.schemaVersion; n < current; n++) {
       const upcaster = registered?.upcasters[n];
       if (upcaster === undefined) throw fail(`no upcaster from version ${n} to ${n + 1}`);
@@ -95,6 +138,25 @@ export class EventTypeRegistry {
         );
       }
     }
-    return Object.freeze({ ...event, data, schemaVersion: current });
+    return Object.freeze({ ...event, data, schemaVersion: current, encoding: JSON_ENCODING });
+  }
+
+  private decodeBytes(
+    event: RecordedEvent,
+    fail: (reason: string, cause?: unknown) => EventDecodeError,
+  ): unknown {
+    const serializer = this.formats.get(event.encoding!);
+    if (serializer === undefined)
+      throw fail(`no serializer is registered for format "${event.encoding}"`);
+    if (typeof event.data !== 'string')
+      throw fail(`${event.encoding} data must be stored as base64 text`);
+    try {
+      return serializer.deserialize(Buffer.from(event.data, 'base64'));
+    } catch (error) {
+      throw fail(
+        `the ${event.encoding} data cannot be decoded: ${(error as Error).message}`,
+        error,
+      );
+    }
   }
 }

@@ -32,6 +32,12 @@ export interface EventToAppend {
   readonly occurredAt: string;
   /** Version of the event's schema (for upcasting); defaults to 1. */
   readonly schemaVersion?: number;
+  /**
+   * How `data` is encoded. `json` (the default): `data` is a JSON value, stored queryable (jsonb).
+   * Any other name (e.g. `msgpack`, see {@link EventSerializer}): `data` is the base64 of the bytes,
+   * stored as bytes.
+   */
+  readonly encoding?: string;
 }
 
 /** The fields every stored event has, whatever its type. */
@@ -43,6 +49,8 @@ export interface RecordedEventBase {
   /** Position in the global log; increases with commit order within one store. */
   readonly globalPosition: number;
   readonly schemaVersion: number;
+  /** `json` when absent; otherwise `data` is the base64 of bytes in that encoding (decoded by the `EventTypeRegistry`). */
+  readonly encoding?: string;
   readonly metadata: EventMetadata;
   /** ISO-8601 time from the writer's clock. */
   readonly occurredAt: string;

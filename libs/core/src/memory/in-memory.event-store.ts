@@ -101,6 +101,9 @@ export class InMemoryEventStore implements EventStore {
           type: event.type,
           data: JSON.parse(data) as unknown,
           schemaVersion: event.schemaVersion ?? 1,
+          ...(event.encoding !== undefined && event.encoding !== 'json'
+            ? { encoding: event.encoding }
+            : {}),
           metadata: {
             correlationId: event.metadata.correlationId,
             causationId: event.metadata.causationId,

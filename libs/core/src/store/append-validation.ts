@@ -64,6 +64,7 @@ function validateExpected(write: StreamWrite): void {
   }
 }
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function validateEvent(streamId: string, event: EventToAppend): void {
@@ -111,6 +112,18 @@ function validateEvent(streamId: string, event: EventToAppend): void {
     throw new InvalidAppendError(
       `event ${event.id} for stream "${streamId}" needs occurredAt as Date#toISOString() gives it (YYYY-MM-DDTHH:mm:ss.sssZ)`,
     );
+  }
+  if (event.encoding !== undefined && event.encoding !== 'json') {
+    if (typeof event.encoding !== 'string' || !/^[a-z0-9.-]{1,32}$/.test(event.encoding)) {
+      throw new InvalidAppendError(
+        `event ${event.id} for stream "${streamId}" has an invalid encoding name`,
+      );
+    }
+    if (typeof event.data !== 'string' || !BASE64.test(event.data)) {
+      throw new InvalidAppendError(
+        `event ${event.id} for stream "${streamId}" is encoded as ${event.encoding}: its data must be the base64 of the bytes`,
+      );
+    }
   }
   const version = event.schemaVersion ?? 1;
   if (!Number.isSafeInteger(version) || version < 1) {
