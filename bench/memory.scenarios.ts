@@ -87,7 +87,9 @@ function commandScenario(
     unit: 'commands/s',
     concurrency: 1,
     async setup() {
-      executor = new CommandExecutor(new InMemoryEventStore(), { stateCache: { maxEntries: 10_000 } });
+      executor = new CommandExecutor(new InMemoryEventStore(), {
+        stateCache: { maxEntries: 10_000 },
+      });
     },
     async run(quick) {
       const n = quick ? 5_000 : 50_000;
