@@ -11,6 +11,7 @@ import {
   streamId,
 } from '@eventcore/core';
 import { testEvent } from '@eventcore/core/testing';
+import { PGliteSqlExecutor } from '../executor/pglite.sql-executor';
 import type { PostgresEventStore } from '../postgres.event-store';
 import { createPGliteEventStore } from '../postgres.factory';
 import { loadPGlite } from '../testing/pglite.testing';
@@ -29,10 +30,12 @@ import {
 } from './projection.fixtures';
 
 let db: PGlite;
+let query: PGliteSqlExecutor;
 let schemas = 0;
 
 beforeAll(async () => {
   db = await loadPGlite().create();
+  query = new PGliteSqlExecutor(db, false);
 });
 
 afterAll(async () => {
@@ -44,7 +47,6 @@ describe('PostgreSQL projections on PGlite', () => {
   let checkpoints: PostgresCheckpointStore;
   let readModel: SumsReadModel;
   const workers: ProjectionWorker<PostgresProjectionTx>[] = [];
-  const query = { query: async (sql: string) => (await db.query(sql)).rows };
 
   beforeEach(async () => {
     const schema = `proj_${++schemas}`;
