@@ -1,28 +1,53 @@
-import { type DynamicModule, Module } from '@nestjs/common';
-import type { EventStore } from '@eventcore/core';
+import { type DynamicModule, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
 import { EventCoreModule } from '@eventcore/nestjs';
 import { AccountsModule } from './accounts/accounts.module';
 import { HealthModule } from './health/health.module';
+import type { BalanceReadModel } from './read-model/balance-read-model';
+import { InMemoryBalanceReadModel } from './read-model/in-memory.balance-read-model';
 import { ReadModelModule } from './read-model/read-model.module';
 
 /** Options of the sample bank. */
 export interface BankAppOptions {
   /** @default an in-memory store */
   readonly eventStore?: EventStore;
+  /** Projection checkpoints; a transactional (PostgreSQL) one makes the read model exactly-once. @default in memory */
+  readonly checkpointStore?: CheckpointStore;
+  /** Elects the instance that runs each projection. @default this process only */
+  readonly projectionLock?: ProjectionLock;
+  /** Where the balances projection writes; must match the checkpoint store (SQL with PostgreSQL). @default in memory */
+  readonly balances?: BalanceReadModel;
+  /** Called once the app has shut down: closes what the caller opened for it (listeners, locks). */
+  readonly onShutdown?: () => Promise<void>;
 }
+
+const BANK_SHUTDOWN = 'BANK:SHUTDOWN';
+const noop = async () => undefined;
 
 /** The sample bank application. */
 @Module({})
-export class BankAppModule {
+export class BankAppModule implements OnApplicationShutdown {
   static forRoot(options: BankAppOptions = {}): DynamicModule {
     return {
       module: BankAppModule,
       imports: [
-        EventCoreModule.forRoot({ eventStore: options.eventStore }),
+        EventCoreModule.forRoot({
+          eventStore: options.eventStore,
+          checkpointStore: options.checkpointStore,
+          projectionLock: options.projectionLock,
+        }),
         AccountsModule,
-        ReadModelModule,
+        ReadModelModule.forRoot(options.balances ?? new InMemoryBalanceReadModel()),
         HealthModule,
       ],
+      providers: [{ provide: BANK_SHUTDOWN, useValue: options.onShutdown ?? noop }],
     };
+  }
+
+  constructor(@Inject(BANK_SHUTDOWN) private readonly onShutdown: () => Promise<void>) {}
+
+  /** Runs after the projections have stopped (they stop in `beforeApplicationShutdown`). */
+  async onApplicationShutdown(): Promise<void> {
+    await this.onShutdown();
   }
 }

@@ -9,7 +9,7 @@ async function main(): Promise<void> {
     throw new Error(`PORT must be an integer from 0 to 65535, got "${process.env.PORT}"`);
   }
   const store = await bankStoreFromEnv();
-  const app = await createBankApp({ eventStore: store.eventStore });
+  const app = await createBankApp(store);
   await app.listen(port, process.env.HOST ?? '127.0.0.1');
   const logger = new Logger('Bank');
   logger.log(`Events in ${store.description}`);

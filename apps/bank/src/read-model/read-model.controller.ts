@@ -35,10 +35,9 @@ export class ReadModelController {
         timeoutMs: query.timeoutMs,
       });
     }
-    return {
-      accounts: this.balances.list(),
-      total: this.balances.total(),
-      position: this.projections.get('account-balances').position,
-    };
+    // The position first: the rows read after it reflect at least every event up to it.
+    const position = this.projections.get('account-balances').position;
+    const [accounts, total] = await Promise.all([this.balances.list(), this.balances.total()]);
+    return { accounts, total, position };
   }
 }

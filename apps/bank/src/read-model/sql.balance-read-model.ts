@@ -1,0 +1,67 @@
+import type { RecordedEvent } from '@eventcore/core';
+import type { SqlQueryable } from '@eventcore/postgres';
+import {
+  type AccountBalance,
+  accountIdOf,
+  balanceChange,
+  type BalanceReadModel,
+  openedBy,
+} from './balance-read-model';
+
+/**
+ * Balances in PostgreSQL tables `bank.account_balances (account_id, owner, balance, version)` and
+ * `bank.bank_totals`, written only through the checkpoint store's transaction: each event's change
+ * commits with the projection's checkpoint, exactly once, so no idempotency check is needed.
+ */
+export class SqlBalanceReadModel implements BalanceReadModel {
+  private constructor(private readonly db: SqlQueryable) {}
+
+  /** Creates the tables if needed; `db` serves the reads. */
+  static async create(db: SqlQueryable): Promise<SqlBalanceReadModel> {
+    await db.query('CREATE SCHEMA IF NOT EXISTS bank');
+    await db.query(`CREATE TABLE IF NOT EXISTS bank.account_balances (
+      account_id text PRIMARY KEY,
+      owner text NOT NULL,
+      balance bigint NOT NULL,
+      version bigint NOT NULL)`);
+    // One row: the sum of every balance, kept beside them so reading it costs nothing.
+    await db.query(`CREATE TABLE IF NOT EXISTS bank.bank_totals (
+      id boolean PRIMARY KEY DEFAULT true CHECK (id),
+      total bigint NOT NULL)`);
+    await db.query('INSERT INTO bank.bank_totals (total) VALUES (0) ON CONFLICT (id) DO NOTHING');
+    return new SqlBalanceReadModel(db);
+  }
+
+  async apply(event: RecordedEvent, tx: unknown): Promise<void> {
+    const sql = tx as SqlQueryable;
+    const change = balanceChange(event);
+    await sql.query(
+      `INSERT INTO bank.account_balances AS a (account_id, owner, balance, version)
+       VALUES ($1, coalesce($2, ''), $3, $4)
+       ON CONFLICT (account_id) DO UPDATE
+         SET owner = coalesce($2, a.owner), balance = a.balance + $3, version = $4`,
+      [accountIdOf(event), openedBy(event) ?? null, change, event.streamVersion],
+    );
+    if (change !== 0) {
+      await sql.query('UPDATE bank.bank_totals SET total = total + $1', [change]);
+    }
+  }
+
+  async reset(tx: unknown): Promise<void> {
+    const sql = tx as SqlQueryable;
+    await sql.query('TRUNCATE bank.account_balances');
+    await sql.query('UPDATE bank.bank_totals SET total = 0');
+  }
+
+  async list(): Promise<AccountBalance[]> {
+    const rows = await this.db.query<{ account_id: string; owner: string; balance: string }>(
+      'SELECT account_id, owner, balance FROM bank.account_balances ORDER BY account_id COLLATE "C"',
+    );
+    return rows.map((r) => ({ id: r.account_id, owner: r.owner, balance: Number(r.balance) }));
+  }
+
+  async total(): Promise<number> {
+    const [row] = await this.db.query<{ total: string }>('SELECT total FROM bank.bank_totals');
+    return Number(row?.total ?? 0);
+  }
+}
