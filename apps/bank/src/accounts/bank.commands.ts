@@ -18,16 +18,12 @@ import {
 /** Largest amount of one operation, in cents; keeps every balance a safe integer. */
 export const MAX_AMOUNT = 1_000_000_000_00;
 
-/** Opens an account; refused if the stream already holds one. */
-@Command()
-export class OpenAccount implements CommandLogic<AccountState, BankEvent> {
-  @Stream() account: StreamId;
-  @IsString() @Length(1, 100) owner: string;
-
-  constructor(account: StreamId, owner: string) {
-    this.account = account;
-    this.owner = owner;
-  }
+/**
+ * What every single-account command shares: the state of its one account, folded from its stream.
+ * Each concrete command is decorated with `@Command()` itself.
+ */
+abstract class AccountCommand implements CommandLogic<AccountState, BankEvent> {
+  abstract readonly account: StreamId;
 
   initialState(): AccountState {
     return closedAccount;
@@ -35,6 +31,21 @@ export class OpenAccount implements CommandLogic<AccountState, BankEvent> {
 
   apply(state: AccountState, event: RecordedEvent<BankEvent>): AccountState {
     return evolveAccount(state, event);
+  }
+
+  abstract handle(state: AccountState, ctx: CommandContext<BankEvent>): void;
+}
+
+/** Opens an account; refused if the stream already holds one. */
+@Command()
+export class OpenAccount extends AccountCommand {
+  @Stream() account: StreamId;
+  @IsString() @Length(1, 100) owner: string;
+
+  constructor(account: StreamId, owner: string) {
+    super();
+    this.account = account;
+    this.owner = owner;
   }
 
   handle(state: AccountState, ctx: CommandContext<BankEvent, OpenAccount>): void {
@@ -45,21 +56,14 @@ export class OpenAccount implements CommandLogic<AccountState, BankEvent> {
 
 /** Puts money into an open account. */
 @Command()
-export class Deposit implements CommandLogic<AccountState, BankEvent> {
+export class Deposit extends AccountCommand {
   @Stream() account: StreamId;
   @IsInt() @IsPositive() @Max(MAX_AMOUNT) amount: number;
 
   constructor(account: StreamId, amount: number) {
+    super();
     this.account = account;
     this.amount = amount;
-  }
-
-  initialState(): AccountState {
-    return closedAccount;
-  }
-
-  apply(state: AccountState, event: RecordedEvent<BankEvent>): AccountState {
-    return evolveAccount(state, event);
   }
 
   handle(state: AccountState, ctx: CommandContext<BankEvent, Deposit>): void {
@@ -70,21 +74,14 @@ export class Deposit implements CommandLogic<AccountState, BankEvent> {
 
 /** Takes money out of an account that holds enough. */
 @Command()
-export class Withdraw implements CommandLogic<AccountState, BankEvent> {
+export class Withdraw extends AccountCommand {
   @Stream() account: StreamId;
   @IsInt() @IsPositive() @Max(MAX_AMOUNT) amount: number;
 
   constructor(account: StreamId, amount: number) {
+    super();
     this.account = account;
     this.amount = amount;
-  }
-
-  initialState(): AccountState {
-    return closedAccount;
-  }
-
-  apply(state: AccountState, event: RecordedEvent<BankEvent>): AccountState {
-    return evolveAccount(state, event);
   }
 
   handle(state: AccountState, ctx: CommandContext<BankEvent, Withdraw>): void {

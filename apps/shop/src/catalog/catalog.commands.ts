@@ -16,27 +16,33 @@ import {
   ShopRules,
 } from './shop.events';
 
-/** Adds a product with its initial stock. */
-@Command()
-export class AddProduct implements CommandLogic<ProductState, ShopEvent> {
-  @Stream() product: StreamId;
-  @IsString() @Length(1, 64) sku: string;
-  @IsString() @Length(1, 200) name: string;
-  @IsInt() @Min(0) @Max(1_000_000) stock: number;
-
-  constructor(sku: string, name: string, stock: number) {
-    this.product = productStream(sku);
-    this.sku = sku;
-    this.name = name;
-    this.stock = stock;
-  }
-
+/** Commands on one product stream. */
+abstract class ProductCommand implements CommandLogic<ProductState, ShopEvent> {
   initialState(): ProductState {
     return noProduct;
   }
 
   apply(state: ProductState, event: RecordedEvent<ShopEvent>): ProductState {
     return evolveProduct(state, event);
+  }
+
+  abstract handle(state: ProductState, ctx: CommandContext<ShopEvent>): void;
+}
+
+/** Adds a product with its initial stock. */
+@Command()
+export class AddProduct extends ProductCommand {
+  @Stream() product: StreamId;
+  @IsString() @Length(1, 64) sku: string;
+  @IsString() @Length(1, 200) name: string;
+  @IsInt() @Min(0) @Max(1_000_000) stock: number;
+
+  constructor(sku: string, name: string, stock: number) {
+    super();
+    this.product = productStream(sku);
+    this.sku = sku;
+    this.name = name;
+    this.stock = stock;
   }
 
   handle(state: ProductState, ctx: CommandContext<ShopEvent, AddProduct>): void {
@@ -50,21 +56,14 @@ export class AddProduct implements CommandLogic<ProductState, ShopEvent> {
 
 /** Adds stock to an existing product. */
 @Command()
-export class RestockProduct implements CommandLogic<ProductState, ShopEvent> {
+export class RestockProduct extends ProductCommand {
   @Stream() product: StreamId;
   @IsInt() @IsPositive() @Max(1_000_000) quantity: number;
 
   constructor(sku: string, quantity: number) {
+    super();
     this.product = productStream(sku);
     this.quantity = quantity;
-  }
-
-  initialState(): ProductState {
-    return noProduct;
-  }
-
-  apply(state: ProductState, event: RecordedEvent<ShopEvent>): ProductState {
-    return evolveProduct(state, event);
   }
 
   handle(state: ProductState, ctx: CommandContext<ShopEvent, RestockProduct>): void {

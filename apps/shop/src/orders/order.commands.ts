@@ -62,6 +62,32 @@ function evolveOrderAndProducts(
   return { ...state, products: { ...state.products, [event.streamId]: product } };
 }
 
+/** Commands that read only the order stream. */
+abstract class OrderCommand implements CommandLogic<OrderState, ShopEvent> {
+  initialState(): OrderState {
+    return noOrder;
+  }
+
+  apply(state: OrderState, event: RecordedEvent<ShopEvent>): OrderState {
+    return evolveOrder(state, event);
+  }
+
+  abstract handle(state: OrderState, ctx: CommandContext<ShopEvent>): void;
+}
+
+/** Commands that read the order and the product streams it names (discovered or declared). */
+abstract class OrderAndProductsCommand implements CommandLogic<OrderAndProducts, ShopEvent> {
+  initialState(): OrderAndProducts {
+    return emptyOrderAndProducts;
+  }
+
+  apply(state: OrderAndProducts, event: RecordedEvent<ShopEvent>): OrderAndProducts {
+    return evolveOrderAndProducts(state, event);
+  }
+
+  abstract handle(state: OrderAndProducts, ctx: CommandContext<ShopEvent>): void;
+}
+
 /** Quantity per SKU, merging repeated lines. */
 function quantities(lines: readonly OrderLine[]): Map<string, number> {
   const total = new Map<string, number>();
@@ -75,7 +101,7 @@ function quantities(lines: readonly OrderLine[]): Map<string, number> {
  * set of products, checked and written in one atomic append.
  */
 @Command()
-export class PlaceOrder implements CommandLogic<OrderAndProducts, ShopEvent> {
+export class PlaceOrder extends OrderAndProductsCommand {
   @Stream() order: StreamId;
   @IsString() @Matches(/^[A-Za-z0-9_-]{1,64}$/) orderId: string;
   @IsArray()
@@ -86,17 +112,10 @@ export class PlaceOrder implements CommandLogic<OrderAndProducts, ShopEvent> {
   lines: OrderLineInput[];
 
   constructor(orderId: string, lines: OrderLineInput[]) {
+    super();
     this.order = orderStream(orderId);
     this.orderId = orderId;
     this.lines = lines;
-  }
-
-  initialState(): OrderAndProducts {
-    return emptyOrderAndProducts;
-  }
-
-  apply(state: OrderAndProducts, event: RecordedEvent<ShopEvent>): OrderAndProducts {
-    return evolveOrderAndProducts(state, event);
   }
 
   handle(state: OrderAndProducts, ctx: CommandContext<ShopEvent, PlaceOrder>): void {
@@ -129,21 +148,14 @@ export class PlaceOrder implements CommandLogic<OrderAndProducts, ShopEvent> {
 
 /** Records the payment provider's answer for a pending order. */
 @Command()
-export class RecordPayment implements CommandLogic<OrderState, ShopEvent> {
+export class RecordPayment extends OrderCommand {
   @Stream() order: StreamId;
   @IsBoolean() succeeded: boolean;
 
   constructor(orderId: string, succeeded: boolean) {
+    super();
     this.order = orderStream(orderId);
     this.succeeded = succeeded;
-  }
-
-  initialState(): OrderState {
-    return noOrder;
-  }
-
-  apply(state: OrderState, event: RecordedEvent<ShopEvent>): OrderState {
-    return evolveOrder(state, event);
   }
 
   handle(state: OrderState, ctx: CommandContext<ShopEvent, RecordPayment>): void {
@@ -159,19 +171,12 @@ export class RecordPayment implements CommandLogic<OrderState, ShopEvent> {
 
 /** Ships a paid order. */
 @Command()
-export class ShipOrder implements CommandLogic<OrderState, ShopEvent> {
+export class ShipOrder extends OrderCommand {
   @Stream() order: StreamId;
 
   constructor(orderId: string) {
+    super();
     this.order = orderStream(orderId);
-  }
-
-  initialState(): OrderState {
-    return noOrder;
-  }
-
-  apply(state: OrderState, event: RecordedEvent<ShopEvent>): OrderState {
-    return evolveOrder(state, event);
   }
 
   handle(state: OrderState, ctx: CommandContext<ShopEvent, ShipOrder>): void {
@@ -189,23 +194,16 @@ export class ShipOrder implements CommandLogic<OrderState, ShopEvent> {
  * product streams come from the stored order, discovered while deciding.
  */
 @Command()
-export class CancelOrder implements CommandLogic<OrderAndProducts, ShopEvent> {
+export class CancelOrder extends OrderAndProductsCommand {
   @Stream() order: StreamId;
   @IsString() @Matches(/^[A-Za-z0-9_-]{1,64}$/) orderId: string;
   @IsString() @Length(1, 200) reason: string;
 
   constructor(orderId: string, reason: string) {
+    super();
     this.order = orderStream(orderId);
     this.reason = reason;
     this.orderId = orderId;
-  }
-
-  initialState(): OrderAndProducts {
-    return emptyOrderAndProducts;
-  }
-
-  apply(state: OrderAndProducts, event: RecordedEvent<ShopEvent>): OrderAndProducts {
-    return evolveOrderAndProducts(state, event);
   }
 
   handle(state: OrderAndProducts, ctx: CommandContext<ShopEvent, CancelOrder>): void {
