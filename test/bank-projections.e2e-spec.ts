@@ -52,7 +52,7 @@ describe('bank read model and projections (HTTP)', () => {
 
   it('answers 400 for a strong read without a valid position', async () => {
     const missing = await http.get('/read-model/accounts?consistency=strong').expect(400);
-    expect(missing.body.code).toBe('bank.invalid_request');
+    expect(missing.body.code).toBe('request.invalid');
     const foreign = await strongRead('99999').expect(400);
     expect(foreign.body.code).toBe('eventcore.invalid_position');
     await http.get('/read-model/accounts?consistency=sometimes').expect(400);

@@ -63,7 +63,7 @@ describe('bank sample app (HTTP)', () => {
       .post('/transfers')
       .send({ from: 'a', to: 'b c', amount: -5, extra: true })
       .expect(400);
-    expect(response.body.code).toBe('bank.invalid_request');
+    expect(response.body.code).toBe('request.invalid');
     const properties = response.body.failures.map((f: { property: string }) => f.property).sort();
     expect(properties).toEqual(['amount', 'extra', 'to']);
     await deposit('a', 1.5).expect(400);

@@ -9,15 +9,20 @@ import {
   Post,
 } from '@nestjs/common';
 import type { CommandResult } from '@eventcore/core';
-import { CommandBus } from '@eventcore/nestjs';
-import { executeOptionsFrom } from '../http/request-context';
+import { CommandBus, executeOptionsFromHeaders, PatternPipe } from '@eventcore/nestjs';
+
 import { AccountBalanceQuery, type AccountView } from './account-balance.query';
-import { AccountIdPipe } from './account-id.pipe';
-import { AmountDto, OpenAccountDto, TransferDto } from './accounts.dto';
+import { ACCOUNT_ID_PATTERN, AmountDto, OpenAccountDto, TransferDto } from './accounts.dto';
 import { Deposit, OpenAccount, TransferMoney, Withdraw } from './bank.commands';
 import { accountStream } from './bank.events';
 
 type Headers = Record<string, string | string[] | undefined>;
+
+const accountId = new PatternPipe(
+  ACCOUNT_ID_PATTERN,
+  'id',
+  'id must be 1–64 letters, digits, "-" or "_"',
+);
 
 /** What a write endpoint answers: where the events went and how to read your own write. */
 export interface WriteResponse {
@@ -44,27 +49,27 @@ export class AccountsController {
   @Post('accounts')
   async open(@Body() body: OpenAccountDto, @Headers() headers: Headers): Promise<WriteResponse> {
     const command = new OpenAccount(accountStream(body.accountId), body.owner);
-    return toResponse(await this.commands.execute(command, executeOptionsFrom(headers)));
+    return toResponse(await this.commands.execute(command, executeOptionsFromHeaders(headers)));
   }
 
   @Post('accounts/:id/deposits')
   async deposit(
-    @Param('id', AccountIdPipe) id: string,
+    @Param('id', accountId) id: string,
     @Body() body: AmountDto,
     @Headers() headers: Headers,
   ): Promise<WriteResponse> {
     const command = new Deposit(accountStream(id), body.amount);
-    return toResponse(await this.commands.execute(command, executeOptionsFrom(headers)));
+    return toResponse(await this.commands.execute(command, executeOptionsFromHeaders(headers)));
   }
 
   @Post('accounts/:id/withdrawals')
   async withdraw(
-    @Param('id', AccountIdPipe) id: string,
+    @Param('id', accountId) id: string,
     @Body() body: AmountDto,
     @Headers() headers: Headers,
   ): Promise<WriteResponse> {
     const command = new Withdraw(accountStream(id), body.amount);
-    return toResponse(await this.commands.execute(command, executeOptionsFrom(headers)));
+    return toResponse(await this.commands.execute(command, executeOptionsFromHeaders(headers)));
   }
 
   @Post('transfers')
@@ -74,12 +79,12 @@ export class AccountsController {
       accountStream(body.to),
       body.amount,
     );
-    return toResponse(await this.commands.execute(command, executeOptionsFrom(headers)));
+    return toResponse(await this.commands.execute(command, executeOptionsFromHeaders(headers)));
   }
 
   @Get('accounts/:id')
   @HttpCode(200)
-  async get(@Param('id', AccountIdPipe) id: string): Promise<AccountView> {
+  async get(@Param('id', accountId) id: string): Promise<AccountView> {
     const account = await this.balances.find(id);
     if (account === undefined) {
       throw new NotFoundException({

@@ -1,6 +1,6 @@
-import { BadRequestException, Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Query } from '@nestjs/common';
 import type { Position } from '@eventcore/core';
-import { ProjectionRegistry } from '@eventcore/nestjs';
+import { invalidRequest, ProjectionRegistry } from '@eventcore/nestjs';
 import { type AccountBalance, AccountBalancesProjection } from './account-balances.projection';
 import { ReadModelQueryDto } from './read-model.dto';
 
@@ -25,10 +25,14 @@ export class ReadModelController {
   async accounts(@Query() query: ReadModelQueryDto): Promise<AccountsReadModel> {
     if (query.consistency === 'strong') {
       if (query.position === undefined) {
-        throw new BadRequestException({
-          code: 'bank.invalid_request',
-          message: 'consistency=strong needs the position your write answered with.',
-        });
+        throw invalidRequest([
+          {
+            property: 'position',
+            constraints: {
+              required: 'consistency=strong needs the position your write answered with',
+            },
+          },
+        ]);
       }
       await this.projections.waitFor(query.position as Position, {
         projections: ['account-balances'],

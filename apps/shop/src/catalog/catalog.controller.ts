@@ -1,11 +1,16 @@
 import { Body, Controller, Get, Headers, NotFoundException, Param, Post } from '@nestjs/common';
-import { CommandBus, executeOptionsFromHeaders } from '@eventcore/nestjs';
-import { AddProductDto, RestockDto } from './catalog.dto';
+import { CommandBus, executeOptionsFromHeaders, PatternPipe } from '@eventcore/nestjs';
+import { AddProductDto, RestockDto, SKU_PATTERN } from './catalog.dto';
 import { AddProduct, RestockProduct } from './catalog.commands';
 import { ProductQuery, type ProductView } from './product.query';
-import { SkuPipe } from './sku.pipe';
 
 type Headers = Record<string, string | string[] | undefined>;
+
+const skuParam = new PatternPipe(
+  SKU_PATTERN,
+  'sku',
+  'sku must be 1–64 letters, digits, "-" or "_"',
+);
 
 /** Products and their stock. */
 @Controller('products')
@@ -26,7 +31,7 @@ export class CatalogController {
 
   @Post(':sku/restock')
   async restock(
-    @Param('sku', SkuPipe) sku: string,
+    @Param('sku', skuParam) sku: string,
     @Body() body: RestockDto,
     @Headers() headers: Headers,
   ) {
@@ -38,7 +43,7 @@ export class CatalogController {
   }
 
   @Get(':sku')
-  async get(@Param('sku', SkuPipe) sku: string): Promise<ProductView> {
+  async get(@Param('sku', skuParam) sku: string): Promise<ProductView> {
     const product = await this.products.find(sku);
     if (product === undefined)
       throw new NotFoundException({

@@ -1,11 +1,13 @@
 import { Body, Controller, Get, Headers, NotFoundException, Param, Post } from '@nestjs/common';
-import { CommandBus, executeOptionsFromHeaders } from '@eventcore/nestjs';
-import { SkuPipe } from '../catalog/sku.pipe';
+import { CommandBus, executeOptionsFromHeaders, PatternPipe } from '@eventcore/nestjs';
+import { SKU_PATTERN } from '../catalog/catalog.dto';
 import { PlaceOrder, RecordPayment } from './order.commands';
 import { OrderQuery, type OrderView } from './order.query';
 import { PaymentDto, PlaceOrderDto } from './orders.dto';
 
 type Headers = Record<string, string | string[] | undefined>;
+
+const orderId = new PatternPipe(SKU_PATTERN, 'id', 'id must be 1–64 letters, digits, "-" or "_"');
 
 /** Orders: placing one reserves stock on every product it names, all or nothing. */
 @Controller('orders')
@@ -31,7 +33,7 @@ export class OrdersController {
   /** The payment provider's callback; the fulfilment process manager takes it from there. */
   @Post(':id/payment')
   async pay(
-    @Param('id', SkuPipe) id: string,
+    @Param('id', orderId) id: string,
     @Body() body: PaymentDto,
     @Headers() headers: Headers,
   ) {
@@ -43,7 +45,7 @@ export class OrdersController {
   }
 
   @Get(':id')
-  async get(@Param('id', SkuPipe) id: string): Promise<OrderView> {
+  async get(@Param('id', orderId) id: string): Promise<OrderView> {
     const order = await this.orders.find(id);
     if (order === undefined)
       throw new NotFoundException({
