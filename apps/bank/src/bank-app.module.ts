@@ -1,8 +1,10 @@
 import { type DynamicModule, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { EventCoreModule } from '@eventcore/nestjs';
 import { AccountsModule } from './accounts/accounts.module';
 import { HealthModule } from './health/health.module';
+import { MetricsController, PROMETHEUS_EXPORTER } from './metrics/metrics.controller';
 import type { BalanceReadModel } from './read-model/balance-read-model';
 import { InMemoryBalanceReadModel } from './read-model/in-memory.balance-read-model';
 import { ReadModelModule } from './read-model/read-model.module';
@@ -19,6 +21,8 @@ export interface BankAppOptions {
   readonly balances?: BalanceReadModel;
   /** Called once the app has shut down: closes what the caller opened for it (listeners, locks). */
   readonly onShutdown?: () => Promise<void>;
+  /** Serve these metrics at `/metrics` (see `registerPrometheusMetrics`). @default no endpoint */
+  readonly metrics?: PrometheusExporter;
 }
 
 const BANK_SHUTDOWN = 'BANK:SHUTDOWN';
@@ -40,7 +44,11 @@ export class BankAppModule implements OnApplicationShutdown {
         ReadModelModule.forRoot(options.balances ?? new InMemoryBalanceReadModel()),
         HealthModule,
       ],
-      providers: [{ provide: BANK_SHUTDOWN, useValue: options.onShutdown ?? noop }],
+      providers: [
+        { provide: BANK_SHUTDOWN, useValue: options.onShutdown ?? noop },
+        ...(options.metrics ? [{ provide: PROMETHEUS_EXPORTER, useValue: options.metrics }] : []),
+      ],
+      controllers: options.metrics ? [MetricsController] : [],
     };
   }
 
