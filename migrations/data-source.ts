@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { EventStoreSchema1764201600000 } from './1764201600000-EventStoreSchema';
 import { ProjectionSchema1764288000000 } from './1764288000000-ProjectionSchema';
+import { FastAppend1764374400000 } from './1764374400000-FastAppend';
 
 /**
  * The DataSource the TypeORM CLI uses to run the event store's migrations against `DATABASE_URL`
@@ -9,6 +10,10 @@ import { ProjectionSchema1764288000000 } from './1764288000000-ProjectionSchema'
 export default new DataSource({
   type: 'postgres',
   url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  migrations: [EventStoreSchema1764201600000, ProjectionSchema1764288000000],
+  migrations: [
+    EventStoreSchema1764201600000,
+    ProjectionSchema1764288000000,
+    FastAppend1764374400000,
+  ],
   migrationsTableName: 'eventcore_typeorm_migrations',
 });

@@ -216,12 +216,10 @@ describeWithServer('PostgresEventStore under concurrency (server)', () => {
       const request = encodeAppend([
         { streamId: streamId('slow'), expected: ExpectedVersion.noStream, events: [early] },
       ]);
-      const t1Rows = (await t1.query(appendCallSql(store.schema), request.params as unknown[]))
-        .rows as {
-        r_kind: string;
-        r_position: string;
-      }[];
-      const t1Position = Number(t1Rows.find((r) => r.r_kind === 'event')!.r_position);
+      const t1Rows = (
+        await t1.query(appendCallSql(store.schema), [...request.params, false] as unknown[])
+      ).rows as { r_first_position: string }[];
+      const t1Position = Number(t1Rows[0]!.r_first_position);
 
       // T2 appends and commits while T1 is still open: it takes a later position.
       const late = await store.append([

@@ -57,6 +57,14 @@ export class PgPoolSqlExecutor implements SqlExecutor {
     }
   }
 
+  async notify(channel: string, payload: string): Promise<void> {
+    // Simple protocol (no parameters), so the four statements travel in one round trip; SET LOCAL
+    // leaves the pooled session as it was.
+    await this.query(
+      `BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY "${channel}", '${payload.replaceAll("'", "''")}'; COMMIT`,
+    );
+  }
+
   stats(): PoolStats {
     return {
       total: this.pool.totalCount,

@@ -38,6 +38,12 @@ export interface SqlExecutor extends SqlQueryable {
   /** Runs `work` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
   transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T>;
   stats(): PoolStats;
+  /**
+   * Optional: sends `NOTIFY channel, payload` from a transaction of its own that does not wait for
+   * its WAL flush (`synchronous_commit = off`), in one round trip. The store then notifies after
+   * its appends commit instead of inside them. `channel` is a checked identifier.
+   */
+  notify?(channel: string, payload: string): Promise<void>;
   /** Releases what the executor opened (never a pool or database the caller passed in). */
   close(): Promise<void>;
 }

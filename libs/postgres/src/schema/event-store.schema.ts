@@ -1,4 +1,4 @@
-import { appendFunctionSql } from './append.sql';
+import { appendFunctionSql, appendFunctionSqlV3 } from './append.sql';
 import { quoted } from './schema-name';
 
 /**
@@ -75,5 +75,23 @@ export function dropEventStoreSchemaV1(schema: string): string[] {
     `DROP FUNCTION IF EXISTS ${s}.refuse_event_mutation()`,
     `DROP TABLE IF EXISTS ${s}.streams`,
     `DELETE FROM ${s}.schema_version WHERE version = 1`,
+  ];
+}
+
+/**
+ * Version 3 of the schema: the faster append function `append_events_v3` (see
+ * `appendFunctionSqlV3`). The version 1 function stays, so an older library still running against
+ * the database during a rolling upgrade keeps working. Idempotent.
+ */
+export function eventStoreSchemaV3(schema: string): string[] {
+  return [appendFunctionSqlV3(schema)];
+}
+
+/** Undoes {@link eventStoreSchemaV3}. */
+export function dropEventStoreSchemaV3(schema: string): string[] {
+  const s = quoted(schema);
+  return [
+    `DROP FUNCTION IF EXISTS ${s}.append_events_v3(text[], text[], bigint[], integer[], integer[], integer[], uuid[], text[], integer[], jsonb[], jsonb[], timestamptz[], boolean)`,
+    `DELETE FROM ${s}.schema_version WHERE version = 3`,
   ];
 }

@@ -1,5 +1,10 @@
 import { dropProjectionSchemaV2, projectionSchemaV2 } from '../projection/projection.schema';
-import { dropEventStoreSchemaV1, eventStoreSchemaV1 } from './event-store.schema';
+import {
+  dropEventStoreSchemaV1,
+  dropEventStoreSchemaV3,
+  eventStoreSchemaV1,
+  eventStoreSchemaV3,
+} from './event-store.schema';
 
 /** One version of the schema. The TypeORM migrations in `migrations/` run the same statements. */
 export interface SchemaMigration {
@@ -23,6 +28,12 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     name: '1764288000000-ProjectionSchema',
     up: projectionSchemaV2,
     down: dropProjectionSchemaV2,
+  },
+  {
+    version: 3,
+    name: '1764374400000-FastAppend',
+    up: eventStoreSchemaV3,
+    down: dropEventStoreSchemaV3,
   },
 ];
 

@@ -6,8 +6,9 @@ import {
   type StreamWrite,
 } from '@eventcore/core';
 
-/** An append, encoded once into the parameters of the append function. */
+/** An append, encoded once into the parameters of the append function (`append_events_v3`). */
 export interface AppendRequest {
+  /** Every parameter but the last (`p_notify`), which the caller adds. */
   readonly params: readonly unknown[];
   /** Per event, in order: the parts the store echoes back without a read. */
   readonly events: readonly EncodedEvent[];
@@ -21,6 +22,7 @@ export interface EncodedEvent {
   readonly dataJson: string;
   readonly metadata: Omit<EventMetadata, 'custom'>;
   readonly customJson: string;
+  readonly occurredAt: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -34,9 +36,9 @@ const TEXT_UNSUPPORTED =
   /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
- * Encodes an already validated append (see `validateWrites`): every event's data and custom
- * metadata is serialised exactly once, and the events travel as one JSON array whose elements embed
- * those strings verbatim. Refuses what PostgreSQL cannot store faithfully before anything is sent.
+ * Encodes an already validated append (see `validateWrites`) as the parallel arrays of the append
+ * function: every event's data and custom metadata is serialised exactly once, and the server
+ * parses each document once. Refuses what PostgreSQL cannot store faithfully before anything is sent.
  * @throws EventSerializationError, InvalidAppendError
  */
 export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
@@ -45,24 +47,55 @@ export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
   const versions: (number | null)[] = [];
   const counts: number[] = [];
   const events: EncodedEvent[] = [];
-  const parts: string[] = [];
-  writes.forEach((write, w) => {
+  const writeIndexes: number[] = [];
+  const offsets: number[] = [];
+  const ids: string[] = [];
+  const types: string[] = [];
+  const schemaVersions: number[] = [];
+  const data: string[] = [];
+  const metadata: string[] = [];
+  const occurredAt: string[] = [];
+  for (let w = 0; w < writes.length; w++) {
+    const write = writes[w]!;
     streamIds.push(write.streamId);
     kinds.push(write.expected.kind);
     versions.push(write.expected.kind === 'exact' ? write.expected.version : null);
     counts.push(write.events.length);
-    write.events.forEach((event, k) => {
+    for (let k = 0; k < write.events.length; k++) {
+      const event = write.events[k]!;
       const encoded = encodeEvent(write.streamId, w, event);
       events.push(encoded);
       const m = encoded.metadata;
-      parts.push(
-        `{"s":${w + 1},"k":${k + 1},"i":"${encoded.id}","t":${JSON.stringify(encoded.type)},"v":${encoded.schemaVersion},` +
-          `"d":${encoded.dataJson},"m":{"correlationId":${JSON.stringify(m.correlationId)},"causationId":${JSON.stringify(m.causationId)},` +
-          `"userId":${JSON.stringify(m.userId)},"custom":${encoded.customJson}},"o":${JSON.stringify(event.occurredAt)}}`,
+      writeIndexes.push(w + 1);
+      offsets.push(k + 1);
+      ids.push(encoded.id);
+      types.push(encoded.type);
+      schemaVersions.push(encoded.schemaVersion);
+      data.push(encoded.dataJson);
+      metadata.push(
+        `{"correlationId":${JSON.stringify(m.correlationId)},"causationId":${JSON.stringify(m.causationId)},` +
+          `"userId":${JSON.stringify(m.userId)},"custom":${encoded.customJson}}`,
       );
-    });
-  });
-  return { params: [streamIds, kinds, versions, counts, `[${parts.join(',')}]`], events };
+      occurredAt.push(encoded.occurredAt);
+    }
+  }
+  return {
+    params: [
+      streamIds,
+      kinds,
+      versions,
+      counts,
+      writeIndexes,
+      offsets,
+      ids,
+      types,
+      schemaVersions,
+      data,
+      metadata,
+      occurredAt,
+    ],
+    events,
+  };
 }
 
 function encodeEvent(
@@ -113,6 +146,7 @@ function encodeEvent(
     dataJson,
     metadata,
     customJson,
+    occurredAt: event.occurredAt,
   };
 }
 
