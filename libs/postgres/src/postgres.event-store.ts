@@ -33,8 +33,13 @@ import { appendCallSql } from './schema/append.sql';
 import { migrate } from './schema/migrate';
 import { checkSchemaName, DEFAULT_SCHEMA, notificationChannel } from './schema/schema-name';
 import { encodeAppend } from './sql/append-request';
-import { type EventRow, toRecordedEvent } from './sql/event-row.mapper';
-import { healthSql, readAllSql, readStreamsSql } from './sql/read.sql';
+import {
+  type DedupedEventRow,
+  type EventRow,
+  RowDecoder,
+  toRecordedEvent,
+} from './sql/event-row.mapper';
+import { headSql, healthSql, readAllSql, readStreamsSql } from './sql/read.sql';
 
 const MAX_PAGE = 10_000;
 /** Rows a filtered page may scan before it ends early (see `readAllSql`). */
@@ -101,8 +106,21 @@ export class PostgresEventStore implements EventStore {
   /** The schema holding the store's tables. */
   readonly schema: string;
   private readonly guard: ConnectionGuard;
-  private readonly sql: { append: string; readStreams: string; readAll: string; health: string };
-  private readonly names: { append?: string; readStreams?: string; readAll?: string };
+  private readonly sql: {
+    append: string;
+    readStreams: string;
+    readStream: string;
+    head: string;
+    readAll: string;
+    health: string;
+  };
+  private readonly names: {
+    append?: string;
+    readStreams?: string;
+    readStream?: string;
+    head?: string;
+    readAll?: string;
+  };
   private closed = false;
   private closing: Promise<void> | undefined;
   /** NOTIFY from a separate transaction after the append commits (see {@link announce}). */
@@ -126,6 +144,8 @@ export class PostgresEventStore implements EventStore {
     this.sql = {
       append: appendCallSql(this.schema),
       readStreams: readStreamsSql(this.schema),
+      readStream: readStreamsSql(this.schema, true),
+      head: headSql(this.schema),
       readAll: readAllSql(this.schema),
       health: healthSql(this.schema),
     };
@@ -138,6 +158,8 @@ export class PostgresEventStore implements EventStore {
         : {
             append: `eventcore_append_${this.schema}`,
             readStreams: `eventcore_read_streams_${this.schema}`,
+            readStream: `eventcore_read_stream_${this.schema}`,
+            head: `eventcore_head_${this.schema}`,
             readAll: `eventcore_read_all_${this.schema}`,
           };
   }
@@ -145,25 +167,33 @@ export class PostgresEventStore implements EventStore {
   async readStreams(streamIds: readonly StreamId[]): Promise<ReadStreamsResult> {
     this.assertOpen();
     const ids = [...new Set(streamIds)];
-    const rows = await this.guard.call('read', () =>
-      this.executor.query<EventRow & { hx: string | null; hp: string | number | null }>(
-        this.sql.readStreams,
-        [ids],
-        { name: this.names.readStreams },
+    const single = ids.length === 1;
+    type Row = DedupedEventRow & { hx: string | null; hp: string | number | null };
+    let rows = await this.guard.call('read', () =>
+      this.executor.query<Row>(
+        single ? this.sql.readStream : this.sql.readStreams,
+        [single ? ids[0] : ids],
+        { name: single ? this.names.readStream : this.names.readStreams },
       ),
     );
+    const versions = new Map<StreamId, number>(ids.map((id) => [id, 0]));
+    const events = new Array<RecordedEvent>(rows.length);
+    const decoder = new RowDecoder();
+    for (let n = 0; n < rows.length; n++) {
+      const event = decoder.decode(rows[n]!);
+      events[n] = event;
+      versions.set(event.streamId, event.streamVersion);
+    }
+    if (rows.length === 0) {
+      // No event of these streams: the head alone (a second round trip, for new streams only).
+      rows = await this.guard.call('read', () =>
+        this.executor.query<Row>(this.sql.head, [], { name: this.names.head }),
+      );
+    }
     const head =
       rows[0]?.hx == null
         ? START
         : { transactionId: rows[0].hx, globalPosition: String(rows[0].hp) };
-    const versions = new Map<StreamId, number>(ids.map((id) => [id, 0]));
-    const events: RecordedEvent[] = [];
-    for (const row of rows) {
-      if (row.i == null) continue;
-      const event = toRecordedEvent(row);
-      events.push(event);
-      versions.set(event.streamId, event.streamVersion);
-    }
     return { events, versions, position: encodePosition(head) };
   }
 

@@ -33,3 +33,47 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
     recordedAt: row.r,
   });
 }
+
+/** A row of `readStreamsSql`: NULL metadata and times mean "as the previous row". */
+export type DedupedEventRow = Omit<EventRow, 'm' | 'o' | 'r'> & {
+  readonly m: EventMetadata | null;
+  readonly o: string | null;
+  readonly r: string | null;
+};
+
+/**
+ * Maps the rows of `readStreamsSql`, where metadata, occurred-at and recorded-at are NULL when equal
+ * to the previous row's: the previous value is reused. Events that share metadata share one
+ * (deeply frozen) metadata object, parsed once.
+ */
+export class RowDecoder {
+  private metadata: EventMetadata | undefined;
+  private occurredAt = '';
+  private recordedAt = '';
+
+  decode(row: DedupedEventRow): RecordedEvent {
+    if (row.m !== null) this.metadata = deepFreeze(row.m);
+    if (row.o !== null) this.occurredAt = row.o;
+    if (row.r !== null) this.recordedAt = row.r;
+    return Object.freeze({
+      id: row.i,
+      streamId: row.s as StreamId,
+      streamVersion: Number(row.v),
+      globalPosition: Number(row.p),
+      type: row.t,
+      data: row.d,
+      schemaVersion: row.sv,
+      metadata: this.metadata!,
+      occurredAt: this.occurredAt,
+      recordedAt: this.recordedAt,
+    });
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

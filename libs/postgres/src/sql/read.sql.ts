@@ -9,21 +9,44 @@ const EVENT_COLUMNS = `
   to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) AS r`;
 
 /**
- * Events of the requested streams, merged by global position, plus the log's head (always one row,
- * with null event columns when nothing matched). One statement, so one snapshot: the events and
- * the head are consistent. Versions are derived from the events read.
+ * Events of the requested streams, merged by global position, with the log's head on every row
+ * (when nothing matched there is no row: the caller asks {@link headSql}). One statement, so one
+ * snapshot: the events and the head are consistent. Versions are derived from the events read.
+ *
+ * Columns that usually repeat from one event to the next — the metadata (shared by the events of
+ * one command), the occurred-at time (one per command) and the recorded-at time (one per
+ * transaction) — are sent only when they differ from the previous row's, and NULL otherwise (see
+ * `RowDecoder`): converting them to text on the server and parsing them in the client was most of
+ * the cost of reading a long stream. Comparing is cheap; equal values give equal text.
  */
-export function readStreamsSql(schema: string): string {
+export function readStreamsSql(schema: string, single = false): string {
   const s = quoted(schema);
+  // One stream: its index (stream_id, stream_version) already yields position order (versions
+  // and positions of a stream grow together), so no sort. Several: merge by position.
+  const order = single ? 'e.stream_version' : 'e.global_position';
   return `
-SELECT h.x AS hx, h.p AS hp, ${EVENT_COLUMNS}
-  FROM (SELECT 1) AS one
-  LEFT JOIN LATERAL (
-    SELECT transaction_id::text AS x, global_position AS p FROM ${s}.events
-     ORDER BY transaction_id DESC, global_position DESC LIMIT 1
-  ) AS h ON true
-  LEFT JOIN ${s}.events AS e ON e.stream_id = ANY ($1::text[])
- ORDER BY e.global_position`;
+WITH h AS MATERIALIZED (
+  SELECT transaction_id::text AS x, global_position AS p FROM ${s}.events
+   ORDER BY transaction_id DESC, global_position DESC LIMIT 1
+)
+SELECT (SELECT x FROM h) AS hx, (SELECT p FROM h) AS hp,
+       e.global_position AS p, e.event_id::text AS i, e.stream_id AS s, e.stream_version AS v,
+       e.type AS t, e.schema_version AS sv, e.data AS d,
+       CASE WHEN e.metadata = lag(e.metadata) OVER w THEN NULL ELSE e.metadata END AS m,
+       CASE WHEN e.occurred_at = lag(e.occurred_at) OVER w THEN NULL
+            ELSE to_char(e.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS o,
+       CASE WHEN e.recorded_at = lag(e.recorded_at) OVER w THEN NULL
+            ELSE to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS r
+  FROM ${s}.events AS e
+ WHERE ${single ? 'e.stream_id = $1::text' : 'e.stream_id = ANY ($1::text[])'}
+WINDOW w AS (ORDER BY ${order})
+ ORDER BY ${order}`;
+}
+
+/** The log's head alone (when `readStreamsSql` found no event). */
+export function headSql(schema: string): string {
+  return `SELECT transaction_id::text AS hx, global_position AS hp FROM ${quoted(schema)}.events
+ ORDER BY transaction_id DESC, global_position DESC LIMIT 1`;
 }
 
 /**
