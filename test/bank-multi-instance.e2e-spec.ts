@@ -228,16 +228,13 @@ describeWithServer('bank on three processes sharing one PostgreSQL database', ()
     database = await createTestDatabase();
     pool = database.pool({ max: 2 });
     await explained(async () => {
-      // The first process alone, then the other two together: on an empty database, concurrent
-      // starts can crash in the bank's `CREATE SCHEMA/TABLE IF NOT EXISTS` (SqlBalanceReadModel.create
-      // is not serialised, unlike the event store's migrations), which this test is not about.
-      banks = [await BankProcess.start('bank-1', database.url)];
-      banks.push(
-        ...(await Promise.all([
-          BankProcess.start('bank-2', database.url),
-          BankProcess.start('bank-3', database.url),
-        ])),
-      );
+      // All three at once on an empty database: migrations and the read model's tables must
+      // tolerate concurrent starts (they take advisory locks).
+      banks = await Promise.all([
+        BankProcess.start('bank-1', database.url),
+        BankProcess.start('bank-2', database.url),
+        BankProcess.start('bank-3', database.url),
+      ]);
     });
   }, 180_000);
 

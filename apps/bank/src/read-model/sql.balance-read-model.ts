@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '@eventcore/core';
-import type { SqlQueryable } from '@eventcore/postgres';
+import type { SqlExecutor, SqlQueryable } from '@eventcore/postgres';
 import {
   type AccountBalance,
   accountIdOf,
@@ -16,19 +16,15 @@ import {
 export class SqlBalanceReadModel implements BalanceReadModel {
   private constructor(private readonly db: SqlQueryable) {}
 
-  /** Creates the tables if needed; `db` serves the reads. */
-  static async create(db: SqlQueryable): Promise<SqlBalanceReadModel> {
-    await db.query('CREATE SCHEMA IF NOT EXISTS bank');
-    await db.query(`CREATE TABLE IF NOT EXISTS bank.account_balances (
-      account_id text PRIMARY KEY,
-      owner text NOT NULL,
-      balance bigint NOT NULL,
-      version bigint NOT NULL)`);
-    // One row: the sum of every balance, kept beside them so reading it costs nothing.
-    await db.query(`CREATE TABLE IF NOT EXISTS bank.bank_totals (
-      id boolean PRIMARY KEY DEFAULT true CHECK (id),
-      total bigint NOT NULL)`);
-    await db.query('INSERT INTO bank.bank_totals (total) VALUES (0) ON CONFLICT (id) DO NOTHING');
+  /**
+   * Creates the tables if needed, under an advisory lock: `CREATE ... IF NOT EXISTS` is not safe when
+   * several instances start at once on an empty database. `db` then serves the reads.
+   */
+  static async create(db: SqlExecutor): Promise<SqlBalanceReadModel> {
+    await db.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock(hashtext('eventcore.sample.bank.read-model'))");
+      await createTables(tx);
+    });
     return new SqlBalanceReadModel(db);
   }
 
@@ -64,4 +60,18 @@ export class SqlBalanceReadModel implements BalanceReadModel {
     const [row] = await this.db.query<{ total: string }>('SELECT total FROM bank.bank_totals');
     return Number(row?.total ?? 0);
   }
+}
+
+async function createTables(db: SqlQueryable): Promise<void> {
+  await db.query('CREATE SCHEMA IF NOT EXISTS bank');
+  await db.query(`CREATE TABLE IF NOT EXISTS bank.account_balances (
+    account_id text PRIMARY KEY,
+    owner text NOT NULL,
+    balance bigint NOT NULL,
+    version bigint NOT NULL)`);
+  // One row: the sum of every balance, kept beside them so reading it costs nothing.
+  await db.query(`CREATE TABLE IF NOT EXISTS bank.bank_totals (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    total bigint NOT NULL)`);
+  await db.query('INSERT INTO bank.bank_totals (total) VALUES (0) ON CONFLICT (id) DO NOTHING');
 }
