@@ -2,12 +2,17 @@ import 'reflect-metadata';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { commandsVsConcurrencySvg } from './chart';
 import { measure, type Scenario, type ScenarioResult } from './harness';
 import { memoryScenarios } from './memory.scenarios';
+import { CONCURRENCY_LEVELS, type PgBench, pgBench, pgReachable, pgTarget } from './pg.scenarios';
 
 /**
  * `npm run bench [-- --quick] [--compare FILE] [--only PREFIX]`: runs every scenario, prints a
- * table, writes `bench/results/latest.json`.
+ * table, writes `bench/results/latest.json` and, with the PostgreSQL scenarios, the chart
+ * `bench/results/commands-vs-concurrency.svg`. PostgreSQL scenarios run on a fresh database on
+ * `EVENTCORE_TEST_DATABASE_URL` (default: the local server), dropped at the end; without a
+ * reachable server they are skipped, and the output says so.
  */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -15,14 +20,33 @@ async function main(): Promise<void> {
   const compareFile = valueOf(args, '--compare');
   const only = valueOf(args, '--only');
   const runs = quick ? 3 : 5;
-  const scenarios: Scenario[] = [...memoryScenarios()].filter(
-    (s) => only === undefined || s.name.startsWith(only),
-  );
+  const wanted = (name: string) => only === undefined || name.startsWith(only);
+  const scenarios: Scenario[] = memoryScenarios().filter((s) => wanted(s.name));
+  let pg: PgBench | undefined;
+  let pgSkipped: string | undefined;
+  if (only === undefined || only.startsWith('pg') || 'pg'.startsWith(only)) {
+    if (await pgReachable()) {
+      pg = await pgBench(quick);
+      scenarios.push(...pg.scenarios.filter((s) => wanted(s.name)));
+    } else {
+      pgSkipped = `no PostgreSQL server at ${pgTarget()} (set EVENTCORE_TEST_DATABASE_URL)`;
+      process.stderr.write(`\n*** SKIPPED every pg.* scenario: ${pgSkipped} ***\n\n`);
+    }
+  }
 
   const results: ScenarioResult[] = [];
-  for (const [i, scenario] of scenarios.entries()) {
-    process.stderr.write(`[${i + 1}/${scenarios.length}] ${scenario.name} ...\n`);
-    results.push(await measure(scenario, runs, quick));
+  let server: string | undefined;
+  try {
+    for (const [i, scenario] of scenarios.entries()) {
+      process.stderr.write(`[${i + 1}/${scenarios.length}] ${scenario.name} ...\n`);
+      results.push(await measure(scenario, runs, quick));
+    }
+    if (pg !== undefined) {
+      results.push(...pg.extraResults().filter((r) => wanted(r.name)));
+      server = await pg.server();
+    }
+  } finally {
+    await pg?.close();
   }
   for (const result of results) {
     const raw = scenarios.find((s) => s.name === result.name)?.rawLimit;
@@ -39,8 +63,28 @@ async function main(): Promise<void> {
   printTable(results, previous?.results);
   const dir = join(__dirname, '..', '..', 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const output = { machine: machine(), quick, date: new Date().toISOString(), results };
+  const output = {
+    machine: machine(),
+    postgres: server ?? null,
+    pgSkipped: pgSkipped ?? null,
+    notes:
+      'pg.command.* use the executor state cache (an uncontended command is one round trip); ' +
+      'pg.command.*.nocache.* run without it. pg.command.long_stream is compared to short_stream.',
+    quick,
+    date: new Date().toISOString(),
+    results,
+  };
   writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(output, null, 2)}\n`);
+  if (results.some((r) => r.name.startsWith('pg.command.single.c'))) {
+    const title = `EventCore on PostgreSQL ${server ?? ''}: commands/s vs clients (${machine().cpus} CPUs)`;
+    writeFileSync(
+      join(dir, 'commands-vs-concurrency.svg'),
+      commandsVsConcurrencySvg(results, CONCURRENCY_LEVELS, title),
+    );
+  }
+  if (pgSkipped !== undefined) {
+    process.stderr.write(`\n*** SKIPPED every pg.* scenario: ${pgSkipped} ***\n`);
+  }
   process.stdout.write(`${JSON.stringify(results)}\n`);
 }
 

@@ -289,4 +289,22 @@ describeWithServer('PostgresEventStore under concurrency (server)', () => {
     for (let i = 1; i < positions.length; i++)
       expect(positions[i]!).toBeGreaterThan(positions[i - 1]!);
   });
+
+  it('shows each append of this store in readAll as soon as it returns, though its NOTIFY is sent after commit', async () => {
+    let after: Position | undefined;
+    const missing: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const appended = await store.append([
+        {
+          streamId: streamId(`visible-${i % 7}`),
+          expected: ExpectedVersion.any,
+          events: [testEvent('Visible', { i })],
+        },
+      ]);
+      const log = await readLog(store, after);
+      if (!log.some((e) => e.id === appended.events[0]!.id)) missing.push(appended.events[0]!.id);
+      after = appended.position;
+    }
+    expect(missing).toEqual([]);
+  });
 });

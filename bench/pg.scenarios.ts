@@ -1,0 +1,320 @@
+import 'reflect-metadata';
+import {
+  CommandExecutor,
+  ExpectedVersion,
+  newEventId,
+  type StreamId,
+  streamId,
+  type StreamWrite,
+} from '@eventcore/core';
+import { createPostgresEventStore, type PostgresEventStore } from '@eventcore/postgres';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Client, type Pool } from 'pg';
+import {
+  ADMIN_URL,
+  createTestDatabase,
+  type TestDatabase,
+} from '../libs/postgres/src/testing/test-database';
+import { runConcurrently, type Scenario, type ScenarioResult } from './harness';
+import { BenchDeposit, BenchTransfer } from './memory.scenarios';
+
+/** Concurrency levels of the command scenarios (the chart's x axis). */
+export const CONCURRENCY_LEVELS = [1, 4, 16, 32] as const;
+
+/** A PostgreSQL bench session: a fresh database, a store on it and a raw pool beside it. */
+export interface PgBench {
+  readonly scenarios: Scenario[];
+  /** Figures that are not rates (peak RSS of the 16-client run, measured in a child process). */
+  extraResults(): ScenarioResult[];
+  server(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Whether the bench server answers within 3 s (`EVENTCORE_TEST_DATABASE_URL`, else local). */
+export async function pgReachable(): Promise<boolean> {
+  const client = new Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where the bench connects, without a password, for the "skipped" message. */
+export function pgTarget(): string {
+  try {
+    const url = new URL(ADMIN_URL);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    return '(invalid EVENTCORE_TEST_DATABASE_URL)';
+  }
+}
+
+/**
+ * Builds the PostgreSQL scenarios on a fresh database (dropped by `close`). Every EventCore figure
+ * has a raw `pg` limit measured in the same run beside it:
+ * - commands at c clients vs one-row INSERT transactions at c connections (autocommit);
+ * - a 1,000-event append vs one 1,000-row multi-row INSERT;
+ * - reading a 100,000-event stream vs `SELECT data::text` + `JSON.parse` of the same rows;
+ * - commands on a 100,000-event stream vs commands on a 100-event stream.
+ * Command scenarios use the executor's state cache (an uncontended command is one round trip);
+ * `*.nocache.*` runs the same without it (read + append, two round trips).
+ */
+export async function pgBench(quick: boolean): Promise<PgBench> {
+  const database: TestDatabase = await createTestDatabase();
+  const pool = database.pool({ max: 40 });
+  const store = await createPostgresEventStore({
+    connectionString: database.url,
+    poolSize: 40,
+    schema: 'bench',
+  });
+  await pool.query(
+    'CREATE TABLE raw_events (id bigserial PRIMARY KEY, stream_id text NOT NULL, data jsonb NOT NULL)',
+  );
+  const cached = new CommandExecutor(store, { stateCache: { maxEntries: 100_000 } });
+  const uncached = new CommandExecutor(store);
+  const scenarios = pgScenarios(store, pool, cached, uncached, quick);
+  return {
+    scenarios,
+    extraResults: () => {
+      // In a process of its own (see pg-rss.ts): this one has run every other scenario.
+      const output = execFileSync(
+        process.execPath,
+        [join(__dirname, 'pg-rss.js'), ...(quick ? ['--quick'] : [])],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      const mb = (JSON.parse(output) as { peakRssMB: number }).peakRssMB;
+      return [
+        {
+          name: 'pg.command.c16.peak_rss',
+          unit: 'MB',
+          median: mb,
+          min: mb,
+          max: mb,
+          runs: 1,
+          concurrency: 16,
+        },
+      ];
+    },
+    server: async () =>
+      (await pool.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? 'unknown',
+    async close() {
+      await store.close();
+      await database.drop();
+    },
+  };
+}
+
+function pgScenarios(
+  store: PostgresEventStore,
+  pool: Pool,
+  cached: CommandExecutor,
+  uncached: CommandExecutor,
+  quick: boolean,
+): Scenario[] {
+  const commands = quick ? 400 : 2000;
+  let round = 0;
+  // 25 streams per client; clients never share a stream, so nothing conflicts. With the state
+  // cache, every run of a scenario uses the same streams (the warm-up run reads them once: the
+  // figure is the steady state of a hot working set). Without it, every run writes to fresh
+  // streams, so the figure measures commands and not ever-longer folds.
+  const stream = (prefix: string, client: number, i: number) =>
+    streamId(`${prefix}-${round}-${client}-${i % 25}`);
+  const perClient = (concurrency: number) => Math.ceil(commands / concurrency);
+
+  const rawInsert = (concurrency: number): Scenario => ({
+    name: `pg.raw.insert.c${concurrency}`,
+    unit: 'transactions/s',
+    concurrency,
+    async run() {
+      const n = perClient(concurrency);
+      await runConcurrently(concurrency, concurrency, async (client) => {
+        for (let i = 0; i < n; i++) {
+          await pool.query('INSERT INTO raw_events (stream_id, data) VALUES ($1, $2)', [
+            `raw-${client}`,
+            '{"amount":1}',
+          ]);
+        }
+      });
+      return n * concurrency;
+    },
+  });
+
+  const single = (concurrency: number, cache = true): Scenario => ({
+    name: cache ? `pg.command.single.c${concurrency}` : `pg.command.single.nocache.c${concurrency}`,
+    unit: 'commands/s',
+    concurrency,
+    rawLimit: `pg.raw.insert.c${concurrency}`,
+    async run() {
+      if (!cache) round++;
+      const n = perClient(concurrency);
+      const executor = cache ? cached : uncached;
+      const prefix = `single${cache ? '' : '-nocache'}-c${concurrency}`;
+      await runConcurrently(concurrency, concurrency, async (client) => {
+        for (let i = 0; i < n; i++) {
+          await executor.execute(new BenchDeposit(stream(prefix, client, i), 1));
+        }
+      });
+      return n * concurrency;
+    },
+  });
+
+  const transfer = (concurrency: number, cache = true): Scenario => ({
+    name: cache
+      ? `pg.command.transfer.c${concurrency}`
+      : `pg.command.transfer.nocache.c${concurrency}`,
+    unit: 'commands/s',
+    concurrency,
+    rawLimit: `pg.raw.insert.c${concurrency}`,
+    async run() {
+      if (!cache) round++;
+      const n = perClient(concurrency);
+      const executor = cache ? cached : uncached;
+      const prefix = `transfer${cache ? '' : '-nocache'}-c${concurrency}`;
+      await runConcurrently(concurrency, concurrency, async (client) => {
+        for (let i = 0; i < n; i++) {
+          // Pairs change from one command to the next (as in the first version of this bench), so
+          // the state cache often holds a stale boundary and the command reads first.
+          const [a, b] = [stream(prefix, client, 2 * i), stream(prefix, client, 2 * i + 1)];
+          await executor.execute(
+            i % 2 === 0 ? new BenchTransfer(a, b, 1) : new BenchTransfer(b, a, 1),
+          );
+        }
+      });
+      return n * concurrency;
+    },
+  });
+
+  const contendedAccounts = Array.from({ length: 4 }, (_, i) => streamId(`contended-${i}`));
+  const contended: Scenario = {
+    name: 'pg.command.transfer.contended.c16',
+    unit: 'commands/s',
+    concurrency: 16,
+    rawLimit: 'pg.raw.insert.c16',
+    async run() {
+      const n = Math.ceil((quick ? 200 : 600) / 16);
+      await runConcurrently(16, 16, async (client) => {
+        for (let i = 0; i < n; i++) {
+          const from = contendedAccounts[(client + i) % 4]!;
+          const to = contendedAccounts[(client + i + 1 + (i % 3)) % 4]!;
+          await cached.execute(new BenchTransfer(from, to, 1), {
+            retry: { maxAttempts: 50, initialDelayMs: 1, maxDelayMs: 20 },
+          });
+        }
+      });
+      return n * 16;
+    },
+  };
+
+  const batch = (id: StreamId): StreamWrite[] => [
+    {
+      streamId: id,
+      expected: ExpectedVersion.any,
+      events: Array.from({ length: 1000 }, (_, i) => ({
+        id: newEventId(),
+        type: 'Deposited',
+        data: { amount: i, note: 'batch' },
+        metadata: { correlationId: 'bench', causationId: 'bench', userId: null, custom: {} },
+        occurredAt: new Date().toISOString(),
+      })),
+    },
+  ];
+  const batches = quick ? 5 : 20;
+
+  const longStream = streamId('fold-100k');
+  const shortStream = streamId('short-100');
+  let longReady = false;
+  const prepareStreams = async () => {
+    if (longReady) return;
+    for (let b = 0; b < 100; b++) await store.append(batch(longStream));
+    await store.append([
+      { ...batch(shortStream)[0]!, events: batch(shortStream)[0]!.events.slice(0, 100) },
+    ]);
+    await pool.query('ANALYZE bench.events');
+    longReady = true;
+  };
+  const onStream = (name: string, id: StreamId, rawLimit?: string): Scenario => ({
+    name,
+    unit: 'commands/s',
+    concurrency: 1,
+    rawLimit,
+    setup: prepareStreams,
+    async run() {
+      // The warm-up run reads the stream once and caches its state; later commands append only.
+      const n = quick ? 100 : 500;
+      for (let i = 0; i < n; i++) await cached.execute(new BenchDeposit(id, 1));
+      return n;
+    },
+  });
+
+  return [
+    ...CONCURRENCY_LEVELS.flatMap((c) => [rawInsert(c), single(c), transfer(c)]),
+    single(1, false),
+    single(16, false),
+    transfer(16, false),
+    contended,
+    {
+      name: 'pg.raw.multirow1000',
+      unit: 'events/s',
+      concurrency: 1,
+      async run() {
+        const values = Array.from({ length: 1000 }, (_, i) => `($1, $${i + 2})`).join(',');
+        for (let b = 0; b < batches; b++) {
+          const params = [
+            'raw-batch',
+            ...Array.from({ length: 1000 }, (_, i) => JSON.stringify({ amount: i, note: 'batch' })),
+          ];
+          await pool.query(`INSERT INTO raw_events (stream_id, data) VALUES ${values}`, params);
+        }
+        return batches * 1000;
+      },
+    },
+    {
+      name: 'pg.append.batch1000',
+      unit: 'events/s',
+      concurrency: 1,
+      rawLimit: 'pg.raw.multirow1000',
+      async run() {
+        for (let b = 0; b < batches; b++) await store.append(batch(streamId(`batch-${++round}`)));
+        return batches * 1000;
+      },
+    },
+    {
+      name: 'pg.raw.select100k',
+      unit: 'events/s',
+      concurrency: 1,
+      setup: prepareStreams,
+      async run() {
+        const { rows } = await pool.query<{ data: string }>(
+          'SELECT data::text AS data FROM bench.events WHERE stream_id = $1 ORDER BY global_position',
+          [longStream],
+        );
+        let total = 0;
+        for (const row of rows) total += (JSON.parse(row.data) as { amount: number }).amount;
+        if (total < 0) throw new Error('unreachable');
+        return rows.length;
+      },
+    },
+    {
+      name: 'pg.fold.100k',
+      unit: 'events/s',
+      concurrency: 1,
+      rawLimit: 'pg.raw.select100k',
+      setup: prepareStreams,
+      async run() {
+        const read = await store.readStreams([longStream]);
+        let total = 0;
+        for (const event of read.events) total += (event.data as { amount: number }).amount;
+        if (total < 0) throw new Error('unreachable');
+        return read.events.length;
+      },
+    },
+    onStream('pg.command.short_stream', shortStream),
+    onStream('pg.command.long_stream', longStream, 'pg.command.short_stream'),
+  ];
+}
