@@ -9,6 +9,7 @@ import {
   resolvePostgresOptions,
 } from './postgres.options';
 import { checkSchemaName, DEFAULT_SCHEMA } from './schema/schema-name';
+import { checkTransactionIds } from './schema/transaction-id.check';
 
 /**
  * Creates the event store on a PostgreSQL server (through a `pg` pool) and, unless
@@ -45,6 +46,7 @@ export async function createPostgresEventStore(
     retry: resolved.retry,
     circuitBreaker: resolved.circuitBreaker,
     preparedStatements: options.preparedStatements ?? true,
+    notify: options.notify,
   });
   return migrateOrClose(store, options.migrate);
 }
@@ -78,13 +80,14 @@ export async function createPGliteEventStore(
   return migrateOrClose(store, options.migrate);
 }
 
+/** Migrates (unless told not to) and checks the log's transaction ids; closes the store on failure. */
 async function migrateOrClose(
   store: PostgresEventStore,
   shouldMigrate: boolean | undefined,
 ): Promise<PostgresEventStore> {
-  if (shouldMigrate === false) return store;
   try {
-    await store.migrate();
+    if (shouldMigrate !== false) await store.migrate();
+    await checkTransactionIds(store.sqlExecutor, store.schema);
     return store;
   } catch (error) {
     await store.close().catch(() => undefined);

@@ -46,6 +46,13 @@ export interface PostgresEventStoreOptions {
   readonly migrate?: boolean;
   /** Use named prepared statements for the hot queries. @default true */
   readonly preparedStatements?: boolean;
+  /**
+   * When the NOTIFY that wakes subscribers is sent: just after each append commits, coalesced, from
+   * a transaction that does not wait for a flush; or inside every append (which serialises
+   * notifying commits on PostgreSQL's notification lock: much slower under concurrency).
+   * @default 'after-commit'
+   */
+  readonly notify?: 'after-commit' | 'in-transaction';
 }
 
 /** Options of `createPGliteEventStore`. */
