@@ -40,6 +40,7 @@ import {
   toRecordedEvent,
 } from './sql/event-row.mapper';
 import { headSql, healthSql, readAllSql, readStreamsSql } from './sql/read.sql';
+import { checkTransactionIds } from './schema/transaction-id.check';
 
 const MAX_PAGE = 10_000;
 /** Rows a filtered page may scan before it ends early (see `readAllSql`). */
@@ -338,12 +339,19 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * Brings the schema up to date (see `migrate`); the factories call it unless `migrate: false`.
+   * Brings the schema up to date (see `migrate`) and checks that the stored transaction ids are
+   * behind this cluster's (they are not after a logical restore into a new cluster: see
+   * "Logical backups" in docs/operations.md); the factories call it unless `migrate: false`.
    * Connection failures are retried like any call and reported as `StoreUnavailableError`.
+   * @throws StoreUnavailableError naming the `pg_resetwal --epoch` step after such a restore.
    */
   async migrate(): Promise<number> {
     this.assertOpen();
-    return this.guard.call('write', () => migrate(this.executor, { schema: this.schema }));
+    const version = await this.guard.call('write', () =>
+      migrate(this.executor, { schema: this.schema }),
+    );
+    await this.guard.call('read', () => checkTransactionIds(this.executor, this.schema));
+    return version;
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,6 @@ import {
   resolvePostgresOptions,
 } from './postgres.options';
 import { checkSchemaName, DEFAULT_SCHEMA } from './schema/schema-name';
-import { checkTransactionIds } from './schema/transaction-id.check';
 
 /**
  * Creates the event store on a PostgreSQL server (through a `pg` pool) and, unless
@@ -80,14 +79,13 @@ export async function createPGliteEventStore(
   return migrateOrClose(store, options.migrate);
 }
 
-/** Migrates (unless told not to) and checks the log's transaction ids; closes the store on failure. */
+/** Migrates (unless told not to), which also checks the log's transaction ids; closes the store on failure. */
 async function migrateOrClose(
   store: PostgresEventStore,
   shouldMigrate: boolean | undefined,
 ): Promise<PostgresEventStore> {
   try {
     if (shouldMigrate !== false) await store.migrate();
-    await checkTransactionIds(store.sqlExecutor, store.schema);
     return store;
   } catch (error) {
     await store.close().catch(() => undefined);
