@@ -25,4 +25,8 @@ module.exports = {
     '^@eventcore/postgres$': '<rootDir>/libs/postgres/src/index.ts',
   },
   testTimeout: 60000,
+  // One test file at a time: PostgreSQL's gap-safe log hides events committed after any transaction
+  // still open anywhere on the server, so a test file holding a transaction open (on purpose, or
+  // in a projection batch) would delay another file's reads. Serial runs take no longer here.
+  maxWorkers: 1,
 };
