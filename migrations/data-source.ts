@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { EventStoreSchema1764201600000 } from './1764201600000-EventStoreSchema';
 import { ProjectionSchema1764288000000 } from './1764288000000-ProjectionSchema';
 import { FastAppend1764374400000 } from './1764374400000-FastAppend';
+import { BinaryEncodings1764460800000 } from './1764460800000-BinaryEncodings';
 
 /**
  * The DataSource the TypeORM CLI uses to run the event store's migrations against `DATABASE_URL`
@@ -14,6 +15,7 @@ export default new DataSource({
     EventStoreSchema1764201600000,
     ProjectionSchema1764288000000,
     FastAppend1764374400000,
+    BinaryEncodings1764460800000,
   ],
   migrationsTableName: 'eventcore_typeorm_migrations',
 });

@@ -85,7 +85,7 @@ export interface PostgresStoreHealth {
   readonly circuit: 'closed' | 'open' | 'half-open' | 'disabled';
 }
 
-/** The one row of `append_events_v3`. */
+/** The one row of `append_events_v4`. */
 interface AppendRow {
   r_conflict: boolean;
   /** Versions of the participants before the append (bigint as text). */
@@ -245,8 +245,9 @@ export class PostgresEventStore implements EventStore {
         streamVersion: version,
         globalPosition: first + n,
         type: e.type,
-        data: JSON.parse(e.dataJson) as unknown,
+        data: e.encoding === undefined ? (JSON.parse(e.data) as unknown) : e.data,
         schemaVersion: e.schemaVersion,
+        ...(e.encoding === undefined ? {} : { encoding: e.encoding }),
         metadata: {
           correlationId: e.metadata.correlationId,
           causationId: e.metadata.causationId,

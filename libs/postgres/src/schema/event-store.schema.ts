@@ -1,4 +1,4 @@
-import { appendFunctionSql, appendFunctionSqlV3 } from './append.sql';
+import { appendFunctionSql, appendFunctionSqlV3, appendFunctionSqlV4 } from './append.sql';
 import { quoted } from './schema-name';
 
 /**
@@ -93,5 +93,54 @@ export function dropEventStoreSchemaV3(schema: string): string[] {
   return [
     `DROP FUNCTION IF EXISTS ${s}.append_events_v3(text[], text[], bigint[], integer[], integer[], integer[], uuid[], text[], integer[], jsonb[], jsonb[], timestamptz[], boolean)`,
     `DELETE FROM ${s}.schema_version WHERE version = 3`,
+  ];
+}
+
+/**
+ * Version 4 of the schema: binary encodings. `encoding` names how an event's data is stored:
+ * `json` (the default, so every existing row and every row of `append_events_v3` is JSON) in `data`
+ * as jsonb, queryable; anything else (e.g. `msgpack`) as bytes in `data_bytes`, with `data` NULL.
+ * Adding columns with a constant default and dropping NOT NULL rewrite nothing. The check is added
+ * NOT VALID: it holds for every new row at once, and every existing row satisfies it by construction
+ * (it predates the columns), so the migration does not scan a populated events table under an
+ * exclusive lock (an empty one is validated at once); `ALTER TABLE <schema>.events VALIDATE
+ * CONSTRAINT events_encoding_check` may be run later, online. Then `append_events_v4`, which writes them; version 3 stays for a rolling upgrade.
+ * Idempotent.
+ */
+export function eventStoreSchemaV4(schema: string): string[] {
+  const s = quoted(schema);
+  return [
+    `ALTER TABLE ${s}.events
+       ADD COLUMN IF NOT EXISTS encoding text NOT NULL DEFAULT 'json',
+       ADD COLUMN IF NOT EXISTS data_bytes bytea,
+       ALTER COLUMN data DROP NOT NULL,
+       DROP CONSTRAINT IF EXISTS events_encoding_check,
+       ADD CONSTRAINT events_encoding_check CHECK (
+         (encoding = 'json') = (data IS NOT NULL) AND (data IS NULL) = (data_bytes IS NOT NULL)
+       ) NOT VALID`,
+    // A new, empty table is validated at once: nothing to scan.
+    `DO $do$ BEGIN
+       IF NOT EXISTS (SELECT FROM ${s}.events) THEN
+         ALTER TABLE ${s}.events VALIDATE CONSTRAINT events_encoding_check;
+       END IF;
+     END $do$`,
+    appendFunctionSqlV4(schema),
+  ];
+}
+
+/**
+ * Undoes {@link eventStoreSchemaV4}. Refused (by the restored NOT NULL) while binary events exist:
+ * they have no JSON form to fall back to.
+ */
+export function dropEventStoreSchemaV4(schema: string): string[] {
+  const s = quoted(schema);
+  return [
+    `DROP FUNCTION IF EXISTS ${s}.append_events_v4(text[], text[], bigint[], integer[], integer[], integer[], uuid[], text[], integer[], jsonb[], jsonb[], timestamptz[], text[], text[], boolean)`,
+    `ALTER TABLE ${s}.events
+       DROP CONSTRAINT IF EXISTS events_encoding_check,
+       ALTER COLUMN data SET NOT NULL,
+       DROP COLUMN IF EXISTS data_bytes,
+       DROP COLUMN IF EXISTS encoding`,
+    `DELETE FROM ${s}.schema_version WHERE version = 4`,
   ];
 }

@@ -2,8 +2,10 @@ import { dropProjectionSchemaV2, projectionSchemaV2 } from '../projection/projec
 import {
   dropEventStoreSchemaV1,
   dropEventStoreSchemaV3,
+  dropEventStoreSchemaV4,
   eventStoreSchemaV1,
   eventStoreSchemaV3,
+  eventStoreSchemaV4,
 } from './event-store.schema';
 
 /** One version of the schema. The TypeORM migrations in `migrations/` run the same statements. */
@@ -34,6 +36,12 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     name: '1764374400000-FastAppend',
     up: eventStoreSchemaV3,
     down: dropEventStoreSchemaV3,
+  },
+  {
+    version: 4,
+    name: '1764460800000-BinaryEncodings',
+    up: eventStoreSchemaV4,
+    down: dropEventStoreSchemaV4,
   },
 ];
 

@@ -1,12 +1,13 @@
 import {
   EventSerializationError,
   InvalidAppendError,
+  JSON_ENCODING,
   encodeJson,
   type EventMetadata,
   type StreamWrite,
 } from '@eventcore/core';
 
-/** An append, encoded once into the parameters of the append function (`append_events_v3`). */
+/** An append, encoded once into the parameters of the append function (`append_events_v4`). */
 export interface AppendRequest {
   /** Every parameter but the last (`p_notify`), which the caller adds. */
   readonly params: readonly unknown[];
@@ -19,7 +20,10 @@ export interface EncodedEvent {
   readonly id: string;
   readonly type: string;
   readonly schemaVersion: number;
-  readonly dataJson: string;
+  /** JSON text of the data, or for a binary {@link encoding} the base64 of its bytes as given. */
+  readonly data: string;
+  /** A binary encoding's name; undefined for JSON. */
+  readonly encoding: string | undefined;
   readonly metadata: Omit<EventMetadata, 'custom'>;
   readonly customJson: string;
   readonly occurredAt: string;
@@ -52,9 +56,13 @@ export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
   const ids: string[] = [];
   const types: string[] = [];
   const schemaVersions: number[] = [];
-  const data: string[] = [];
+  const data: (string | null)[] = [];
   const metadata: string[] = [];
   const occurredAt: string[] = [];
+  // Only for appends with a binary event (NULL parameters otherwise): per event, its encoding and
+  // base64 bytes, NULL for JSON events.
+  let encodings: (string | null)[] | null = null;
+  let bytes: (string | null)[] | null = null;
   for (let w = 0; w < writes.length; w++) {
     const write = writes[w]!;
     streamIds.push(write.streamId);
@@ -71,7 +79,19 @@ export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
       ids.push(encoded.id);
       types.push(encoded.type);
       schemaVersions.push(encoded.schemaVersion);
-      data.push(encoded.dataJson);
+      if (encoded.encoding === undefined) {
+        data.push(encoded.data);
+        encodings?.push(null);
+        bytes?.push(null);
+      } else {
+        if (encodings === null || bytes === null) {
+          encodings = new Array<string | null>(data.length).fill(null);
+          bytes = new Array<string | null>(data.length).fill(null);
+        }
+        data.push(null);
+        encodings.push(encoded.encoding);
+        bytes.push(encoded.data);
+      }
       metadata.push(
         `{"correlationId":${JSON.stringify(m.correlationId)},"causationId":${JSON.stringify(m.causationId)},` +
           `"userId":${JSON.stringify(m.userId)},"custom":${encoded.customJson}}`,
@@ -93,6 +113,8 @@ export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
       data,
       metadata,
       occurredAt,
+      encodings,
+      bytes,
     ],
     events,
   };
@@ -132,7 +154,13 @@ function encodeEvent(
       );
     }
   }
-  const dataJson = storable(streamId, event.type, encodeJson(streamId, event.type, event.data));
+  // `validateWrites` checked that binary data is base64 text (also free of NUL characters).
+  const encoding =
+    event.encoding === undefined || event.encoding === JSON_ENCODING ? undefined : event.encoding;
+  const data =
+    encoding === undefined
+      ? storable(streamId, event.type, encodeJson(streamId, event.type, event.data))
+      : (event.data as string);
   const customJson = storable(
     streamId,
     event.type,
@@ -143,7 +171,8 @@ function encodeEvent(
     id: event.id.toLowerCase(),
     type: event.type,
     schemaVersion,
-    dataJson,
+    data,
+    encoding,
     metadata,
     customJson,
     occurredAt: event.occurredAt,

@@ -10,6 +10,8 @@ export interface EventRow {
   readonly t: string;
   readonly sv: number;
   readonly d: unknown;
+  /** A binary encoding (then `d` is the base64 of the bytes); NULL for JSON. */
+  readonly en: string | null;
   readonly m: EventMetadata;
   readonly o: string;
   readonly r: string;
@@ -20,6 +22,21 @@ export interface EventRow {
  * so nobody else can see a change to it, but the record itself is the store's statement of fact).
  */
 export function toRecordedEvent(row: EventRow): RecordedEvent {
+  if (row.en !== null) {
+    return Object.freeze({
+      id: row.i,
+      streamId: row.s as StreamId,
+      streamVersion: Number(row.v),
+      globalPosition: Number(row.p),
+      type: row.t,
+      data: row.d,
+      schemaVersion: row.sv,
+      encoding: row.en,
+      metadata: row.m,
+      occurredAt: row.o,
+      recordedAt: row.r,
+    });
+  }
   return Object.freeze({
     id: row.i,
     streamId: row.s as StreamId,
@@ -55,6 +72,21 @@ export class RowDecoder {
     if (row.m !== null) this.metadata = deepFreeze(row.m);
     if (row.o !== null) this.occurredAt = row.o;
     if (row.r !== null) this.recordedAt = row.r;
+    if (row.en !== null) {
+      return Object.freeze({
+        id: row.i,
+        streamId: row.s as StreamId,
+        streamVersion: Number(row.v),
+        globalPosition: Number(row.p),
+        type: row.t,
+        data: row.d,
+        schemaVersion: row.sv,
+        encoding: row.en,
+        metadata: this.metadata!,
+        occurredAt: this.occurredAt,
+        recordedAt: this.recordedAt,
+      });
+    }
     return Object.freeze({
       id: row.i,
       streamId: row.s as StreamId,
