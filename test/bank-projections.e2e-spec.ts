@@ -90,7 +90,8 @@ describe('bank read model and projections (HTTP)', () => {
     expect(healthy.body.info.projections.status).toBe('up');
 
     const projection = app.get(AccountBalancesProjection);
-    const handle = jest.spyOn(projection, 'handle').mockImplementation(() => {
+    // The worker hands batches to handleBatch (and single events while isolating a failure).
+    const handle = jest.spyOn(projection, 'handleBatch').mockImplementation(() => {
       throw new Error('read model unavailable');
     });
     const position = await seed();

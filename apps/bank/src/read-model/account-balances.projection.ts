@@ -31,7 +31,12 @@ export class AccountBalancesProjection extends ProjectionHost {
   }
 
   handle(event: RecordedEvent, context: ProjectionContext): Promise<void> {
-    return this.readModel.apply(event, context.tx);
+    return this.readModel.applyBatch([event], context.tx);
+  }
+
+  /** The worker hands over whole batches: the SQL read model writes each in two statements. */
+  override handleBatch(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void> {
+    return this.readModel.applyBatch(events, context.tx);
   }
 
   override reset(context: ProjectionContext): Promise<void> {

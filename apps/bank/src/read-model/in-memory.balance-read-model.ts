@@ -20,7 +20,11 @@ interface Row extends AccountBalance {
 export class InMemoryBalanceReadModel implements BalanceReadModel {
   private readonly rows = new Map<string, Row>();
 
-  async apply(event: RecordedEvent): Promise<void> {
+  async applyBatch(events: readonly RecordedEvent[]): Promise<void> {
+    for (const event of events) this.apply(event);
+  }
+
+  private apply(event: RecordedEvent): void {
     const id = accountIdOf(event);
     const row = this.rows.get(id);
     if (row !== undefined && event.globalPosition <= row.appliedUpTo) return;

@@ -28,18 +28,43 @@ export class SqlBalanceReadModel implements BalanceReadModel {
     return new SqlBalanceReadModel(db);
   }
 
-  async apply(event: RecordedEvent, tx: unknown): Promise<void> {
+  /**
+   * Two statements per batch, whatever its size: the changes are summed per account first, then
+   * upserted together, and the total moves once.
+   */
+  async applyBatch(events: readonly RecordedEvent[], tx: unknown): Promise<void> {
     const sql = tx as SqlQueryable;
-    const change = balanceChange(event);
+    const accounts = new Map<string, { owner: string; change: number; version: number }>();
+    let totalChange = 0;
+    for (const event of events) {
+      const id = accountIdOf(event);
+      const row = accounts.get(id) ?? { owner: '', change: 0, version: 0 };
+      const change = balanceChange(event);
+      row.owner = openedBy(event) ?? row.owner;
+      row.change += change;
+      row.version = Math.max(row.version, event.streamVersion);
+      accounts.set(id, row);
+      totalChange += change;
+    }
+    if (accounts.size === 0) return;
+    const rows = [...accounts];
+    // An empty owner means "not opened in this batch": owners are 1–100 characters.
     await sql.query(
       `INSERT INTO bank.account_balances AS a (account_id, owner, balance, version)
-       VALUES ($1, coalesce($2, ''), $3, $4)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
        ON CONFLICT (account_id) DO UPDATE
-         SET owner = coalesce($2, a.owner), balance = a.balance + $3, version = $4`,
-      [accountIdOf(event), openedBy(event) ?? null, change, event.streamVersion],
+         SET owner = CASE WHEN EXCLUDED.owner = '' THEN a.owner ELSE EXCLUDED.owner END,
+             balance = a.balance + EXCLUDED.balance,
+             version = EXCLUDED.version`,
+      [
+        rows.map(([id]) => id),
+        rows.map(([, r]) => r.owner),
+        rows.map(([, r]) => r.change),
+        rows.map(([, r]) => r.version),
+      ],
     );
-    if (change !== 0) {
-      await sql.query('UPDATE bank.bank_totals SET total = total + $1', [change]);
+    if (totalChange !== 0) {
+      await sql.query('UPDATE bank.bank_totals SET total = total + $1', [totalChange]);
     }
   }
 

@@ -465,3 +465,43 @@ describe('ProjectionWorker edge cases', () => {
     await expect(waiting).rejects.toThrow(/stopped/);
   });
 });
+
+describe('ProjectionWorker with a batch handler', () => {
+  it('hands whole batches to handleBatch, and single events while isolating a failure', async () => {
+    const store = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    await appendMany(store, 'a-1', 25);
+    const calls: number[][] = [];
+    let failVersion: number | undefined = 13;
+    const worker = new ProjectionWorker(
+      {
+        name: 'batched',
+        batchSize: 10,
+        pollIntervalMs: 10,
+        errorPolicy: { maxRetries: 0, onFailure: 'dead-letter' },
+      },
+      {
+        handle: () => {
+          throw new Error('handle must not be called when handleBatch exists');
+        },
+        handleBatch: (events) => {
+          if (events.some((e) => e.streamVersion === failVersion)) throw new Error('bad event');
+          calls.push(events.map((e) => e.streamVersion));
+        },
+      },
+      { store, checkpoints, lock: new InMemoryProjectionLock() },
+    );
+    worker.start();
+    try {
+      await until(() => worker.status().state === 'live', 'live');
+      expect(calls[0]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      // The failing batch (11–20) is retried event by event; 13 is dead-lettered.
+      expect(calls.slice(1, 10)).toEqual([[11], [12], [14], [15], [16], [17], [18], [19], [20]]);
+      expect(calls.at(-1)).toEqual([21, 22, 23, 24, 25]);
+      expect((await checkpoints.deadLetters('batched')).map((l) => l.globalPosition)).toEqual([13]);
+      failVersion = undefined;
+    } finally {
+      await worker.stop();
+    }
+  });
+});

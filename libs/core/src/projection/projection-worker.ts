@@ -293,7 +293,7 @@ export class ProjectionWorker<Tx = unknown> {
     const from = this.position;
     const committed = await this.withRetries(() =>
       this.deps.checkpoints.commit(this.name, from, page.next, async (tx) => {
-        for (const event of page.events) await this.deliver(event, tx);
+        await this.deliver(page.events, tx);
       }),
     );
     if (committed) {
@@ -322,7 +322,7 @@ export class ProjectionWorker<Tx = unknown> {
       const ok = await this.withRetries(
         () =>
           this.deps.checkpoints.commit(this.name, from, single.next, async (tx) =>
-            this.deliver(event, tx),
+            this.deliver([event], tx),
           ),
         (error) => (failure = error),
       );
@@ -364,10 +364,16 @@ export class ProjectionWorker<Tx = unknown> {
     }
   }
 
-  private async deliver(event: RecordedEvent, tx: Tx): Promise<void> {
+  private async deliver(events: readonly RecordedEvent[], tx: Tx): Promise<void> {
     // A lost lease means another instance may run this projection now: write nothing more.
     if (this.lease === undefined || !this.lease.isHeld()) throw new CheckpointMovedError(this.name);
-    await this.handler.handle(this.deps.events?.upcast(event) ?? event, { tx });
+    const upcaster = this.deps.events;
+    const current = upcaster === undefined ? events : events.map((event) => upcaster.upcast(event));
+    if (this.handler.handleBatch !== undefined) {
+      await this.handler.handleBatch(current, { tx });
+      return;
+    }
+    for (const event of current) await this.handler.handle(event, { tx });
   }
 
   private advance(position: Position): void {

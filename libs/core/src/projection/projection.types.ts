@@ -36,6 +36,15 @@ export interface ProjectionContext<Tx = unknown> {
 export interface ProjectionHandler<Tx = unknown> {
   /** Applies one event to the read model. Throwing triggers the error policy. */
   handle(event: RecordedEvent, context: ProjectionContext<Tx>): Promise<void> | void;
+  /**
+   * Optional: applies a whole batch at once (e.g. one multi-row statement instead of one per event);
+   * when present the worker calls it instead of `handle`, with the events of one batch in log order
+   * (a single event when it isolates a failure). It must apply all of them or throw.
+   */
+  handleBatch?(
+    events: readonly RecordedEvent[],
+    context: ProjectionContext<Tx>,
+  ): Promise<void> | void;
   /** Empties the read model before a rebuild (same transaction as the checkpoint reset). */
   reset?(context: ProjectionContext<Tx>): Promise<void> | void;
   /** Called each time the projection catches up with the log. */

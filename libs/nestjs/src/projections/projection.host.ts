@@ -12,6 +12,15 @@ export abstract class ProjectionHost<Tx = unknown> implements ProjectionHandler<
   /** Applies one event to the read model. Throwing triggers the projection's error policy. */
   abstract handle(event: RecordedEvent, context: ProjectionContext<Tx>): Promise<void> | void;
 
+  /**
+   * Optional: applies a whole batch at once (one multi-row statement instead of one per event). When
+   * defined, the worker calls it instead of `handle` — with a single event while isolating a failure.
+   */
+  handleBatch?(
+    events: readonly RecordedEvent[],
+    context: ProjectionContext<Tx>,
+  ): Promise<void> | void;
+
   /** Empties the read model before a rebuild, in the same transaction as the checkpoint reset. */
   reset?(context: ProjectionContext<Tx>): Promise<void> | void;
 
