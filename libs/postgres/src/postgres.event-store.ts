@@ -239,7 +239,7 @@ export class PostgresEventStore implements EventStore {
         n > 0 && encoded[n - 1]!.writeIndex === e.writeIndex
           ? version + 1
           : before[e.writeIndex]! + 1;
-      events[n] = Object.freeze({
+      const event: { -readonly [K in keyof RecordedEvent]: RecordedEvent[K] } = {
         id: e.id,
         streamId: writes[e.writeIndex]!.streamId,
         streamVersion: version,
@@ -247,7 +247,6 @@ export class PostgresEventStore implements EventStore {
         type: e.type,
         data: e.encoding === undefined ? (JSON.parse(e.data) as unknown) : e.data,
         schemaVersion: e.schemaVersion,
-        ...(e.encoding === undefined ? {} : { encoding: e.encoding }),
         metadata: {
           correlationId: e.metadata.correlationId,
           causationId: e.metadata.causationId,
@@ -259,7 +258,10 @@ export class PostgresEventStore implements EventStore {
         },
         occurredAt: e.occurredAt,
         recordedAt,
-      });
+      };
+      // Binary events only (JSON ones omit it, as reads do): the JSON literal above stays as it was.
+      if (e.encoding !== undefined) event.encoding = e.encoding;
+      events[n] = Object.freeze(event);
     }
     const last = { transactionId: row.r_tx!, globalPosition: String(first + encoded.length - 1) };
     if (this.notifyAfterCommit) this.announce(last);
