@@ -514,6 +514,54 @@ export function eventStoreContract<S extends EventStore>(
       });
     });
 
+    describe('binary encodings', () => {
+      /** Deterministic bytes; 300 of them make base64 longer than one 76-character line. */
+      const bytes = (length: number, seed = 7): string =>
+        Buffer.from(Array.from({ length }, (_, i) => (i * 37 + seed) % 256)).toString('base64');
+
+      it('returns binary-encoded events with their encoding and the very base64 they were given', async () => {
+        const payloads = [bytes(300), bytes(1), bytes(2), bytes(3), '', bytes(64, 255)];
+        const binary = payloads.map((data, n) =>
+          testEvent('Sampled', data, { encoding: n % 2 === 0 ? 'msgpack' : 'x.bin-1' }),
+        );
+        const json = testEvent('Deposited', { amount: 5 });
+        const result = await store.append([
+          { streamId: A, expected: ExpectedVersion.noStream, events: [binary[0]!, json] },
+          { streamId: B, expected: ExpectedVersion.noStream, events: binary.slice(1) },
+        ]);
+        const read = await store.readStreams([A, B]);
+        const all = (await readToEnd()).events;
+        const byId = (events: readonly RecordedEvent[]) => new Map(events.map((e) => [e.id, e]));
+        for (const events of [result.events, read.events, all]) {
+          expect(events).toHaveLength(binary.length + 1);
+          const found = byId(events);
+          for (const sent of binary) {
+            expect(found.get(sent.id)).toMatchObject({
+              type: 'Sampled',
+              encoding: sent.encoding,
+              data: sent.data,
+            });
+          }
+          expect(found.get(json.id)!.data).toEqual({ amount: 5 });
+          expect(found.get(json.id)!.encoding ?? 'json').toBe('json');
+        }
+        expect(read.events).toEqual(result.events);
+        expect(all).toEqual(result.events);
+      });
+
+      it('returns JSON events without a binary encoding, also when it is given as json', async () => {
+        const explicit = testEvent('Noted', 'AAAA', { encoding: 'json' });
+        const implicit = testEvent('Noted', { text: 'wQ==' });
+        await store.append([
+          { streamId: A, expected: ExpectedVersion.any, events: [explicit, implicit] },
+        ]);
+        for (const events of [(await store.readStreams([A])).events, (await readToEnd()).events]) {
+          expect(events.map((e) => e.data)).toEqual(['AAAA', { text: 'wQ==' }]);
+          expect(events.map((e) => e.encoding ?? 'json')).toEqual(['json', 'json']);
+        }
+      });
+    });
+
     describe('refusing bad input (nothing is written)', () => {
       async function expectNothingWritten(...ids: StreamId[]): Promise<void> {
         expect((await readToEnd()).events).toEqual([]);
@@ -695,6 +743,48 @@ export function eventStoreContract<S extends EventStore>(
         );
         expect(error).toMatchObject({ streamId: B, eventType: 'Bad' });
         await expectNothingWritten(B, C);
+      });
+
+      const badEncodings: [string, () => EventToAppend][] = [
+        ['an encoding name with capitals', () => testEvent('T', 'AAAA', { encoding: 'MsgPack' })],
+        ['an encoding name with a space', () => testEvent('T', 'AAAA', { encoding: 'msg pack' })],
+        ['an empty encoding name', () => testEvent('T', 'AAAA', { encoding: '' })],
+        [
+          'an encoding name of 33 characters',
+          () => testEvent('T', '', { encoding: 'x'.repeat(33) }),
+        ],
+        [
+          'an encoding that is not a string',
+          () => ({ ...testEvent('T', 'AAAA'), encoding: 7 as never }),
+        ],
+        [
+          'binary data that is not a string',
+          () => testEvent('T', { a: 1 }, { encoding: 'msgpack' }),
+        ],
+        [
+          'binary data with characters outside base64',
+          () => testEvent('T', 'AA!A', { encoding: 'msgpack' }),
+        ],
+        ['binary data without padding', () => testEvent('T', 'wQ', { encoding: 'msgpack' })],
+        [
+          'binary data with a line break',
+          () => testEvent('T', 'AAAA\nAAAA', { encoding: 'msgpack' }),
+        ],
+        [
+          'non-canonical base64 (unused bits set)',
+          () => testEvent('T', 'wR==', { encoding: 'msgpack' }),
+        ],
+      ];
+      it.each(badEncodings)('refuses %s with InvalidAppendError', async (_label, make) => {
+        await expectErrorOf(
+          store.append([
+            good(),
+            { streamId: B, expected: ExpectedVersion.any, events: [testEvent('Fine'), make()] },
+          ]),
+          InvalidAppendError,
+          ErrorCodes.invalidAppend,
+        );
+        await expectNothingWritten(B);
       });
 
       it('still works normally after refusing requests', async () => {
