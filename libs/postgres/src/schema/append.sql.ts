@@ -139,98 +139,19 @@ $fn$`;
  * `r_conflict` true: nothing was written and `r_versions` are the actual versions.
  */
 export function appendFunctionSqlV3(schema: string): string {
-  const s = quoted(schema);
-  const positionLock = `${POSITION_LOCK_NAMESPACE}, hashtext('${schema}')`;
-  return `
-CREATE OR REPLACE FUNCTION ${s}.append_events_v3(
-  p_stream_ids text[], p_kinds text[], p_versions bigint[], p_counts integer[],
-  p_writes integer[], p_offsets integer[], p_event_ids uuid[], p_types text[], p_schema_versions integer[],
-  p_data jsonb[], p_metadata jsonb[], p_occurred_at timestamptz[], p_notify boolean,
-  OUT r_conflict boolean, OUT r_versions bigint[], OUT r_first_position bigint, OUT r_tx text,
-  OUT r_recorded_at text, OUT r_head_position bigint
-) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
-DECLARE
-  v_total integer := cardinality(p_event_ids);
-BEGIN
-  IF current_setting('transaction_isolation') <> 'read committed' THEN
-    RAISE EXCEPTION 'EventCore appends run at READ COMMITTED, not %', current_setting('transaction_isolation')
-      USING ERRCODE = 'feature_not_supported';
-  END IF;
-
-  -- Stream locks in sorted order (one statement; rows reach the lock call in the ORDER BY order).
-  PERFORM pg_advisory_xact_lock(${STREAM_LOCK_NAMESPACE}, k.key)
-     FROM (SELECT DISTINCT hashtext('${schema}:' || u.id) AS key FROM unnest(p_stream_ids) AS u(id) ORDER BY 1) AS k;
-
-  -- A new statement, hence a new snapshot: it sees every commit of the previous lock holders.
-  SELECT array_agg(coalesce(st.version, 0) ORDER BY u.ord),
-         coalesce(bool_or(NOT CASE u.kind WHEN 'any' THEN true WHEN 'exists' THEN coalesce(st.version, 0) > 0
-                                           ELSE coalesce(st.version, 0) = u.expected END), false)
-    INTO r_versions, r_conflict
-    FROM unnest(p_stream_ids, p_kinds, p_versions) WITH ORDINALITY AS u(id, kind, expected, ord)
-    LEFT JOIN ${s}.streams AS st ON st.stream_id = u.id;
-
-  IF r_conflict THEN
-    RETURN;
-  END IF;
-
-  IF v_total = 0 THEN
-    SELECT e.global_position, e.transaction_id::text INTO r_head_position, r_tx
-      FROM ${s}.events AS e ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1;
-    RETURN;
-  END IF;
-
-  BEGIN
-    PERFORM pg_advisory_lock(${positionLock});
-    r_tx := pg_current_xact_id()::text;
-    r_first_position := nextval('${s}.events_position_seq');
-    IF v_total > 1 THEN
-      PERFORM nextval('${s}.events_position_seq') FROM generate_series(2, v_total);
-    END IF;
-    PERFORM pg_advisory_unlock(${positionLock});
-  EXCEPTION WHEN query_canceled OR others THEN
-    -- A session lock outlives the transaction: never leave it behind.
-    PERFORM pg_advisory_unlock(${positionLock});
-    RAISE;
-  END;
-
-  INSERT INTO ${s}.events
-    (global_position, stream_id, stream_version, event_id, type, schema_version, data, metadata, occurred_at)
-  SELECT r_first_position + x.n - 1, p_stream_ids[x.w], r_versions[x.w] + x.k, x.i, x.t, x.v, x.d, x.m, x.o
-    FROM unnest(p_writes, p_offsets, p_event_ids, p_types, p_schema_versions, p_data, p_metadata, p_occurred_at)
-         WITH ORDINALITY AS x(w, k, i, t, v, d, m, o, n);
-
-  INSERT INTO ${s}.streams AS st (stream_id, version)
-  SELECT u.id, u.actual + u.added FROM unnest(p_stream_ids, r_versions, p_counts) AS u(id, actual, added)
-   WHERE u.added > 0
-  ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version;
-
-  r_recorded_at := to_char(now() AT TIME ZONE 'UTC', ${ISO_FORMAT});
-  IF p_notify THEN
-    PERFORM pg_notify('${notificationChannel(schema)}', r_tx || ':' || (r_first_position + v_total - 1)::text);
-  END IF;
-END
-$fn$`;
+  return appendFunctionSqlOf(schema, 3);
 }
 
-/**
- * The append function of schema version 4 (`append_events_v4`), which the store calls: version 3
- * (see {@link appendFunctionSqlV3}; locking, positions, NOTIFY and the answer row are unchanged)
- * plus binary encodings. `p_encodings` and `p_bytes` are NULL when every event is JSON, so the
- * usual append only gains two NULL parameters (`unnest` pads a NULL array with NULLs). Otherwise,
- * per event: the encoding name (NULL for JSON) and the base64 of the bytes, decoded here into
- * `data_bytes` while the event's `p_data` element is NULL. Base64 is what the caller already holds
- * and is shorter on the wire than a `bytea[]` literal (hex), so Node.js converts nothing.
- * Version 3 stays, for an older library during a rolling upgrade (its JSON rows satisfy the
- * version 4 check through the column defaults).
- */
-export function appendFunctionSqlV4(schema: string): string {
+/** Versions 3 and 4 share everything but the encoding columns. */
+function appendFunctionSqlOf(schema: string, version: 3 | 4): string {
+  const binary = version === 4;
   const s = quoted(schema);
   const positionLock = `${POSITION_LOCK_NAMESPACE}, hashtext('${schema}')`;
   return `
-CREATE OR REPLACE FUNCTION ${s}.append_events_v4(
+CREATE OR REPLACE FUNCTION ${s}.append_events_v${version}(
   p_stream_ids text[], p_kinds text[], p_versions bigint[], p_counts integer[],
   p_writes integer[], p_offsets integer[], p_event_ids uuid[], p_types text[], p_schema_versions integer[],
-  p_data jsonb[], p_metadata jsonb[], p_occurred_at timestamptz[], p_encodings text[], p_bytes text[],
+  p_data jsonb[], p_metadata jsonb[], p_occurred_at timestamptz[],${binary ? ' p_encodings text[], p_bytes text[],' : ''}
   p_notify boolean,
   OUT r_conflict boolean, OUT r_versions bigint[], OUT r_first_position bigint, OUT r_tx text,
   OUT r_recorded_at text, OUT r_head_position bigint
@@ -280,13 +201,10 @@ BEGIN
   END;
 
   INSERT INTO ${s}.events
-    (global_position, stream_id, stream_version, event_id, type, schema_version, data, metadata, occurred_at,
-     encoding, data_bytes)
-  SELECT r_first_position + x.n - 1, p_stream_ids[x.w], r_versions[x.w] + x.k, x.i, x.t, x.v, x.d, x.m, x.o,
-         coalesce(x.e, 'json'), decode(x.b, 'base64')
-    FROM unnest(p_writes, p_offsets, p_event_ids, p_types, p_schema_versions, p_data, p_metadata, p_occurred_at,
-                p_encodings, p_bytes)
-         WITH ORDINALITY AS x(w, k, i, t, v, d, m, o, e, b, n);
+    (global_position, stream_id, stream_version, event_id, type, schema_version, data, metadata, occurred_at${binary ? ', encoding, data_bytes' : ''})
+  SELECT r_first_position + x.n - 1, p_stream_ids[x.w], r_versions[x.w] + x.k, x.i, x.t, x.v, x.d, x.m, x.o${binary ? ", coalesce(x.e, 'json'), decode(x.b, 'base64')" : ''}
+    FROM unnest(p_writes, p_offsets, p_event_ids, p_types, p_schema_versions, p_data, p_metadata, p_occurred_at${binary ? ', p_encodings, p_bytes' : ''})
+         WITH ORDINALITY AS x(w, k, i, t, v, d, m, o, ${binary ? 'e, b, ' : ''}n);
 
   INSERT INTO ${s}.streams AS st (stream_id, version)
   SELECT u.id, u.actual + u.added FROM unnest(p_stream_ids, r_versions, p_counts) AS u(id, actual, added)
@@ -299,6 +217,21 @@ BEGIN
   END IF;
 END
 $fn$`;
+}
+
+/**
+ * The append function of schema version 4 (`append_events_v4`), which the store calls: version 3
+ * (see {@link appendFunctionSqlV3}; locking, positions, NOTIFY and the answer row are unchanged)
+ * plus binary encodings. `p_encodings` and `p_bytes` are NULL when every event is JSON, so the
+ * usual append only gains two NULL parameters (`unnest` pads a NULL array with NULLs). Otherwise,
+ * per event: the encoding name (NULL for JSON) and the base64 of the bytes, decoded here into
+ * `data_bytes` while the event's `p_data` element is NULL. Base64 is what the caller already holds
+ * and is shorter on the wire than a `bytea[]` literal (hex), so Node.js converts nothing.
+ * Version 3 stays, for an older library during a rolling upgrade (its JSON rows satisfy the
+ * version 4 check through the column defaults).
+ */
+export function appendFunctionSqlV4(schema: string): string {
+  return appendFunctionSqlOf(schema, 4);
 }
 
 /** The call the store makes for every append (see {@link appendFunctionSqlV4}). */
