@@ -35,7 +35,10 @@ export class AccountBalancesProjection extends ProjectionHost {
   }
 
   /** The worker hands over whole batches: the SQL read model writes each in two statements. */
-  override handleBatch(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void> {
+  override handleBatch(
+    events: readonly RecordedEvent[],
+    context: ProjectionContext,
+  ): Promise<void> {
     return this.readModel.applyBatch(events, context.tx);
   }
 
