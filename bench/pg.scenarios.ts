@@ -89,7 +89,17 @@ export async function pgBench(quick: boolean): Promise<PgBench> {
         { encoding: 'utf8', timeout: 120_000 },
       );
       const mb = (JSON.parse(output) as { peakRssMB: number }).peakRssMB;
+      // Projection catch-up too needs a database of its own (pg-projection.bench.ts).
+      const projection = execFileSync(
+        process.execPath,
+        [join(__dirname, 'pg-projection.bench.js'), ...(quick ? ['--quick'] : [])],
+        { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      const projectionResults = Object.values(
+        (JSON.parse(projection) as { results: Record<string, ScenarioResult> }).results,
+      );
       return [
+        ...projectionResults,
         {
           name: 'pg.command.c16.peak_rss',
           unit: 'MB',
