@@ -55,6 +55,12 @@ export class InMemoryCheckpointStore implements CheckpointStore<undefined> {
   private readonly positions = new Map<string, Position>();
   private readonly letters: DeadLetter[] = [];
 
+  /** @param start checkpoints to begin with, by projection (e.g. a subscription that starts live). */
+  constructor(start: Readonly<Record<string, Position>> = {}) {
+    for (const [projection, position] of Object.entries(start))
+      this.positions.set(projection, position);
+  }
+
   async load(projection: string): Promise<Position | undefined> {
     return this.positions.get(projection);
   }

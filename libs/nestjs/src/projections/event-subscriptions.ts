@@ -1,9 +1,7 @@
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import {
-  type CheckpointStore,
-  CheckpointMovedError,
-  type DeadLetter,
   type EventStore,
+  InMemoryCheckpointStore,
   InMemoryProjectionLock,
   type Position,
   type ProjectionErrorPolicy,
@@ -11,7 +9,6 @@ import {
   ProjectionWorker,
   type ReadAllFilter,
   type RecordedEvent,
-  toDeadLetter,
 } from '@eventcore/core';
 import { InjectEventStore } from '../inject-event-store.decorator';
 
@@ -80,7 +77,7 @@ export class EventSubscriptions implements BeforeApplicationShutdown {
       },
       {
         store: this.store,
-        checkpoints: new StartingCheckpoint(start),
+        checkpoints: new InMemoryCheckpointStore(start === undefined ? {} : { [name]: start }),
         lock: new InMemoryProjectionLock(),
         onError: (failed, error) => this.logFailure(failed, error),
       },
@@ -116,60 +113,7 @@ export class EventSubscriptions implements BeforeApplicationShutdown {
   }
 
   private logFailure(name: string, error: unknown): void {
-    if (error instanceof CheckpointMovedError) return; // cannot happen: the lease is private
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     this.logger.error(`Subscription ${name} failed: ${message}`);
-  }
-}
-
-/**
- * A one-projection, in-memory checkpoint that starts at a given position (the core's
- * `InMemoryCheckpointStore` always starts at the beginning).
- */
-class StartingCheckpoint implements CheckpointStore<undefined> {
-  readonly transactional = false;
-  private readonly letters: DeadLetter[] = [];
-
-  constructor(private position: Position | undefined) {}
-
-  async load(): Promise<Position | undefined> {
-    return this.position;
-  }
-
-  async commit<T>(
-    projection: string,
-    from: Position | undefined,
-    to: Position,
-    work: (tx: undefined) => Promise<T>,
-  ): Promise<T> {
-    this.fence(projection, from);
-    const result = await work(undefined);
-    this.position = to;
-    return result;
-  }
-
-  async reset(_projection: string, work: (tx: undefined) => Promise<void>): Promise<void> {
-    await work(undefined);
-    this.position = undefined;
-  }
-
-  async deadLetter(
-    projection: string,
-    from: Position | undefined,
-    to: Position,
-    event: RecordedEvent,
-    error: unknown,
-  ): Promise<void> {
-    this.fence(projection, from);
-    this.letters.push(toDeadLetter(projection, event, error));
-    this.position = to;
-  }
-
-  async deadLetters(): Promise<readonly DeadLetter[]> {
-    return this.letters;
-  }
-
-  private fence(projection: string, from: Position | undefined): void {
-    if (this.position !== from) throw new CheckpointMovedError(projection);
   }
 }
