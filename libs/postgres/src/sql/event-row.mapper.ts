@@ -22,6 +22,16 @@ export interface EventRow {
  * so nobody else can see a change to it, but the record itself is the store's statement of fact).
  */
 export function toRecordedEvent(row: EventRow): RecordedEvent {
+  return recordedEvent(row, row.m, row.o, row.r);
+}
+
+/** Builds the frozen record; two literal shapes (with and without `encoding`) keep reads monomorphic. */
+function recordedEvent(
+  row: Omit<EventRow, 'm' | 'o' | 'r'>,
+  metadata: EventMetadata,
+  occurredAt: string,
+  recordedAt: string,
+): RecordedEvent {
   if (row.en !== null) {
     return Object.freeze({
       id: row.i,
@@ -32,9 +42,9 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
       data: row.d,
       schemaVersion: row.sv,
       encoding: row.en,
-      metadata: row.m,
-      occurredAt: row.o,
-      recordedAt: row.r,
+      metadata,
+      occurredAt,
+      recordedAt,
     });
   }
   return Object.freeze({
@@ -45,9 +55,9 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
     type: row.t,
     data: row.d,
     schemaVersion: row.sv,
-    metadata: row.m,
-    occurredAt: row.o,
-    recordedAt: row.r,
+    metadata,
+    occurredAt,
+    recordedAt,
   });
 }
 
@@ -72,33 +82,7 @@ export class RowDecoder {
     if (row.m !== null) this.metadata = deepFreeze(row.m);
     if (row.o !== null) this.occurredAt = row.o;
     if (row.r !== null) this.recordedAt = row.r;
-    if (row.en !== null) {
-      return Object.freeze({
-        id: row.i,
-        streamId: row.s as StreamId,
-        streamVersion: Number(row.v),
-        globalPosition: Number(row.p),
-        type: row.t,
-        data: row.d,
-        schemaVersion: row.sv,
-        encoding: row.en,
-        metadata: this.metadata!,
-        occurredAt: this.occurredAt,
-        recordedAt: this.recordedAt,
-      });
-    }
-    return Object.freeze({
-      id: row.i,
-      streamId: row.s as StreamId,
-      streamVersion: Number(row.v),
-      globalPosition: Number(row.p),
-      type: row.t,
-      data: row.d,
-      schemaVersion: row.sv,
-      metadata: this.metadata!,
-      occurredAt: this.occurredAt,
-      recordedAt: this.recordedAt,
-    });
+    return recordedEvent(row, this.metadata!, this.occurredAt, this.recordedAt);
   }
 }
 
