@@ -1,4 +1,4 @@
-import { type DynamicModule, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { EventCoreModule } from '@eventcore/nestjs';
@@ -25,12 +25,9 @@ export interface BankAppOptions {
   readonly metrics?: PrometheusExporter;
 }
 
-const BANK_SHUTDOWN = 'BANK:SHUTDOWN';
-const noop = async () => undefined;
-
 /** The sample bank application. */
 @Module({})
-export class BankAppModule implements OnApplicationShutdown {
+export class BankAppModule {
   static forRoot(options: BankAppOptions = {}): DynamicModule {
     return {
       module: BankAppModule,
@@ -39,23 +36,17 @@ export class BankAppModule implements OnApplicationShutdown {
           eventStore: options.eventStore,
           checkpointStore: options.checkpointStore,
           projectionLock: options.projectionLock,
+          // After the projections have stopped and the store is closed.
+          afterShutdown: options.onShutdown,
         }),
         AccountsModule,
         ReadModelModule.forRoot(options.balances ?? new InMemoryBalanceReadModel()),
         HealthModule,
       ],
       providers: [
-        { provide: BANK_SHUTDOWN, useValue: options.onShutdown ?? noop },
         ...(options.metrics ? [{ provide: PROMETHEUS_EXPORTER, useValue: options.metrics }] : []),
       ],
       controllers: options.metrics ? [MetricsController] : [],
     };
-  }
-
-  constructor(@Inject(BANK_SHUTDOWN) private readonly onShutdown: () => Promise<void>) {}
-
-  /** Runs after the projections have stopped (they stop in `beforeApplicationShutdown`). */
-  async onApplicationShutdown(): Promise<void> {
-    await this.onShutdown();
   }
 }

@@ -1,17 +1,5 @@
-import {
-  type CheckpointStore,
-  type EventStore,
-  InMemoryProjectionLock,
-  type ProjectionLock,
-} from '@eventcore/core';
-import {
-  createPGliteAppendNotifier,
-  createPGliteEventStore,
-  createPostgresAppendNotifier,
-  createPostgresCheckpointStore,
-  createPostgresEventStore,
-  PostgresProjectionLock,
-} from '@eventcore/postgres';
+import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
+import { createPostgresStorage } from '@eventcore/postgres';
 import type { BalanceReadModel } from './read-model/balance-read-model';
 import { SqlBalanceReadModel } from './read-model/sql.balance-read-model';
 
@@ -29,62 +17,22 @@ export interface BankStore {
 }
 
 /**
- * The bank's database from the environment: `DATABASE_URL` set → that PostgreSQL server, with a
- * session advisory lock so several bank instances share the projections; unset → an embedded PGlite
- * database in `EVENTCORE_DATA_DIR` (default `./data/bank`), durable across restarts with nothing to
- * install, one process, so an in-process lock. Either way the read model lives in the same
- * database as the checkpoints, and NOTIFY wakes the projections.
+ * The bank's database from the environment: `DATABASE_URL` set → that PostgreSQL server (several
+ * bank instances share the projections); unset → an embedded PGlite database in
+ * `EVENTCORE_DATA_DIR` (default `./data/bank`), durable across restarts with nothing to install.
+ * Either way the read model lives in the same database as the checkpoints.
  */
 export async function bankStoreFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<BankStore> {
   const url = env.DATABASE_URL?.trim();
-  if (url) {
-    const eventStore = await createPostgresEventStore({ connectionString: url });
-    const notifier = await createPostgresAppendNotifier(url, { schema: eventStore.schema });
-    eventStore.useAppendNotifier(notifier);
-    const projectionLock = new PostgresProjectionLock({
-      connection: url,
-      schema: eventStore.schema,
-    });
-    return {
-      eventStore,
-      checkpointStore: await createPostgresCheckpointStore(eventStore),
-      projectionLock,
-      balances: await SqlBalanceReadModel.create(eventStore.sqlExecutor),
-      description: `PostgreSQL at ${redact(url)}`,
-      onShutdown: async () => {
-        await projectionLock.close();
-        await notifier.close();
-      },
-    };
-  }
-  const dataDir = env.EVENTCORE_DATA_DIR?.trim() || './data/bank';
-  const { PGlite } = await import('@electric-sql/pglite');
-  const db = await PGlite.create({ dataDir });
-  const eventStore = await createPGliteEventStore({ db });
-  const notifier = await createPGliteAppendNotifier(db, { schema: eventStore.schema });
-  eventStore.useAppendNotifier(notifier);
+  const storage = await createPostgresStorage(
+    url ? { connectionString: url } : { dataDir: env.EVENTCORE_DATA_DIR?.trim() || './data/bank' },
+  );
   return {
-    eventStore,
-    checkpointStore: await createPostgresCheckpointStore(eventStore),
-    // PGlite is one process's database: an in-process lock is all the election there is.
-    projectionLock: new InMemoryProjectionLock(),
-    balances: await SqlBalanceReadModel.create(eventStore.sqlExecutor),
-    description: `embedded PGlite in ${dataDir}`,
-    onShutdown: async () => {
-      await notifier.close();
-      await eventStore.close();
-      await db.close();
-    },
+    eventStore: storage.eventStore,
+    checkpointStore: storage.checkpointStore,
+    projectionLock: storage.projectionLock,
+    balances: await SqlBalanceReadModel.create(storage.eventStore.sqlExecutor),
+    description: storage.description,
+    onShutdown: () => storage.close(),
   };
-}
-
-/** The URL without its password, for logs. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable DATABASE_URL)';
-  }
 }

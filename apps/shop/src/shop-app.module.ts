@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import type { CheckpointStore, EventStore } from '@eventcore/core';
+import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
 import { EventCoreModule } from '@eventcore/nestjs';
 import { CatalogController } from './catalog/catalog.controller';
 import { ProductQuery } from './catalog/product.query';
@@ -14,6 +14,10 @@ export interface ShopAppOptions {
   readonly eventStore?: EventStore;
   /** Where the fulfilment process manager keeps its checkpoint. @default in memory */
   readonly checkpointStore?: CheckpointStore;
+  /** Elects the instance that runs the process manager. @default this process only */
+  readonly projectionLock?: ProjectionLock;
+  /** Runs after the app has shut down: closes what the caller opened for it. */
+  readonly onShutdown?: () => Promise<void>;
 }
 
 /** The sample shop: a catalog, orders that reserve stock across products, and fulfilment. */
@@ -26,6 +30,8 @@ export class ShopAppModule {
         EventCoreModule.forRoot({
           eventStore: options.eventStore,
           checkpointStore: options.checkpointStore,
+          projectionLock: options.projectionLock,
+          afterShutdown: options.onShutdown,
         }),
         HealthModule,
       ],

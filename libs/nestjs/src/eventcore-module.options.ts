@@ -48,6 +48,11 @@ export interface EventCoreModuleOptions {
    */
   readonly closeStoreOnShutdown?: boolean;
   /**
+   * Runs last, after the store is closed: close what you opened for the module (e.g.
+   * `createPostgresStorage(...).close`, which ends the LISTEN and lock connections).
+   */
+  readonly afterShutdown?: () => Promise<void>;
+  /**
    * Where projections keep their checkpoints (and dead letters). Use a durable store in
    * production; the in-memory one starts every projection from zero after a restart.
    * @default a new `InMemoryCheckpointStore`

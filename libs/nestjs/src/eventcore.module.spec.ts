@@ -108,3 +108,23 @@ describe('EventCoreModule', () => {
     await expect(compiling).rejects.toMatchObject({ code: ErrorCodes.invalidOptions });
   });
 });
+
+describe('EventCoreModule afterShutdown', () => {
+  it('runs afterShutdown last, after the store is closed', async () => {
+    const store = new InMemoryEventStore();
+    const order: string[] = [];
+    jest.spyOn(store, 'close').mockImplementation(async () => void order.push('store closed'));
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        EventCoreModule.forRoot({
+          eventStore: store,
+          afterShutdown: async () => void order.push('afterShutdown'),
+        }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication();
+    await app.init();
+    await app.close();
+    expect(order).toEqual(['store closed', 'afterShutdown']);
+  });
+});

@@ -101,11 +101,18 @@ export class EventCoreModule extends ConfigurableEventCoreModule implements OnAp
    * still reads or appends.
    */
   async onApplicationShutdown(): Promise<void> {
-    if (this.options.closeStoreOnShutdown === false) return;
+    if (this.options.closeStoreOnShutdown !== false) {
+      await this.attempt('Closing the event store', () => this.store.close());
+    }
+    const afterShutdown = this.options.afterShutdown;
+    if (afterShutdown !== undefined) await this.attempt('afterShutdown', afterShutdown);
+  }
+
+  private async attempt(what: string, work: () => Promise<void>): Promise<void> {
     try {
-      await this.store.close();
+      await work();
     } catch (error) {
-      this.logger.error(`Closing the event store failed: ${(error as Error).message}`);
+      this.logger.error(`${what} failed: ${(error as Error).message}`);
     }
   }
 }

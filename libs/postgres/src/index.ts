@@ -56,3 +56,8 @@ export {
   type PostgresAppendNotifierOptions,
 } from './projection/postgres.append-notifier';
 export type { DedicatedConnection } from './projection/dedicated-connection';
+export {
+  createPostgresStorage,
+  type PostgresStorage,
+  type PostgresStorageOptions,
+} from './postgres.storage';

@@ -1,0 +1,91 @@
+import { InMemoryProjectionLock, type ProjectionLock } from '@eventcore/core';
+import type { PostgresEventStore } from './postgres.event-store';
+import { createPGliteEventStore, createPostgresEventStore } from './postgres.factory';
+import {
+  createPGliteAppendNotifier,
+  createPostgresAppendNotifier,
+} from './projection/postgres.append-notifier';
+import {
+  createPostgresCheckpointStore,
+  type PostgresCheckpointStore,
+} from './projection/postgres.checkpoint-store';
+import { PostgresProjectionLock } from './projection/postgres.projection-lock';
+
+/** Everything EventCoreModule needs, on one PostgreSQL (or PGlite) database. */
+export interface PostgresStorage {
+  readonly eventStore: PostgresEventStore;
+  /** Checkpoints in the same database: read models written through `tx` are exactly-once. */
+  readonly checkpointStore: PostgresCheckpointStore;
+  /** A session advisory lock on a server; an in-process lock on PGlite (one process owns it). */
+  readonly projectionLock: ProjectionLock;
+  /** Where the events are, for a startup log line (the password is never included). */
+  readonly description: string;
+  /**
+   * Closes what the module does not own: the LISTEN connection, the lock's connections, and the
+   * embedded database. Call it after the application has shut down.
+   */
+  close(): Promise<void>;
+}
+
+/** Where {@link createPostgresStorage} keeps the events. */
+export type PostgresStorageOptions =
+  { readonly connectionString: string } | { readonly dataDir: string };
+
+/**
+ * The event store, a checkpoint store and a projection lock on one database, with LISTEN/NOTIFY
+ * wake-ups wired: `{ connectionString }` for a server (several app instances share the projections),
+ * `{ dataDir }` for an embedded PGlite database (durable, one process). Pass the parts to
+ * `EventCoreModule.forRoot({ eventStore, checkpointStore, projectionLock })`.
+ */
+export async function createPostgresStorage(
+  options: PostgresStorageOptions,
+): Promise<PostgresStorage> {
+  if ('connectionString' in options) {
+    const url = options.connectionString;
+    const eventStore = await createPostgresEventStore({ connectionString: url });
+    const notifier = await createPostgresAppendNotifier(url, { schema: eventStore.schema });
+    eventStore.useAppendNotifier(notifier);
+    const projectionLock = new PostgresProjectionLock({
+      connection: url,
+      schema: eventStore.schema,
+    });
+    return {
+      eventStore,
+      checkpointStore: await createPostgresCheckpointStore(eventStore),
+      projectionLock,
+      description: `PostgreSQL at ${redact(url)}`,
+      close: async () => {
+        await projectionLock.close();
+        await notifier.close();
+      },
+    };
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = await PGlite.create({ dataDir: options.dataDir });
+  const eventStore = await createPGliteEventStore({ db });
+  const notifier = await createPGliteAppendNotifier(db, { schema: eventStore.schema });
+  eventStore.useAppendNotifier(notifier);
+  return {
+    eventStore,
+    checkpointStore: await createPostgresCheckpointStore(eventStore),
+    // PGlite is one process's database: an in-process lock is all the election there is.
+    projectionLock: new InMemoryProjectionLock(),
+    description: `embedded PGlite in ${options.dataDir}`,
+    close: async () => {
+      await notifier.close();
+      await eventStore.close();
+      await db.close();
+    },
+  };
+}
+
+/** The URL without its password, for logs. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable connection string)';
+  }
+}
