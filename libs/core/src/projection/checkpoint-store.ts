@@ -116,3 +116,29 @@ export function toDeadLetter(projection: string, event: RecordedEvent, error: un
     recordedAt: new Date().toISOString(),
   };
 }
+
+/**
+ * Runs each batch's work outside the checkpoint store's transaction, then moves the checkpoint
+ * (still fenced) in a short transaction of its own: at-least-once. For handlers whose effects live
+ * elsewhere and are idempotent — process managers, whose commands run in their own transactions
+ * with idempotency keys. Holding a checkpoint transaction open around those commands would delay
+ * every reader of the log, and on a single-connection database (PGlite) would wait for itself.
+ */
+export function atLeastOnce<Tx>(inner: CheckpointStore<Tx>): CheckpointStore<undefined> {
+  return {
+    transactional: false,
+    load: (projection) => inner.load(projection),
+    async commit(projection, from, to, work) {
+      const result = await work(undefined);
+      await inner.commit(projection, from, to, async () => undefined);
+      return result;
+    },
+    async reset(projection, work) {
+      await work(undefined);
+      await inner.reset(projection, async () => undefined);
+    },
+    deadLetter: (projection, from, to, event, error) =>
+      inner.deadLetter(projection, from, to, event, error),
+    deadLetters: (projection) => inner.deadLetters(projection),
+  };
+}

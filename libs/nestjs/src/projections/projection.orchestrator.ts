@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import {
   type CheckpointStore,
+  atLeastOnce,
   CheckpointMovedError,
   type CommandExecutor,
   type EventStore,
@@ -55,11 +56,14 @@ export class ProjectionOrchestrator
 
   onModuleInit(): void {
     for (const { definition, host } of this.explorer.explore()) {
-      if (host instanceof ProcessManagerHost) host.attach(definition.name, this.executor);
+      const processManager = host instanceof ProcessManagerHost;
+      if (processManager) host.attach(definition.name, this.executor);
       const worker = new ProjectionWorker(definition, host, {
         events: this.events,
         store: this.store,
-        checkpoints: this.checkpoints,
+        // A process manager's effects are commands in transactions of their own (idempotent per
+        // event): its checkpoint must not hold a transaction open around them.
+        checkpoints: processManager ? atLeastOnce(this.checkpoints) : this.checkpoints,
         lock: this.lock,
         standbyRetryMs: this.options.projections?.standbyRetryMs,
         onError: (name, error) => this.logFailure(name, error),
