@@ -9,6 +9,8 @@ import {
   resolvePostgresOptions,
 } from './postgres.options';
 import { checkSchemaName, DEFAULT_SCHEMA } from './schema/schema-name';
+import type { PGlite } from '@electric-sql/pglite';
+import { mkdirSync } from 'node:fs';
 
 /**
  * Creates the event store on a PostgreSQL server (through a `pg` pool) and, unless
@@ -70,9 +72,7 @@ export async function createPGliteEventStore(
     );
   }
   const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
-  const db =
-    options.db ??
-    (await (await import('@electric-sql/pglite')).PGlite.create({ dataDir: options.dataDir }));
+  const db = options.db ?? (await openPGlite(options.dataDir));
   const executor = new PGliteSqlExecutor(db, options.db === undefined);
   // One in-process connection: nothing to retry, nothing to break.
   const store = new PostgresEventStore(executor, { schema, preparedStatements: false });
@@ -91,4 +91,13 @@ async function migrateOrClose(
     await store.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Opens an embedded database, in memory or in `dataDir` — created with its parents if missing
+ * (PGlite itself creates only the last folder, so `./data/app` failed on a fresh checkout).
+ */
+export async function openPGlite(dataDir: string | undefined): Promise<PGlite> {
+  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+  return (await import('@electric-sql/pglite')).PGlite.create({ dataDir });
 }

@@ -1,6 +1,6 @@
 import { InMemoryProjectionLock, type ProjectionLock } from '@eventcore/core';
 import type { PostgresEventStore } from './postgres.event-store';
-import { createPGliteEventStore, createPostgresEventStore } from './postgres.factory';
+import { createPGliteEventStore, createPostgresEventStore, openPGlite } from './postgres.factory';
 import {
   createPGliteAppendNotifier,
   createPostgresAppendNotifier,
@@ -60,8 +60,7 @@ export async function createPostgresStorage(
       },
     };
   }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const db = await PGlite.create({ dataDir: options.dataDir });
+  const db = await openPGlite(options.dataDir);
   const eventStore = await createPGliteEventStore({ db });
   const notifier = await createPGliteAppendNotifier(db, { schema: eventStore.schema });
   eventStore.useAppendNotifier(notifier);
