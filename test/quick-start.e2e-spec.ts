@@ -11,7 +11,7 @@ const ROOT = resolve(__dirname, '..');
 function startBank(
   cwd: string,
 ): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1' };
   delete env.DATABASE_URL;
   delete env.EVENTCORE_DATA_DIR;
   const child = spawn(process.execPath, [join(ROOT, 'dist/apps/bank/src/main.js')], { cwd, env });
