@@ -33,12 +33,7 @@ import { appendCallSql } from './schema/append.sql';
 import { migrate } from './schema/migrate';
 import { checkSchemaName, DEFAULT_SCHEMA, notificationChannel } from './schema/schema-name';
 import { encodeAppend } from './sql/append-request';
-import {
-  type DedupedEventRow,
-  type EventRow,
-  RowDecoder,
-  toRecordedEvent,
-} from './sql/event-row.mapper';
+import { type DedupedEventRow, RowDecoder } from './sql/event-row.mapper';
 import { headSql, healthSql, readAllSql, readStreamsSql } from './sql/read.sql';
 import { checkTransactionIds } from './schema/transaction-id.check';
 
@@ -285,14 +280,17 @@ export class PostgresEventStore implements EventStore {
     // Our own NOTIFY transaction would hold back our latest appends for its few microseconds.
     if (this.notifying !== undefined) await this.notifying;
     const rows = await this.guard.call('read', () =>
-      this.executor.query<EventRow & { scanned: string | number; last_scanned: string | null }>(
+      this.executor.query<
+        DedupedEventRow & { scanned: string | number; last_scanned: string | null }
+      >(
         this.sql.readAll,
         [after.transactionId, after.globalPosition, prefixes, types, budget, limit],
         { name: this.names.readAll },
       ),
     );
     const scanned = Number(rows[0]?.scanned ?? 0);
-    const events = rows.filter((row) => row.i != null).map(toRecordedEvent);
+    const decoder = new RowDecoder();
+    const events = rows.filter((row) => row.i != null).map((row) => decoder.decode(row));
     const lastScanned = rows[0]?.last_scanned ?? null;
     const exhausted = scanned < budget; // every committed-and-safe event after `after` was scanned
     if (events.length === limit) {

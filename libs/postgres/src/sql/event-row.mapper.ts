@@ -17,14 +17,6 @@ export interface EventRow {
   readonly r: string;
 }
 
-/**
- * Turns a row into a {@link RecordedEvent}. The record is frozen (its data is a fresh copy per read,
- * so nobody else can see a change to it, but the record itself is the store's statement of fact).
- */
-export function toRecordedEvent(row: EventRow): RecordedEvent {
-  return recordedEvent(row, row.m, row.o, row.r);
-}
-
 /** Builds the frozen record; two literal shapes (with and without `encoding`) keep reads monomorphic. */
 function recordedEvent(
   row: Omit<EventRow, 'm' | 'o' | 'r'>,

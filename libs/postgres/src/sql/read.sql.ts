@@ -10,13 +10,6 @@ import { quoted } from '../schema/schema-name';
 const DATA_COLUMNS = `coalesce(e.data, to_jsonb(translate(encode(e.data_bytes, 'base64'), E'\\n', ''))) AS d,
        nullif(e.encoding, 'json') AS en`;
 
-/** Columns of one event as the mappers read them (short names keep 100k-row reads lean). */
-const EVENT_COLUMNS = `
-  e.global_position AS p, e.transaction_id::text AS x, e.event_id::text AS i, e.stream_id AS s,
-  e.stream_version AS v, e.type AS t, e.schema_version AS sv, ${DATA_COLUMNS}, e.metadata AS m,
-  to_char(e.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) AS o,
-  to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) AS r`;
-
 /**
  * Events of the requested streams, merged by global position, with the log's head on every row
  * (when nothing matched there is no row: the caller asks {@link headSql}). One statement, so one
@@ -59,7 +52,8 @@ export function headSql(schema: string): string {
 }
 
 /**
- * One page of the global log. Why it never skips an event:
+ * One page of the global log; metadata and times repeat as NULL like in {@link readStreamsSql}.
+ * Why it never skips an event:
  *
  * Positions come from a sequence, so a transaction can take position 10, commit after the one that
  * took 11, and a reader that saw 11 and moved its cursor past it would never see 10. The log is
@@ -99,9 +93,17 @@ summary AS (
            ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last_scanned
     FROM scanned
 )
-SELECT summary.scanned, summary.last_scanned, ${EVENT_COLUMNS}
+SELECT summary.scanned, summary.last_scanned,
+       e.global_position AS p, e.transaction_id::text AS x, e.event_id::text AS i, e.stream_id AS s,
+       e.stream_version AS v, e.type AS t, e.schema_version AS sv, ${DATA_COLUMNS},
+       CASE WHEN e.metadata = lag(e.metadata) OVER w THEN NULL ELSE e.metadata END AS m,
+       CASE WHEN e.occurred_at = lag(e.occurred_at) OVER w THEN NULL
+            ELSE to_char(e.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS o,
+       CASE WHEN e.recorded_at = lag(e.recorded_at) OVER w THEN NULL
+            ELSE to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS r
   FROM summary
   LEFT JOIN (hits JOIN ${s}.events AS e ON e.global_position = hits.global_position) ON true
+WINDOW w AS (ORDER BY e.transaction_id, e.global_position)
  ORDER BY e.transaction_id, e.global_position`;
 }
 
