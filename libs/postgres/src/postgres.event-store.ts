@@ -6,6 +6,7 @@ import {
   InvalidAppendError,
   InvalidOptionsError,
   type Position,
+  type ReadAllFilter,
   type ReadAllOptions,
   type ReadAllPage,
   type ReadStreamsResult,
@@ -34,7 +35,7 @@ import { migrate } from './schema/migrate';
 import { checkSchemaName, DEFAULT_SCHEMA, notificationChannel } from './schema/schema-name';
 import { encodeAppend } from './sql/append-request';
 import { type DedupedEventRow, RowDecoder } from './sql/event-row.mapper';
-import { headSql, healthSql, readAllSql, readStreamsSql } from './sql/read.sql';
+import { countAfterSql, headSql, healthSql, readAllSql, readStreamsSql } from './sql/read.sql';
 import { checkTransactionIds } from './schema/transaction-id.check';
 
 const MAX_PAGE = 10_000;
@@ -108,6 +109,7 @@ export class PostgresEventStore implements EventStore {
     readStream: string;
     head: string;
     readAll: string;
+    countAfter: string;
     health: string;
   };
   private readonly names: {
@@ -143,6 +145,7 @@ export class PostgresEventStore implements EventStore {
       readStream: readStreamsSql(this.schema, true),
       head: headSql(this.schema),
       readAll: readAllSql(this.schema),
+      countAfter: countAfterSql(this.schema),
       health: healthSql(this.schema),
     };
     this.channel = notificationChannel(this.schema);
@@ -261,6 +264,21 @@ export class PostgresEventStore implements EventStore {
     const last = { transactionId: row.r_tx!, globalPosition: String(first + encoded.length - 1) };
     if (this.notifyAfterCommit) this.announce(last);
     return { events, versions, position: encodePosition(last) };
+  }
+
+  /** Events matching `filter` that a reader at `after` has yet to receive (projection lag). */
+  async countAfter(after: Position | undefined, filter?: ReadAllFilter): Promise<number> {
+    this.assertOpen();
+    const from = after === undefined ? START : decodePosition(after);
+    const [row] = await this.guard.call('read', () =>
+      this.executor.query<{ n: string | number }>(this.sql.countAfter, [
+        from.transactionId,
+        from.globalPosition,
+        nonEmpty(filter?.streamPrefixes),
+        nonEmpty(filter?.eventTypes),
+      ]),
+    );
+    return Number(row?.n ?? 0);
   }
 
   async readAll(options: ReadAllOptions): Promise<ReadAllPage> {

@@ -12,6 +12,9 @@ import type {
   ProjectionStatus,
 } from './projection.types';
 
+/** Least time between two counts of a projection's lag in events. */
+const LAG_COUNT_INTERVAL_MS = 1_000;
+
 const DEFAULT_POLICY: ProjectionErrorPolicy = {
   maxRetries: 3,
   retryDelayMs: 100,
@@ -72,6 +75,7 @@ export class ProjectionWorker<Tx = unknown> {
   private deadLetters = 0;
   private lagEvents = 0;
   private lagSeconds = 0;
+  private lagCountedAt = 0;
 
   constructor(
     private readonly definition: ProjectionDefinition,
@@ -396,8 +400,18 @@ export class ProjectionWorker<Tx = unknown> {
       this.lagSeconds = 0;
       return;
     }
-    this.lagEvents =
-      (await this.deps.store.countAfter?.(this.position, this.definition.filter)) ?? this.batchSize;
+    // Counting costs as much as the lag (a scan on PostgreSQL): at most once a second while
+    // catching up; in between, the handled events come off the last count.
+    if (Date.now() - this.lagCountedAt < LAG_COUNT_INTERVAL_MS) {
+      this.lagEvents = Math.max(0, this.lagEvents - page.events.length);
+      return;
+    }
+    this.lagEvents = await this.countLag(this.batchSize);
+  }
+
+  private async countLag(fallback: number): Promise<number> {
+    this.lagCountedAt = Date.now();
+    return (await this.deps.store.countAfter?.(this.position, this.definition.filter)) ?? fallback;
   }
 
   /** Keeps lag figures true while paused or faulted, so health can flag a long pause. */
@@ -409,10 +423,7 @@ export class ProjectionWorker<Tx = unknown> {
     });
     const oldest = next.events[0];
     this.lagSeconds = oldest === undefined ? 0 : ageInSeconds(oldest);
-    this.lagEvents =
-      oldest === undefined
-        ? 0
-        : ((await this.deps.store.countAfter?.(this.position, this.definition.filter)) ?? 1);
+    this.lagEvents = oldest === undefined ? 0 : await this.countLag(1);
   }
 
   private report(error: unknown): void {

@@ -1062,6 +1062,31 @@ export function eventStoreContract<S extends EventStore>(
       });
     });
 
+    describe('countAfter (optional)', () => {
+      it('counts the events a reader at a position has yet to read, with the readAll filters', async () => {
+        if (store.countAfter === undefined) return; // optional in the port: nothing to check
+        await store.append([
+          {
+            streamId: streamId('acc-1'),
+            expected: ExpectedVersion.any,
+            events: [testEvent('Opened'), testEvent('Paid')],
+          },
+          {
+            streamId: streamId('ord-1'),
+            expected: ExpectedVersion.any,
+            events: [testEvent('Paid')],
+          },
+        ]);
+        expect(await store.countAfter(undefined)).toBe(3);
+        expect(await store.countAfter(undefined, { streamPrefixes: ['acc-'] })).toBe(2);
+        expect(await store.countAfter(undefined, { eventTypes: ['Paid'] })).toBe(2);
+        const first = await store.readAll({ limit: 1 });
+        expect(await store.countAfter(first.next)).toBe(2);
+        const end = await store.readAll({ after: first.next, limit: 10 });
+        expect(await store.countAfter(end.next)).toBe(0);
+      });
+    });
+
     describe('comparePositions', () => {
       it('orders positions from reads, appends and pages consistently', async () => {
         const start = (await store.readStreams([A])).position;

@@ -107,6 +107,21 @@ WINDOW w AS (ORDER BY e.transaction_id, e.global_position)
  ORDER BY e.transaction_id, e.global_position`;
 }
 
+/**
+ * How many events a reader at ($1 xid8, $2 position) has yet to receive: the same bound and filters
+ * ($3 prefixes, $4 types) as {@link readAllSql}. Cost grows with the lag: the worker counts at most
+ * once a second.
+ */
+export function countAfterSql(schema: string): string {
+  return `
+SELECT count(*) AS n FROM ${quoted(schema)}.events AS e
+ WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+   AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+   AND ($3::text[] IS NULL OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS f(prefix)
+                                       WHERE starts_with(e.stream_id, f.prefix)))
+   AND ($4::text[] IS NULL OR e.type = ANY ($4::text[]))`;
+}
+
 /** Health figures that need the database. */
 export function healthSql(schema: string): string {
   return `
