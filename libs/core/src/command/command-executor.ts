@@ -95,6 +95,7 @@ export class CommandExecutor {
   private readonly events: EventTypeRegistry | undefined;
   private readonly cache: StateCache | undefined;
   private readonly telemetry = new CommandTelemetry();
+  private readonly policies = new WeakMap<CommandDefinition, RetryPolicy>();
   private readonly maxDiscoveryIterations: number;
   private readonly validate: boolean;
   private readonly retryDefaults: Partial<RetryPolicy> | undefined;
@@ -165,7 +166,10 @@ export class CommandExecutor {
     definition: CommandDefinition,
     observation: CommandObservation,
   ): Promise<CommandResult<E>> {
-    const policy = resolveRetryPolicy(this.retryDefaults, definition.options.retry, options.retry);
+    const policy =
+      options.retry === undefined
+        ? this.commandPolicy(definition)
+        : resolveRetryPolicy(this.retryDefaults, definition.options.retry, options.retry);
     const maxIterations = checkIterations(
       definition.options.maxDiscoveryIterations ?? this.maxDiscoveryIterations,
     );
@@ -453,6 +457,16 @@ export class CommandExecutor {
       occurredAt,
       schemaVersion: this.events?.currentVersion(emitted.event.type) ?? 1,
     };
+  }
+
+  /** The executor's and the command's policy layers, merged and checked once per command class. */
+  private commandPolicy(definition: CommandDefinition): RetryPolicy {
+    let policy = this.policies.get(definition);
+    if (policy === undefined) {
+      policy = resolveRetryPolicy(this.retryDefaults, definition.options.retry);
+      this.policies.set(definition, policy);
+    }
+    return policy;
   }
 
   private encode(event: DomainEvent): { data: unknown; encoding?: string } {
