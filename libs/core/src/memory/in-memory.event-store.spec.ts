@@ -124,6 +124,51 @@ describe('InMemoryEventStore specifics', () => {
       expect(stored!.data).toEqual({ balance: 10, history: [1, 2], nested: { flag: true } });
       expect(stored!.metadata.custom).toEqual({ tenant: 'acme', tags: ['x'] });
     });
+
+    it('stores what a JSON round trip gives for values JSON transforms, deep-frozen', async () => {
+      class Money {
+        constructor(readonly amount: number) {}
+      }
+      const data = {
+        at: new Date('2030-01-02T03:04:05.678Z'),
+        money: new Money(5),
+        dropped: undefined,
+        notANumber: Number.NaN,
+        list: [undefined, -0, { nested: new Money(1) }],
+      };
+      const custom = { when: new Date(0), plain: { kept: [1] } };
+      const event = testEvent('Odd', data, {
+        metadata: { correlationId: 'c', causationId: 'k', userId: null, custom },
+      });
+      const [recorded] = (
+        await store.append([{ streamId: A, expected: ExpectedVersion.noStream, events: [event] }])
+      ).events;
+      expect(recorded!.data).toStrictEqual(JSON.parse(JSON.stringify(data)));
+      expect(recorded!.metadata.custom).toStrictEqual(JSON.parse(JSON.stringify(custom)));
+      const list = (recorded!.data as { list: unknown[] }).list;
+      for (const value of [recorded!.data, list, list[2], recorded!.metadata.custom]) {
+        expect(Object.isFrozen(value)).toBe(true);
+      }
+    });
+
+    it('copies metadata shared by several events once per append, and never shares it with the caller', async () => {
+      const metadata = {
+        correlationId: 'c',
+        causationId: 'k',
+        userId: null,
+        custom: { tags: ['x'] },
+      };
+      const events = [testEvent('E1', {}, { metadata }), testEvent('E2', {}, { metadata })];
+      const { events: recorded } = await store.append([
+        { streamId: A, expected: ExpectedVersion.noStream, events },
+      ]);
+      metadata.custom.tags.push('y');
+      for (const event of recorded) {
+        expect(event.metadata).toEqual({ ...metadata, custom: { tags: ['x'] } });
+        expect(event.metadata.custom).not.toBe(metadata.custom);
+        expect(Object.isFrozen(event.metadata.custom.tags)).toBe(true);
+      }
+    });
   });
 
   describe('onAppended', () => {
@@ -198,6 +243,51 @@ describe('InMemoryEventStore specifics', () => {
         store.append([{ streamId: A, expected: ExpectedVersion.any, events: [testEvent('E1')] }]),
       ).rejects.toThrow();
       expect(listener).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('checks that have fast paths', () => {
+    it('refuses two events with one id in a single write, writing nothing', async () => {
+      const event = testEvent('Once');
+      await expect(
+        store.append([
+          { streamId: A, expected: ExpectedVersion.any, events: [event, { ...event }] },
+        ]),
+      ).rejects.toThrow('appears more than once');
+      expect((await store.readStreams([A])).versions.get(A)).toBe(0);
+    });
+
+    it('refuses a malformed occurredAt right after a valid one, and an impossible date', async () => {
+      const valid = testEvent('E1', {}, { occurredAt: '2030-01-02T03:04:05.678Z' });
+      await store.append([{ streamId: A, expected: ExpectedVersion.any, events: [valid] }]);
+      for (const occurredAt of ['2030-01-02T03:04:05.678', '2030-13-02T03:04:05.678Z']) {
+        await expect(
+          store.append([
+            {
+              streamId: A,
+              expected: ExpectedVersion.any,
+              events: [valid, testEvent('E2', {}, { occurredAt })].map((e) => ({
+                ...e,
+                id: `${e.id}-${occurredAt}`,
+              })),
+            },
+          ]),
+        ).rejects.toThrow('needs occurredAt');
+      }
+      expect((await store.readStreams([A])).versions.get(A)).toBe(1);
+    });
+
+    it('stamps recordedAt from the system clock by default', async () => {
+      const before = Date.now();
+      const [event] = (
+        await store.append([
+          { streamId: A, expected: ExpectedVersion.any, events: [testEvent('E1')] },
+        ])
+      ).events;
+      const recordedAt = Date.parse(event!.recordedAt);
+      expect(new Date(recordedAt).toISOString()).toBe(event!.recordedAt);
+      expect(recordedAt).toBeGreaterThanOrEqual(before);
+      expect(recordedAt).toBeLessThanOrEqual(Date.now());
     });
   });
 

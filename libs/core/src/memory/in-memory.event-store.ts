@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../events/event';
+import type { EventMetadata, RecordedEvent } from '../events/event';
 import {
   ConcurrencyConflictError,
   InvalidAppendError,
@@ -19,6 +19,8 @@ import type {
 } from '../store/event-store';
 import type { StreamId } from '../store/stream-id';
 import { deepFreeze } from '../util/deep-freeze';
+import { frozenJsonCopy, NOT_PLAIN_JSON } from '../util/frozen-json';
+import { isoTime } from '../util/iso-time';
 
 const MAX_PAGE = 10_000;
 const EMPTY: readonly RecordedEvent[] = Object.freeze([]);
@@ -39,11 +41,12 @@ export class InMemoryEventStore implements EventStore {
   private readonly log: RecordedEvent[] = [];
   private readonly eventIds = new Set<string>();
   private readonly listeners = new Set<() => void>();
-  private readonly now: () => Date;
+  /** Undefined for the system clock, read through {@link isoTime}. */
+  private readonly now: (() => Date) | undefined;
   private closed = false;
 
   constructor(options: InMemoryEventStoreOptions = {}) {
-    this.now = options.now ?? (() => new Date());
+    this.now = options.now;
   }
 
   async readStreams(streamIds: readonly StreamId[]): Promise<ReadStreamsResult> {
@@ -62,14 +65,9 @@ export class InMemoryEventStore implements EventStore {
   async append(writes: readonly StreamWrite[]): Promise<AppendResult> {
     this.assertOpen();
     validateWrites(writes);
-    // Encode everything before checking versions so a bad event never half-writes (and so the
-    // stored data is our own copy, not the caller's object).
-    const encoded = writes.map((write) =>
-      write.events.map((event) => ({
-        data: encodeJson(write.streamId, event.type, event.data),
-        custom: encodeJson(write.streamId, event.type, event.metadata.custom ?? {}),
-      })),
-    );
+    // Copy everything before checking versions so a bad event never half-writes (and so the
+    // stored data is our own frozen copy, not the caller's object).
+    const copies = ownCopies(writes);
     for (const write of writes) {
       for (const event of write.events) {
         if (this.eventIds.has(event.id)) {
@@ -82,44 +80,41 @@ export class InMemoryEventStore implements EventStore {
     const conflicts = findConflicts(writes, (id) => this.streams.get(id)?.length ?? 0);
     if (conflicts.length > 0) throw new ConcurrencyConflictError(conflicts);
 
-    const recordedAt = this.now().toISOString();
+    const recordedAt = this.now === undefined ? isoTime(Date.now()) : this.now().toISOString();
     const written: RecordedEvent[] = [];
     const versions = new Map<StreamId, number>();
-    writes.forEach((write, w) => {
+    for (let w = 0; w < writes.length; w++) {
+      const write = writes[w]!;
       let stream = this.streams.get(write.streamId);
       if (stream === undefined && write.events.length > 0) {
         stream = [];
         this.streams.set(write.streamId, stream);
       }
-      write.events.forEach((event, e) => {
-        const { data, custom } = encoded[w]![e]!;
-        const recorded: RecordedEvent = deepFreeze({
+      for (let e = 0; e < write.events.length; e++) {
+        const event = write.events[e]!;
+        const { data, metadata } = copies[w]![e]!;
+        const recorded = Object.freeze({
           id: event.id,
           streamId: write.streamId,
           streamVersion: stream!.length + 1,
           globalPosition: this.log.length + 1,
           type: event.type,
-          data: JSON.parse(data) as unknown,
+          data, // data and metadata are frozen already
           schemaVersion: event.schemaVersion ?? 1,
           ...(event.encoding !== undefined && event.encoding !== 'json'
             ? { encoding: event.encoding }
-            : {}),
-          metadata: {
-            correlationId: event.metadata.correlationId,
-            causationId: event.metadata.causationId,
-            userId: event.metadata.userId ?? null,
-            custom: JSON.parse(custom) as Record<string, unknown>,
-          },
+            : undefined),
+          metadata,
           occurredAt: event.occurredAt,
           recordedAt,
-        });
+        }) as RecordedEvent;
         stream!.push(recorded);
         this.eventIds.add(recorded.id);
         this.log.push(recorded);
         written.push(recorded);
-      });
+      }
       versions.set(write.streamId, stream?.length ?? 0);
-    });
+    }
     if (written.length > 0) this.notify();
     return { events: written, versions, position: this.positionOf(this.log.length) };
   }
@@ -205,6 +200,45 @@ export class InMemoryEventStore implements EventStore {
   private assertOpen(): void {
     if (this.closed) throw new StoreClosedError();
   }
+}
+
+/**
+ * Frozen copies of the data and metadata of every event, sharing nothing mutable with the caller.
+ * Consecutive events given the same metadata object (as the executor gives them) share one copy.
+ * @throws EventSerializationError
+ */
+function ownCopies(writes: readonly StreamWrite[]): { data: unknown; metadata: EventMetadata }[][] {
+  let given: EventMetadata | undefined;
+  let metadata: EventMetadata | undefined;
+  return writes.map((write) =>
+    write.events.map((event) => {
+      const data = ownCopy(write.streamId, event.type, event.data);
+      if (event.metadata !== given) {
+        given = event.metadata;
+        metadata = Object.freeze({
+          correlationId: given.correlationId,
+          causationId: given.causationId,
+          userId: given.userId ?? null,
+          custom: ownCopy(
+            write.streamId,
+            event.type,
+            given.custom ?? {},
+          ) as EventMetadata['custom'],
+        });
+      }
+      return { data, metadata: metadata! };
+    }),
+  );
+}
+
+/**
+ * A frozen copy of a JSON value, as the JSON round trip PostgreSQL's adapter makes would give it.
+ * @throws EventSerializationError for what JSON cannot represent (BigInt, cycles).
+ */
+function ownCopy(streamId: string, type: string, value: unknown): unknown {
+  const copy = frozenJsonCopy(value);
+  if (copy !== NOT_PLAIN_JSON) return copy;
+  return deepFreeze(JSON.parse(encodeJson(streamId, type, value)) as unknown);
 }
 
 function mergeByPosition(parts: RecordedEvent[][]): readonly RecordedEvent[] {

@@ -14,8 +14,10 @@ export function validateWrites(writes: readonly StreamWrite[]): void {
   if (!Array.isArray(writes) || writes.length === 0) {
     throw new InvalidAppendError('an append needs at least one stream write');
   }
-  const seen = new Set<string>();
-  const eventIds = new Set<string>();
+  // Duplicates are only possible with more than one write or event: skip the sets otherwise.
+  const seen = writes.length > 1 ? new Set<string>() : undefined;
+  const single = writes.length === 1 && (writes[0]?.events?.length ?? 0) <= 1;
+  const eventIds = single ? undefined : new Set<string>();
   for (const write of writes) {
     const id = write?.streamId as unknown;
     const problem = streamIdProblem(
@@ -26,24 +28,24 @@ export function validateWrites(writes: readonly StreamWrite[]): void {
         `stream id ${JSON.stringify(id)} is invalid: ${problem ?? 'it is not trimmed'}`,
       );
     }
-    if (seen.has(id as string)) {
+    if (seen?.has(id as string)) {
       throw new InvalidAppendError(
         `stream "${String(id)}" appears more than once; merge its events into one write`,
       );
     }
-    seen.add(id as string);
+    seen?.add(id as string);
     validateExpected(write);
     if (!Array.isArray(write.events)) {
       throw new InvalidAppendError(`events of stream "${String(id)}" must be an array`);
     }
     for (const event of write.events) {
       validateEvent(String(id), event);
-      if (eventIds.has(event.id)) {
+      if (eventIds?.has(event.id)) {
         throw new InvalidAppendError(
           `event id ${event.id} appears more than once; every event needs its own id`,
         );
       }
-      eventIds.add(event.id);
+      eventIds?.add(event.id);
     }
   }
 }
@@ -106,12 +108,7 @@ function validateEvent(streamId: string, event: EventToAppend): void {
       `event ${event.id} for stream "${streamId}" has custom metadata that is not an object`,
     );
   }
-  // One exact format (Date#toISOString) so that every adapter returns the string it was given.
-  if (
-    typeof event.occurredAt !== 'string' ||
-    !ISO_INSTANT.test(event.occurredAt) ||
-    Number.isNaN(Date.parse(event.occurredAt))
-  ) {
+  if (!isInstant(event.occurredAt)) {
     throw new InvalidAppendError(
       `event ${event.id} for stream "${streamId}" needs occurredAt as Date#toISOString() gives it (YYYY-MM-DDTHH:mm:ss.sssZ)`,
     );
@@ -134,6 +131,19 @@ function validateEvent(streamId: string, event: EventToAppend): void {
       `event ${event.id} for stream "${streamId}" has schemaVersion ${String(version)}; use an integer >= 1`,
     );
   }
+}
+
+/** The last string {@link isInstant} accepted: the events of one append usually share it. */
+let lastInstant = '';
+
+/** One exact format (Date#toISOString), so that every adapter returns the string it was given. */
+function isInstant(value: unknown): boolean {
+  if (value === lastInstant) return true;
+  if (typeof value !== 'string' || !ISO_INSTANT.test(value) || Number.isNaN(Date.parse(value))) {
+    return false;
+  }
+  lastInstant = value;
+  return true;
 }
 
 /**
