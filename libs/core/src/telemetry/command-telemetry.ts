@@ -1,7 +1,9 @@
 import {
   type Counter,
+  createNoopMeter,
   type Histogram,
   metrics,
+  ProxyTracer,
   type Span,
   SpanStatusCode,
   trace,
@@ -21,9 +23,10 @@ export interface CommandObservation {
 }
 
 /**
- * Spans and metrics of command execution through `@opentelemetry/api` only: without an SDK
- * registered by the application they are no-ops. Instruments are taken when the executor is built,
- * so register your SDK before creating it (before the Nest application).
+ * Spans and metrics of command execution through `@opentelemetry/api` only. Instruments are taken
+ * when the executor is built, so register your SDK before creating it (before the Nest
+ * application); without one, {@link CommandTelemetry.create} returns nothing and the executor skips
+ * telemetry altogether.
  *
  * - span `eventcore.command <name>` with the attempts, events written, outcome and error code;
  * - counter `eventcore.commands` {command, outcome}; counter `eventcore.command.conflicts` {command};
@@ -36,6 +39,17 @@ export class CommandTelemetry {
   private readonly conflicts: Counter;
   private readonly duration: Histogram;
   private readonly storeDuration: Histogram;
+
+  /**
+   * Telemetry for a new executor, or `undefined` when neither a tracer nor a meter provider is
+   * registered: the API's no-ops still cost a span object, attribute objects and clock reads per
+   * command, for nothing.
+   */
+  static create(): CommandTelemetry | undefined {
+    const tracing = !(trace.getTracer(TELEMETRY_SCOPE) instanceof ProxyTracer);
+    const metering = metrics.getMeter(TELEMETRY_SCOPE) !== createNoopMeter();
+    return tracing || metering ? new CommandTelemetry() : undefined;
+  }
 
   constructor() {
     const meter = metrics.getMeter(TELEMETRY_SCOPE);
