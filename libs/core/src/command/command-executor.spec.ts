@@ -1010,6 +1010,30 @@ describe('CommandExecutor', () => {
       expect(store.appends).toHaveLength(1);
     });
 
+    it('times out a hanging command with a short timeout while one with a long timeout is in flight', async () => {
+      const store = new SpyStore();
+      const executor = new CommandExecutor(store, { retry: { timeoutMs: 60_000 } });
+      await givenAccount(store, 'acc-1');
+      await givenAccount(store, 'acc-2');
+      let release!: () => void;
+      store.hooks.beforeAppend = (writes) =>
+        writes[0]!.streamId === 'acc-1'
+          ? new Promise<void>((resolve) => (release = resolve))
+          : new Promise(() => {});
+
+      // The first command's append waits with 60 s left; the second one must still end at 30 ms.
+      let slowSettled = false;
+      const slow = executor.execute(new Deposit('acc-1', 5)).finally(() => (slowSettled = true));
+      const error = await rejection(
+        executor.execute(new Deposit('acc-2', 5), { retry: { timeoutMs: 30 } }),
+        CommandTimeoutError,
+      );
+      expect(error).toMatchObject({ outcome: 'unknown', attempts: 1, timeoutMs: 30 });
+      expect(slowSettled).toBe(false);
+      release();
+      await expect(slow).resolves.toMatchObject({ attempts: 1 });
+    });
+
     it('a read that never answers ends in CommandTimeoutError with outcome not-written', async () => {
       const store = new SpyStore();
       const executor = new CommandExecutor(store, { retry: { timeoutMs: 50 } });

@@ -12,6 +12,7 @@ import {
 import type { EventStore, StreamWrite } from '../store/event-store';
 import { ExpectedVersion } from '../store/expected-version';
 import type { StreamId } from '../store/stream-id';
+import { isoTime } from '../util/iso-time';
 import { type Clock, systemClock } from './clock';
 import { commandDefinition, type CommandDefinition, declaredStreams } from './command-definition';
 import type { CommandLogic } from './command-logic';
@@ -29,6 +30,7 @@ import {
   type IdempotencyRecord,
   replayResult,
 } from './idempotency';
+import { Deadlines, EXPIRED } from './deadlines';
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from './retry-policy';
 import { type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
 import { validateCommand } from './validate-command';
@@ -78,9 +80,15 @@ export interface ExecuteOptions {
 
 const DEFAULT_DISCOVERY_ITERATIONS = 8;
 const MAX_CORRELATION_LENGTH = 200;
+const NO_OPTIONS: ExecuteOptions = Object.freeze({});
+const NO_CUSTOM_METADATA: EventMetadata['custom'] = Object.freeze({});
 
-/** Sentinel for a store call that outlived the deadline. */
-const DEADLINE = Symbol('deadline');
+/** What the executor derives from a command class and its own options, once per class. */
+interface Plan {
+  readonly maxIterations: number;
+  readonly validate: boolean;
+  readonly stateCache: boolean;
+}
 
 /**
  * Runs commands with the consistency contract of EventCore: validate, read the whole boundary in
@@ -94,7 +102,9 @@ export class CommandExecutor {
   private readonly idGenerator: () => string;
   private readonly events: EventTypeRegistry | undefined;
   private readonly cache: StateCache | undefined;
-  private readonly telemetry = new CommandTelemetry();
+  private readonly telemetry = CommandTelemetry.create();
+  private readonly deadlines = new Deadlines();
+  private readonly plans = new WeakMap<CommandDefinition, Plan>();
   private readonly policies = new WeakMap<CommandDefinition, RetryPolicy>();
   private readonly maxDiscoveryIterations: number;
   private readonly validate: boolean;
@@ -138,13 +148,15 @@ export class CommandExecutor {
    */
   async execute<S, E extends DomainEvent>(
     command: CommandLogic<S, E>,
-    options: ExecuteOptions = {},
+    options: ExecuteOptions = NO_OPTIONS,
   ): Promise<CommandResult<E>> {
     if (typeof command !== 'object' || command === null) {
       throw new InvalidCommandError(String(command));
     }
     const definition = commandDefinition(command);
-    const observation = this.telemetry.start(definition.name);
+    const telemetry = this.telemetry;
+    if (telemetry === undefined) return this.run(command, options, definition, undefined);
+    const observation = telemetry.start(definition.name);
     try {
       const result = await this.run(command, options, definition, observation);
       const outcome = result.replayed
@@ -152,10 +164,10 @@ export class CommandExecutor {
         : result.events.length === 0
           ? 'no-op'
           : 'written';
-      this.telemetry.succeed(observation, outcome, result.attempts, result.events.length);
+      telemetry.succeed(observation, outcome, result.attempts, result.events.length);
       return result;
     } catch (error) {
-      this.telemetry.fail(observation, error);
+      telemetry.fail(observation, error);
       throw error;
     }
   }
@@ -164,17 +176,14 @@ export class CommandExecutor {
     command: CommandLogic<S, E>,
     options: ExecuteOptions,
     definition: CommandDefinition,
-    observation: CommandObservation,
+    observation: CommandObservation | undefined,
   ): Promise<CommandResult<E>> {
     const policy =
       options.retry === undefined
         ? this.commandPolicy(definition)
         : resolveRetryPolicy(this.retryDefaults, definition.options.retry, options.retry);
-    const maxIterations = checkIterations(
-      definition.options.maxDiscoveryIterations ?? this.maxDiscoveryIterations,
-    );
-    if (definition.options.validate ?? this.validate)
-      await validateCommand(command, definition.name);
+    const plan = this.planOf(definition);
+    if (plan.validate) await validateCommand(command, definition.name);
     const declared = declaredStreams(command, definition);
     const idempotency =
       options.idempotencyKey === undefined
@@ -186,22 +195,20 @@ export class CommandExecutor {
           };
     const commandId = this.idGenerator();
     const baseMetadata = this.metadataFor(commandId, options);
-    const deadline = this.clock.now().getTime() + policy.timeoutMs;
+    const deadline = this.nowMs() + policy.timeoutMs;
 
     const run: Run<S, E> = {
       command,
       definition,
       declared,
-      maxIterations,
+      maxIterations: plan.maxIterations,
       idempotency,
       commandId,
       baseMetadata,
       deadline,
       policy,
       cacheKey:
-        this.cache !== undefined &&
-        idempotency === undefined &&
-        definition.options.stateCache !== false
+        plan.stateCache && idempotency === undefined
           ? stateCacheKey(definition.name, declared)
           : undefined,
     };
@@ -210,11 +217,11 @@ export class CommandExecutor {
         return await this.attempt(run, attempt);
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;
-        this.telemetry.conflict(observation, attempt);
+        if (observation !== undefined) this.telemetry?.conflict(observation, attempt);
         if (attempt >= policy.maxAttempts)
           throw new RetriesExhaustedError(definition.name, attempt, error);
         const delay = backoffDelay(policy, attempt, this.random);
-        if (this.clock.now().getTime() + delay >= deadline) {
+        if (this.nowMs() + delay >= deadline) {
           throw new CommandTimeoutError(definition.name, policy.timeoutMs, attempt, 'not-written');
         }
         await this.sleep(delay);
@@ -301,7 +308,7 @@ export class CommandExecutor {
         continue;
       }
       try {
-        return await this.write(run, attempt, boundary, snapshot, context);
+        return await this.write(run, attempt, snapshot, context);
       } catch (error) {
         if (!(fromCache && error instanceof ConcurrencyConflictError)) throw error;
         this.cache?.delete(run.cacheKey!); // stale hint, not contention: read and decide again now
@@ -347,22 +354,21 @@ export class CommandExecutor {
   private async write<S, E extends DomainEvent>(
     run: Run<S, E>,
     attempt: number,
-    boundary: ReadonlySet<StreamId>,
     snapshot: StateSnapshot,
     context: DecisionContext,
   ): Promise<CommandResult<E>> {
-    const occurredAt = context.now.toISOString();
-    const byStream = new Map<StreamId, EventToAppend[]>();
-    for (const emitted of context.emitted) {
-      let list = byStream.get(emitted.streamId);
-      if (list === undefined) byStream.set(emitted.streamId, (list = []));
-      list.push(this.toAppend(emitted, run.baseMetadata, occurredAt));
-    }
+    const occurredAt = isoTime(context.now.getTime());
+    const emitted = context.emitted;
+    // Ids are drawn in emission order, then the events are grouped by stream.
+    const appends = emitted.map((event) => this.toAppend(event, run.baseMetadata, occurredAt));
     const writes: StreamWrite[] = [];
     const streamVersions: Record<string, number> = {};
+    // The snapshot's boundary is the decision's: discovering a stream always re-reads first.
+    const boundary = snapshot.boundary;
     for (const id of boundary) {
       const version = snapshot.versions.get(id) ?? 0;
-      const events = byStream.get(id) ?? [];
+      const events =
+        boundary.length === 1 ? appends : appends.filter((_, i) => emitted[i]!.streamId === id);
       // Every stream of the boundary is guarded, read-only ones included: a decision is only
       // valid for the exact state it saw.
       writes.push({ streamId: id, expected: ExpectedVersion.exact(version), events });
@@ -394,7 +400,7 @@ export class CommandExecutor {
       this.remember(run, snapshot);
       return this.result(run, [], streamVersions, snapshot.position, attempt);
     }
-    if (this.clock.now().getTime() >= run.deadline) {
+    if (this.nowMs() >= run.deadline) {
       // The decision itself ran past the deadline: refuse before writing, so the outcome is certain.
       throw new CommandTimeoutError(
         run.definition.name,
@@ -404,22 +410,25 @@ export class CommandExecutor {
       );
     }
     const appended = await this.withinDeadline(run, attempt, this.store.append(writes), 'unknown');
-    const events = appended.events.filter(
-      (event) =>
-        event.type !== IDEMPOTENCY_RECORD_TYPE || event.streamId !== run.idempotency?.stream,
-    ) as RecordedEvent<E>[];
+    const events = (
+      run.idempotency === undefined
+        ? appended.events
+        : appended.events.filter(
+            (event) =>
+              event.type !== IDEMPOTENCY_RECORD_TYPE || event.streamId !== run.idempotency?.stream,
+          )
+    ) as readonly RecordedEvent<E>[];
     this.cache?.observe(appended.versions);
     if (run.cacheKey !== undefined) {
       // The append was exact on every stream of the boundary, so the snapshot plus our own events
       // is the state at the new versions.
       const versions = new Map(snapshot.versions);
-      for (const [id, version] of Object.entries(streamVersions))
-        versions.set(id as StreamId, version);
+      for (const id of boundary) versions.set(id, streamVersions[id]!);
       this.remember(run, {
         owner: run.definition,
         state: this.fold(run.command, snapshot.state as S, events, undefined),
         versions,
-        boundary: [...boundary],
+        boundary,
         position: appended.position,
       });
     }
@@ -449,13 +458,18 @@ export class CommandExecutor {
   }
 
   private toAppend(emitted: EmittedEvent, base: EventMetadata, occurredAt: string): EventToAppend {
+    const { type, data } = emitted.event;
+    const metadata = eventMetadata(base, emitted.custom);
+    if (this.events === undefined) {
+      return { id: this.idGenerator(), type, data, metadata, occurredAt, schemaVersion: 1 };
+    }
     return {
       id: this.idGenerator(),
-      type: emitted.event.type,
+      type,
       ...this.encode(emitted.event),
-      metadata: eventMetadata(base, emitted.custom),
+      metadata,
       occurredAt,
-      schemaVersion: this.events?.currentVersion(emitted.event.type) ?? 1,
+      schemaVersion: this.events.currentVersion(type) ?? 1,
     };
   }
 
@@ -469,6 +483,28 @@ export class CommandExecutor {
     return policy;
   }
 
+  /** The executor's and the command's other options, merged and checked once per command class. */
+  private planOf(definition: CommandDefinition): Plan {
+    let plan = this.plans.get(definition);
+    if (plan === undefined) {
+      const options = definition.options;
+      plan = {
+        maxIterations: checkIterations(
+          options.maxDiscoveryIterations ?? this.maxDiscoveryIterations,
+        ),
+        validate: options.validate ?? this.validate,
+        stateCache: this.cache !== undefined && options.stateCache !== false,
+      };
+      this.plans.set(definition, plan);
+    }
+    return plan;
+  }
+
+  /** The clock's time in milliseconds, without a Date when it is the system clock. */
+  private nowMs(): number {
+    return this.clock === systemClock ? Date.now() : this.clock.now().getTime();
+  }
+
   private encode(event: DomainEvent): { data: unknown; encoding?: string } {
     if (this.events === undefined) return { data: event.data };
     const { data, encoding } = this.events.encode(event.type, event.data);
@@ -476,6 +512,14 @@ export class CommandExecutor {
   }
 
   private metadataFor(commandId: string, options: ExecuteOptions): EventMetadata {
+    if (options === NO_OPTIONS) {
+      return {
+        correlationId: commandId,
+        causationId: commandId,
+        userId: null,
+        custom: NO_CUSTOM_METADATA,
+      };
+    }
     for (const field of ['correlationId', 'causationId', 'userId'] as const) {
       const value = options[field];
       if (
@@ -500,7 +544,7 @@ export class CommandExecutor {
       correlationId: options.correlationId ?? commandId,
       causationId: options.causationId ?? commandId,
       userId: options.userId ?? null,
-      custom: options.metadata ?? {},
+      custom: options.metadata ?? NO_CUSTOM_METADATA,
     };
   }
 
@@ -511,23 +555,16 @@ export class CommandExecutor {
     call: Promise<T>,
     outcome: 'not-written' | 'unknown',
   ): Promise<T> {
-    const remaining = run.deadline - this.clock.now().getTime();
-    const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const expiry = new Promise<typeof DEADLINE>((resolve) => {
-      timer = setTimeout(() => resolve(DEADLINE), Math.max(0, remaining));
-      timer.unref?.();
-    });
+    const started = this.telemetry === undefined ? 0 : performance.now();
     try {
-      const winner = await Promise.race([call, expiry]);
-      if (winner === DEADLINE) {
-        call.catch(() => undefined); // the late outcome is reported through the timeout error
+      // A late outcome of the call is reported through the timeout error.
+      const winner = await this.deadlines.race(call, run.deadline - this.nowMs());
+      if (winner === EXPIRED) {
         throw new CommandTimeoutError(run.definition.name, run.policy.timeoutMs, attempt, outcome);
       }
-      return winner as T;
+      return winner;
     } finally {
-      clearTimeout(timer);
-      this.telemetry.storeCall(outcome === 'unknown' ? 'append' : 'readStreams', started);
+      this.telemetry?.storeCall(outcome === 'unknown' ? 'append' : 'readStreams', started);
     }
   }
 }
