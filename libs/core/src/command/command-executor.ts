@@ -183,7 +183,10 @@ export class CommandExecutor {
         ? this.commandPolicy(definition)
         : resolveRetryPolicy(this.retryDefaults, definition.options.retry, options.retry);
     const plan = this.planOf(definition);
-    if (plan.validate) await validateCommand(command, definition.name);
+    if (plan.validate) {
+      const validation = validateCommand(command, definition.name);
+      if (validation !== undefined) await validation;
+    }
     const declared = declaredStreams(command, definition);
     const idempotency =
       options.idempotencyKey === undefined

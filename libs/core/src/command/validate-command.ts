@@ -1,12 +1,25 @@
-import { type ValidationError, validate } from 'class-validator';
+import {
+  getMetadataStorage,
+  type MetadataStorage,
+  type ValidationError,
+  type ValidationArguments,
+  ValidationTypes,
+  validate,
+} from 'class-validator';
 import { CommandValidationError, type PropertyFailure } from '../errors';
 
 /**
  * Validates a command's input with class-validator: unknown properties are refused, nested objects
- * are checked, every failure is reported.
- * @throws CommandValidationError
+ * are checked, every failure is reported. Returns `undefined` when the input is known valid without
+ * waiting (see {@link quickCheckOf}), else a promise of the full validation.
+ * @throws CommandValidationError (as the promise's rejection)
  */
-export async function validateCommand(command: object, commandName: string): Promise<void> {
+export function validateCommand(command: object, commandName: string): Promise<void> | undefined {
+  if (quickCheckOf(command.constructor)?.(command) === true) return undefined;
+  return fullValidation(command, commandName);
+}
+
+async function fullValidation(command: object, commandName: string): Promise<void> {
   const errors = await validate(command, {
     whitelist: true,
     forbidNonWhitelisted: true,
@@ -24,4 +37,105 @@ function flatten(errors: readonly ValidationError[], prefix: string): PropertyFa
       : [];
     return [...own, ...flatten(error.children ?? [], property)];
   });
+}
+
+type ValidationMetadata = ReturnType<MetadataStorage['getTargetValidationMetadatas']>[number];
+type Validator = ReturnType<MetadataStorage['getTargetValidatorConstraints']>[number]['instance'];
+
+/** The checks of one property, as class-validator runs them. */
+interface PropertyChecks {
+  readonly property: string;
+  /** `@ValidateIf`/`@IsOptional` conditions: when one is falsy, the property is not checked. */
+  readonly conditions: readonly ((object: object, value: unknown) => unknown)[];
+  readonly rules: readonly { metadata: ValidationMetadata; validator: Validator }[];
+}
+
+/** True when class-validator would report nothing; false when it must be asked. */
+type QuickCheck = (command: object) => boolean;
+
+const quickChecks = new WeakMap<object, QuickCheck | null>();
+
+/**
+ * class-validator's `validate` costs several microseconds per call, mostly in looking up and
+ * grouping the class's metadata again and in building error objects for valid properties. For a
+ * command class whose rules are all synchronous property constraints (with or without conditions),
+ * this check runs the same constraint functions on the same values directly; only when one of them
+ * does not answer `true`, or the object has a property without rules, does the executor run
+ * class-validator for its full report. Classes with nested, promise or `each` validation, or with
+ * no rules at all, always go to class-validator (`null`).
+ *
+ * The metadata is read once per class, at its first validation: decorators register it when the
+ * class is defined.
+ */
+function quickCheckOf(ctor: unknown): QuickCheck | undefined {
+  if (typeof ctor !== 'function') return undefined;
+  let check = quickChecks.get(ctor);
+  if (check === undefined) {
+    check = compileQuickCheck(ctor as Constructor);
+    quickChecks.set(ctor, check);
+  }
+  return check ?? undefined;
+}
+
+type Constructor = abstract new (...args: never[]) => unknown;
+
+function compileQuickCheck(ctor: Constructor): QuickCheck | null {
+  const storage = getMetadataStorage();
+  // The same selection class-validator makes for `validate(object, options)`: no schema, no groups.
+  const metadatas = storage.getTargetValidationMetadatas(
+    ctor,
+    undefined as unknown as string,
+    false,
+    false,
+  );
+  if (metadatas.length === 0) return null; // forbidUnknownValues: class-validator reports it
+  const byProperty = new Map<string, PropertyChecks>();
+  for (const metadata of metadatas) {
+    const name = metadata.propertyName;
+    // class-validator groups by name in a plain object, where inherited names behave oddly.
+    if (name in Object.prototype) return null;
+    let checks = byProperty.get(name);
+    if (checks === undefined) {
+      checks = { property: name, conditions: [], rules: [] };
+      byProperty.set(name, checks);
+    }
+    switch (metadata.type) {
+      case ValidationTypes.WHITELIST:
+        break;
+      case ValidationTypes.CONDITIONAL_VALIDATION:
+        (checks.conditions as unknown[]).push(metadata.constraints[0]);
+        break;
+      case ValidationTypes.IS_DEFINED:
+      case ValidationTypes.CUSTOM_VALIDATION:
+        if (metadata.each) return null;
+        for (const constraint of storage.getTargetValidatorConstraints(metadata.constraintCls)) {
+          if (constraint.async) return null;
+          (checks.rules as unknown[]).push({ metadata, validator: constraint.instance });
+        }
+        break;
+      default:
+        return null; // nested and promise validation
+    }
+  }
+  const properties = [...byProperty.values()];
+  const targetName = ctor.name;
+  return (command) => {
+    for (const key of Object.keys(command)) if (!byProperty.has(key)) return false;
+    for (const { property, conditions, rules } of properties) {
+      const value = (command as Record<string, unknown>)[property];
+      if (!conditions.every((condition) => condition(command, value))) continue;
+      for (const { metadata, validator } of rules) {
+        if (metadata.validateIf !== undefined && !metadata.validateIf(command, value)) continue;
+        const args: ValidationArguments = {
+          targetName,
+          property,
+          object: command,
+          value,
+          constraints: metadata.constraints,
+        };
+        if (validator.validate(value, args) !== true) return false;
+      }
+    }
+    return true;
+  };
 }
