@@ -257,6 +257,30 @@ describe('InMemoryEventStore specifics', () => {
       expect((await store.readStreams([A])).versions.get(A)).toBe(0);
     });
 
+    it('refuses an already stored id, whether it is the latest, an older one or out of order', async () => {
+      const [first, second] = [testEvent('E1'), testEvent('E2')];
+      const unordered = { ...testEvent('E3'), id: '00000000-0000-4000-8000-000000000000' };
+      for (const event of [first, second, unordered]) {
+        await store.append([{ streamId: A, expected: ExpectedVersion.any, events: [event] }]);
+      }
+      for (const event of [second, first, unordered]) {
+        await expect(
+          store.append([
+            { streamId: B, expected: ExpectedVersion.any, events: [{ ...event, type: 'Again' }] },
+          ]),
+        ).rejects.toThrow('is already stored');
+      }
+      await store.append([
+        { streamId: B, expected: ExpectedVersion.any, events: [testEvent('E4')] },
+      ]);
+      expect((await store.readStreams([A, B])).events.map((e) => e.type)).toEqual([
+        'E1',
+        'E2',
+        'E3',
+        'E4',
+      ]);
+    });
+
     it('refuses a malformed occurredAt right after a valid one, and an impossible date', async () => {
       const valid = testEvent('E1', {}, { occurredAt: '2030-01-02T03:04:05.678Z' });
       await store.append([{ streamId: A, expected: ExpectedVersion.any, events: [valid] }]);

@@ -19,6 +19,7 @@ import type {
 } from '../store/event-store';
 import type { StreamId } from '../store/stream-id';
 import { deepFreeze } from '../util/deep-freeze';
+import { StoredIds } from './stored-ids';
 import { frozenJsonCopy, NOT_PLAIN_JSON } from '../util/frozen-json';
 import { isoTime } from '../util/iso-time';
 
@@ -39,7 +40,7 @@ export interface InMemoryEventStoreOptions {
 export class InMemoryEventStore implements EventStore {
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly log: RecordedEvent[] = [];
-  private readonly eventIds = new Set<string>();
+  private readonly eventIds = new StoredIds(this.log);
   private readonly listeners = new Set<() => void>();
   /** Undefined for the system clock, read through {@link isoTime}. */
   private readonly now: (() => Date) | undefined;
