@@ -28,7 +28,7 @@ function MatchesProperty(other: string): PropertyDecorator {
       validator: {
         validate: (value: unknown, args?: ValidationArguments) =>
           value === undefined
-            ? 1
+            ? (1 as unknown as boolean)
             : value === (args!.object as Record<string, unknown>)[args!.constraints[0] as string],
       },
     });
