@@ -1,4 +1,5 @@
 import { eventStoreContract, testEvent } from '@eventcore/core/testing';
+import fc from 'fast-check';
 import { ConcurrencyConflictError, ErrorCodes, InvalidAppendError } from '../errors';
 import type { Position } from '../store/event-store';
 import type { RecordedEvent } from '../events/event';
@@ -313,6 +314,28 @@ describe('InMemoryEventStore specifics', () => {
       expect(recordedAt).toBeGreaterThanOrEqual(before);
       expect(recordedAt).toBeLessThanOrEqual(Date.now());
     });
+  });
+
+  it('merges any number of streams read at once by global position', async () => {
+    const ids = ['s-0', 's-1', 's-2', 's-3', 's-4'].map((id) => streamId(id));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 40 }),
+        fc.subarray(ids, { minLength: 1 }),
+        async (targets, wanted) => {
+          const fresh = new InMemoryEventStore();
+          for (const target of targets) {
+            await fresh.append([
+              { streamId: ids[target]!, expected: ExpectedVersion.any, events: [testEvent('E')] },
+            ]);
+          }
+          const { events: log } = await fresh.readAll({ limit: 100 });
+          const { events } = await fresh.readStreams(wanted);
+          expect(events).toEqual(log.filter((e) => wanted.includes(e.streamId)));
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('stamps recordedAt from the injected clock', async () => {

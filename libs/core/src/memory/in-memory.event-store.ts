@@ -242,11 +242,35 @@ function ownCopy(streamId: string, type: string, value: unknown): unknown {
   return deepFreeze(JSON.parse(encodeJson(streamId, type, value)) as unknown);
 }
 
-function mergeByPosition(parts: RecordedEvent[][]): readonly RecordedEvent[] {
+function mergeByPosition(parts: readonly RecordedEvent[][]): readonly RecordedEvent[] {
   if (parts.length === 0) return EMPTY;
   if (parts.length === 1) return parts[0]!.slice();
-  const merged = parts.flat();
-  merged.sort((a, b) => a.globalPosition - b.globalPosition);
+  return mergeRange(parts, 0, parts.length);
+}
+
+/**
+ * Merges `parts[from, to)`, each sorted by global position, in O(n log k): concatenating and
+ * sorting cost more than folding the events did, for a command reading two long streams.
+ */
+function mergeRange(
+  parts: readonly RecordedEvent[][],
+  from: number,
+  to: number,
+): readonly RecordedEvent[] {
+  if (to - from === 1) return parts[from]!;
+  const middle = (from + to) >>> 1;
+  return mergeTwo(mergeRange(parts, from, middle), mergeRange(parts, middle, to));
+}
+
+function mergeTwo(a: readonly RecordedEvent[], b: readonly RecordedEvent[]): RecordedEvent[] {
+  const merged: RecordedEvent[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    merged.push(a[i]!.globalPosition < b[j]!.globalPosition ? a[i++]! : b[j++]!);
+  }
+  while (i < a.length) merged.push(a[i++]!);
+  while (j < b.length) merged.push(b[j++]!);
   return merged;
 }
 
