@@ -3,6 +3,7 @@ import { EventStoreSchema1764201600000 } from './1764201600000-EventStoreSchema'
 import { ProjectionSchema1764288000000 } from './1764288000000-ProjectionSchema';
 import { FastAppend1764374400000 } from './1764374400000-FastAppend';
 import { BinaryEncodings1764460800000 } from './1764460800000-BinaryEncodings';
+import { BatchedAppend1764547200000 } from './1764547200000-BatchedAppend';
 
 /**
  * The DataSource the TypeORM CLI uses to run the event store's migrations against `DATABASE_URL`
@@ -16,6 +17,7 @@ export default new DataSource({
     ProjectionSchema1764288000000,
     FastAppend1764374400000,
     BinaryEncodings1764460800000,
+    BatchedAppend1764547200000,
   ],
   migrationsTableName: 'eventcore_typeorm_migrations',
 });

@@ -21,7 +21,7 @@ import { createPostgresEventStore } from './postgres.factory';
 import { createPostgresCheckpointStore } from './projection/postgres.checkpoint-store';
 import { PgPoolSqlExecutor } from './executor/pg-pool.sql-executor';
 import { migrate } from './schema/migrate';
-import { recordVersionSql, SCHEMA_MIGRATIONS } from './schema/migrations';
+import { CURRENT_SCHEMA_VERSION, recordVersionSql, SCHEMA_MIGRATIONS } from './schema/migrations';
 import { createTestDatabase, describeWithServer, type TestDatabase } from './testing/test-database';
 
 type Reading = { readings: number[]; sensor: string };
@@ -216,7 +216,9 @@ describeWithServer('binary-encoded events on PostgreSQL (server)', () => {
         false,
       ],
     );
-    await expect(migrate(new PgPoolSqlExecutor(pool, false), { schema })).resolves.toBe(4);
+    await expect(migrate(new PgPoolSqlExecutor(pool, false), { schema })).resolves.toBe(
+      CURRENT_SCHEMA_VERSION,
+    );
     await pool.query(`ALTER TABLE upgraded.events VALIDATE CONSTRAINT events_encoding_check`);
     const upgraded = await createPostgresEventStore({ pool, schema, migrate: false });
     try {

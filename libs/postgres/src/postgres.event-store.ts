@@ -1,5 +1,6 @@
 import {
   ConcurrencyConflictError,
+  EventCoreError,
   type AppendResult,
   type EventStore,
   findConflicts,
@@ -22,7 +23,7 @@ import {
   type GuardEnvironment,
   type RetrySettings,
 } from './executor/connection.guard';
-import type { PoolStats, SqlExecutor } from './executor/sql-executor';
+import { type PoolStats, SqlConnectionError, type SqlExecutor } from './executor/sql-executor';
 import {
   comparePositions,
   decodePosition,
@@ -30,7 +31,14 @@ import {
   type LogPosition,
   START,
 } from './position';
-import { appendCallSql } from './schema/append.sql';
+import { appendBatchCallSql } from './schema/append.sql';
+import { batchParams } from './sql/append-batch';
+import {
+  AppendBatcher,
+  type AppendBatchingOptions,
+  type BatchRow,
+  resolveAppendBatching,
+} from './append-batcher';
 import { migrate } from './schema/migrate';
 import { checkSchemaName, DEFAULT_SCHEMA, notificationChannel } from './schema/schema-name';
 import { encodeAppend } from './sql/append-request';
@@ -60,6 +68,11 @@ export interface PostgresEventStoreSettings {
    * @default 'after-commit'
    */
   readonly notify?: 'after-commit' | 'in-transaction';
+  /**
+   * How concurrent appends share round trips (see `AppendBatcher`); `false` sends every append on
+   * its own. @default { maxInFlight: 2, maxAppends: 64, maxEvents: 10000 }
+   */
+  readonly appendBatching?: AppendBatchingOptions | false;
   /** Clock, sleep and randomness of retries and the circuit breaker (tests). */
   readonly environment?: GuardEnvironment;
 }
@@ -81,17 +94,6 @@ export interface PostgresStoreHealth {
   readonly circuit: 'closed' | 'open' | 'half-open' | 'disabled';
 }
 
-/** The one row of `append_events_v4`. */
-interface AppendRow {
-  r_conflict: boolean;
-  /** Versions of the participants before the append (bigint as text). */
-  r_versions: (string | number)[];
-  r_first_position: string | number | null;
-  r_tx: string | null;
-  r_recorded_at: string | null;
-  r_head_position: string | number | null;
-}
-
 /**
  * The PostgreSQL event store, over any {@link SqlExecutor} (a `pg` pool or PGlite). Prefer the
  * factories `createPostgresEventStore` and `createPGliteEventStore`, which also migrate the schema.
@@ -103,6 +105,7 @@ export class PostgresEventStore implements EventStore {
   /** The schema holding the store's tables. */
   readonly schema: string;
   private readonly guard: ConnectionGuard;
+  private readonly batcher: AppendBatcher;
   private readonly sql: {
     append: string;
     readStreams: string;
@@ -140,7 +143,7 @@ export class PostgresEventStore implements EventStore {
       settings.environment,
     );
     this.sql = {
-      append: appendCallSql(this.schema),
+      append: appendBatchCallSql(this.schema),
       readStreams: readStreamsSql(this.schema),
       readStream: readStreamsSql(this.schema, true),
       head: headSql(this.schema),
@@ -155,12 +158,24 @@ export class PostgresEventStore implements EventStore {
       settings.preparedStatements === false
         ? {}
         : {
-            append: `eventcore_append_${this.schema}`,
+            append: `eventcore_append_batch_${this.schema}`,
             readStreams: `eventcore_read_streams_${this.schema}`,
             readStream: `eventcore_read_stream_${this.schema}`,
             head: `eventcore_head_${this.schema}`,
             readAll: `eventcore_read_all_${this.schema}`,
           };
+    this.batcher = new AppendBatcher(
+      (requests) =>
+        this.guard.call('write', () =>
+          this.executor.query<BatchRow>(
+            this.sql.append,
+            [...batchParams(requests), !this.notifyAfterCommit],
+            { name: this.names.append },
+          ),
+        ),
+      isStatementError,
+      resolveAppendBatching(settings.appendBatching),
+    );
   }
 
   async readStreams(streamIds: readonly StreamId[]): Promise<ReadStreamsResult> {
@@ -200,15 +215,14 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     validateWrites(writes);
     const request = encodeAppend(writes);
-    const params = [...request.params, !this.notifyAfterCommit];
-    const rows = await this.guard
-      .call('write', () =>
-        this.executor.query<AppendRow>(this.sql.append, params, { name: this.names.append }),
+    const { row, firstPosition, lastPositionOfBatch } = await this.batcher
+      .submit(
+        request,
+        writes.map((w) => w.streamId),
       )
       .catch((error: unknown) => {
         throw translateAppendError(error);
       });
-    const row = rows[0]!;
     const before = row.r_versions.map(Number);
     if (row.r_conflict) {
       const actual = new Map<string, number>(writes.map((w, i) => [w.streamId, before[i]!]));
@@ -220,14 +234,18 @@ export class PostgresEventStore implements EventStore {
     }
     const encoded = request.events;
     if (encoded.length === 0) {
+      // A guard only: the batch's last event, or the log's head when the batch wrote none.
       const head =
         row.r_tx === null
           ? START
-          : { transactionId: row.r_tx, globalPosition: String(row.r_head_position) };
+          : {
+              transactionId: row.r_tx,
+              globalPosition: String(lastPositionOfBatch ?? row.r_head_position),
+            };
       return { events: [], versions, position: encodePosition(head) };
     }
     // Positions were reserved consecutively, in event order.
-    const first = Number(row.r_first_position);
+    const first = firstPosition!;
     const recordedAt = row.r_recorded_at!;
     const events = new Array<RecordedEvent>(encoded.length);
     let version = 0;
@@ -452,6 +470,16 @@ function translateAppendError(error: unknown): unknown {
   return new InvalidAppendError(
     `event id ${which ?? '(one of the events)'} is already stored; every event needs a new id`,
   );
+}
+
+/**
+ * An error the database raised for the statement (it has a SQLSTATE): the batch's transaction
+ * rolled back, so nothing of it was written. Connection failures and our own errors are not.
+ */
+function isStatementError(error: unknown): boolean {
+  if (error instanceof EventCoreError || error instanceof SqlConnectionError) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
 }
 
 function nonEmpty(list: readonly string[] | undefined): string[] | null {

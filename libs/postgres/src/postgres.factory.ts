@@ -1,3 +1,4 @@
+import { resolveAppendBatching } from './append-batcher';
 import { InvalidOptionsError } from '@eventcore/core';
 import { Pool } from 'pg';
 import { PgPoolSqlExecutor } from './executor/pg-pool.sql-executor';
@@ -22,6 +23,7 @@ export async function createPostgresEventStore(
   options: PostgresEventStoreOptions,
 ): Promise<PostgresEventStore> {
   const resolved = resolvePostgresOptions(options);
+  resolveAppendBatching(options.appendBatching); // throws before a pool opens
   const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
   const ownsPool = options.pool === undefined;
   const pool =
@@ -48,6 +50,7 @@ export async function createPostgresEventStore(
     circuitBreaker: resolved.circuitBreaker,
     preparedStatements: options.preparedStatements ?? true,
     notify: options.notify,
+    appendBatching: options.appendBatching,
   });
   return migrateOrClose(store, options.migrate);
 }
@@ -74,8 +77,12 @@ export async function createPGliteEventStore(
   const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
   const db = options.db ?? (await openPGlite(options.dataDir));
   const executor = new PGliteSqlExecutor(db, options.db === undefined);
-  // One in-process connection: nothing to retry, nothing to break.
-  const store = new PostgresEventStore(executor, { schema, preparedStatements: false });
+  // One in-process connection: nothing to retry, nothing to break, one batch at a time.
+  const store = new PostgresEventStore(executor, {
+    schema,
+    preparedStatements: false,
+    appendBatching: { maxInFlight: 1 },
+  });
   return migrateOrClose(store, options.migrate);
 }
 

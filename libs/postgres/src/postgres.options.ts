@@ -1,3 +1,5 @@
+import type { AppendBatchingOptions } from './append-batcher';
+
 import { InvalidOptionsError } from '@eventcore/core';
 import type { Pool } from 'pg';
 import type { CircuitBreakerSettings } from './executor/circuit-breaker';
@@ -53,6 +55,13 @@ export interface PostgresEventStoreOptions {
    * @default 'after-commit'
    */
   readonly notify?: 'after-commit' | 'in-transaction';
+  /**
+   * How appends of concurrent commands share round trips: while `maxInFlight` batches are on the
+   * wire, appends queue and leave together in the next one (one transaction, each append still
+   * succeeding or conflicting on its own). `false` sends every append on its own.
+   * @default { maxInFlight: 2, maxAppends: 64, maxEvents: 10000 }
+   */
+  readonly appendBatching?: AppendBatchingOptions | false;
 }
 
 /** Options of `createPGliteEventStore`. */

@@ -238,3 +238,124 @@ export function appendFunctionSqlV4(schema: string): string {
 export function appendCallSql(schema: string): string {
   return `SELECT * FROM ${quoted(schema)}.append_events_v4($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::integer[], $6::integer[], $7::uuid[], $8::text[], $9::integer[], $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::text[], $14::text[], $15::boolean)`;
 }
+
+/**
+ * The append function of schema version 5 (`append_batch_v5`), which the store calls: several
+ * independent appends in one call, one transaction and one WAL flush. Concurrent commands of one
+ * process share a round trip this way (see `AppendBatcher`), and the per-statement work of the
+ * server (the main cost of a small append: each statement of version 4 costs more than inserting
+ * its row) is paid once per batch instead of once per append.
+ *
+ * Each append keeps its own outcome: an append whose expectations fail writes nothing and is
+ * reported as a conflict, while the other appends of the batch are written. Steps as in version 4
+ * (see {@link appendFunctionSql} for why each is there): lock every stream of the batch in sorted
+ * order, read the versions (one index probe per stream: a join on `unnest` got a hash join over the
+ * whole `streams` table as its generic plan), decide per append, reserve the positions of the
+ * events of the appends without conflict (consecutive, in event order) under the position lock,
+ * insert them, move their streams' versions.
+ *
+ * The caller never puts two appends on the same stream into one batch (their order would matter).
+ * `p_appends` gives, per write, its append (1-based, ascending); `p_writes` per event its write.
+ *
+ * Returns one row per append: `r_conflict`, `r_versions` (its participants' versions before the
+ * batch, in its write order), and the batch's first position, transaction id, recording time and,
+ * for a batch without events, the log's head.
+ */
+export function appendBatchFunctionSqlV5(schema: string): string {
+  const s = quoted(schema);
+  const positionLock = `${POSITION_LOCK_NAMESPACE}, hashtext('${schema}')`;
+  return `
+CREATE OR REPLACE FUNCTION ${s}.append_batch_v5(
+  p_appends integer[], p_stream_ids text[], p_kinds text[], p_versions bigint[], p_counts integer[],
+  p_writes integer[], p_offsets integer[], p_event_ids uuid[], p_types text[], p_schema_versions integer[],
+  p_data jsonb[], p_metadata jsonb[], p_occurred_at timestamptz[], p_encodings text[], p_bytes text[],
+  p_notify boolean
+) RETURNS TABLE (
+  r_append integer, r_conflict boolean, r_versions bigint[], r_first_position bigint, r_tx text,
+  r_recorded_at text, r_head_position bigint
+) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
+DECLARE
+  v_actual bigint[];
+  v_failed integer[];
+  v_total integer;
+  v_first bigint;
+  v_tx text;
+  v_head bigint;
+BEGIN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'EventCore appends run at READ COMMITTED, not %', current_setting('transaction_isolation')
+      USING ERRCODE = 'feature_not_supported';
+  END IF;
+
+  -- Stream locks in sorted order (one statement; rows reach the lock call in the ORDER BY order).
+  PERFORM pg_advisory_xact_lock(${STREAM_LOCK_NAMESPACE}, k.key)
+     FROM (SELECT DISTINCT hashtext('${schema}:' || u.id) AS key FROM unnest(p_stream_ids) AS u(id) ORDER BY 1) AS k;
+
+  -- A new statement, hence a new snapshot: it sees every commit of the previous lock holders.
+  WITH w AS (
+    SELECT u.ord, u.a, u.kind, u.expected, u.added,
+           coalesce((SELECT st.version FROM ${s}.streams AS st WHERE st.stream_id = u.id), 0) AS actual
+      FROM unnest(p_appends, p_stream_ids, p_kinds, p_versions, p_counts) WITH ORDINALITY AS u(a, id, kind, expected, added, ord)
+  ), checked AS (
+    SELECT w.*, NOT CASE w.kind WHEN 'any' THEN true WHEN 'exists' THEN w.actual > 0
+                                ELSE w.actual = w.expected END AS bad
+      FROM w
+  ), failed AS (
+    SELECT array_agg(DISTINCT c.a) AS appends FROM checked AS c WHERE c.bad
+  )
+  SELECT array_agg(c.actual ORDER BY c.ord), coalesce(f.appends, '{}'),
+         coalesce(sum(c.added) FILTER (WHERE f.appends IS NULL OR NOT (c.a = ANY (f.appends))), 0)
+    INTO v_actual, v_failed, v_total
+    FROM checked AS c CROSS JOIN failed AS f
+   GROUP BY f.appends;
+
+  IF v_total > 0 THEN
+    BEGIN
+      PERFORM pg_advisory_lock(${positionLock});
+      v_tx := pg_current_xact_id()::text;
+      v_first := nextval('${s}.events_position_seq');
+      IF v_total > 1 THEN
+        PERFORM nextval('${s}.events_position_seq') FROM generate_series(2, v_total);
+      END IF;
+      PERFORM pg_advisory_unlock(${positionLock});
+    EXCEPTION WHEN query_canceled OR others THEN
+      -- A session lock outlives the transaction: never leave it behind.
+      PERFORM pg_advisory_unlock(${positionLock});
+      RAISE;
+    END;
+
+    INSERT INTO ${s}.events
+      (global_position, stream_id, stream_version, event_id, type, schema_version, data, metadata, occurred_at, encoding, data_bytes)
+    SELECT v_first + row_number() OVER (ORDER BY x.n) - 1, p_stream_ids[x.w], v_actual[x.w] + x.k,
+           x.i, x.t, x.v, x.d, x.m, x.o, coalesce(x.e, 'json'), decode(x.b, 'base64')
+      FROM unnest(p_writes, p_offsets, p_event_ids, p_types, p_schema_versions, p_data, p_metadata, p_occurred_at, p_encodings, p_bytes)
+           WITH ORDINALITY AS x(w, k, i, t, v, d, m, o, e, b, n)
+     WHERE NOT (p_appends[x.w] = ANY (v_failed));
+
+    INSERT INTO ${s}.streams AS st (stream_id, version)
+    SELECT u.id, u.actual + u.added FROM unnest(p_appends, p_stream_ids, v_actual, p_counts) AS u(a, id, actual, added)
+     WHERE u.added > 0 AND NOT (u.a = ANY (v_failed))
+    ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version;
+
+    IF p_notify THEN
+      PERFORM pg_notify('${notificationChannel(schema)}', v_tx || ':' || (v_first + v_total - 1)::text);
+    END IF;
+  ELSE
+    SELECT e.global_position, e.transaction_id::text INTO v_head, v_tx
+      FROM ${s}.events AS e ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1;
+  END IF;
+
+  RETURN QUERY
+  SELECT u.a, u.a = ANY (v_failed), array_agg(u.actual ORDER BY u.ord), v_first, v_tx,
+         to_char(now() AT TIME ZONE 'UTC', ${ISO_FORMAT}), v_head
+    FROM unnest(p_appends, v_actual) WITH ORDINALITY AS u(a, actual, ord)
+   GROUP BY u.a
+   ORDER BY u.a;
+END
+$fn$`;
+}
+
+/** The call the store makes for every batch of appends (see {@link appendBatchFunctionSqlV5}). */
+export function appendBatchCallSql(schema: string): string {
+  return `SELECT * FROM ${quoted(schema)}.append_batch_v5($1::integer[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::integer[], $7::integer[], $8::uuid[], $9::text[], $10::integer[], $11::jsonb[], $12::jsonb[], $13::timestamptz[], $14::text[], $15::text[], $16::boolean)`;
+}

@@ -1,4 +1,9 @@
-import { appendFunctionSql, appendFunctionSqlV3, appendFunctionSqlV4 } from './append.sql';
+import {
+  appendBatchFunctionSqlV5,
+  appendFunctionSql,
+  appendFunctionSqlV3,
+  appendFunctionSqlV4,
+} from './append.sql';
 import { quoted } from './schema-name';
 
 /**
@@ -142,5 +147,23 @@ export function dropEventStoreSchemaV4(schema: string): string[] {
        DROP COLUMN IF EXISTS data_bytes,
        DROP COLUMN IF EXISTS encoding`,
     `DELETE FROM ${s}.schema_version WHERE version = 4`,
+  ];
+}
+
+/**
+ * Version 5 of the schema: `append_batch_v5`, several independent appends in one call (see
+ * `appendBatchFunctionSqlV5`). Tables are unchanged; version 4 stays for a rolling upgrade
+ * (both take the same locks, so old and new library instances can write side by side).
+ */
+export function eventStoreSchemaV5(schema: string): string[] {
+  return [appendBatchFunctionSqlV5(schema)];
+}
+
+/** Undoes {@link eventStoreSchemaV5}. */
+export function dropEventStoreSchemaV5(schema: string): string[] {
+  const s = quoted(schema);
+  return [
+    `DROP FUNCTION IF EXISTS ${s}.append_batch_v5(integer[], text[], text[], bigint[], integer[], integer[], integer[], uuid[], text[], integer[], jsonb[], jsonb[], timestamptz[], text[], text[], boolean)`,
+    `DELETE FROM ${s}.schema_version WHERE version = 5`,
   ];
 }

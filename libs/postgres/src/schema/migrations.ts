@@ -3,9 +3,11 @@ import {
   dropEventStoreSchemaV1,
   dropEventStoreSchemaV3,
   dropEventStoreSchemaV4,
+  dropEventStoreSchemaV5,
   eventStoreSchemaV1,
   eventStoreSchemaV3,
   eventStoreSchemaV4,
+  eventStoreSchemaV5,
 } from './event-store.schema';
 
 /** One version of the schema. The TypeORM migrations in `migrations/` run the same statements. */
@@ -42,6 +44,12 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     name: '1764460800000-BinaryEncodings',
     up: eventStoreSchemaV4,
     down: dropEventStoreSchemaV4,
+  },
+  {
+    version: 5,
+    name: '1764547200000-BatchedAppend',
+    up: eventStoreSchemaV5,
+    down: dropEventStoreSchemaV5,
   },
 ];
 
