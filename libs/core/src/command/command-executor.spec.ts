@@ -265,6 +265,30 @@ class Explorer implements CommandLogic<number> {
 @Command({ maxDiscoveryIterations: 2 })
 class ShallowExplorer extends Explorer {}
 
+/** Discovers `count` streams at once (one of them twice), then emits to `target`. */
+@Command({ validate: false })
+class Fanout implements CommandLogic<null> {
+  @Stream() start: StreamId;
+  constructor(
+    start: string,
+    readonly count: number,
+    readonly target: string,
+  ) {
+    this.start = start as StreamId;
+  }
+  initialState(): null {
+    return null;
+  }
+  apply(): null {
+    return null;
+  }
+  handle(_state: null, ctx: CommandContext<DomainEvent, Fanout>): void {
+    const ids = Array.from({ length: this.count }, (_, i) => streamId(`fan-${i}`));
+    ctx.discover(...ids, ids[0]!);
+    ctx.emitTo(this.target as StreamId, { type: 'Reached', data: {} });
+  }
+}
+
 /** Asks for a new stream in every decision. */
 @Command()
 class Wanderer implements CommandLogic<null> {
@@ -1208,6 +1232,24 @@ describe('CommandExecutor', () => {
       expect(result.events.map((e) => e.streamId)).toEqual(['probe-8']);
       expect(Object.keys(result.streamVersions)).toHaveLength(9);
     });
+
+    it.each([3, 12])(
+      'with %i streams discovered at once, emits to any of them and to no other stream',
+      async (count) => {
+        const { store, executor } = setup();
+        const result = await executor.execute(new Fanout('start', count, `fan-${count - 1}`));
+        expect(store.reads.map((ids) => ids.length)).toEqual([1, count + 1]);
+        expect(result.events.map((e) => e.streamId)).toEqual([`fan-${count - 1}`]);
+        expect(Object.keys(result.streamVersions)).toHaveLength(count + 1);
+
+        store.reset();
+        await rejection(
+          executor.execute(new Fanout('start', count, `fan-${count}`)),
+          UndeclaredStreamError,
+        );
+        expect(store.appends).toHaveLength(0);
+      },
+    );
 
     it('discovery that never converges ends in StreamDiscoveryLimitError after limit + 1 reads', async () => {
       const { store, executor } = setup();

@@ -30,7 +30,7 @@ import {
   type IdempotencyRecord,
   replayResult,
 } from './idempotency';
-import { Deadlines, EXPIRED } from './deadlines';
+import { Deadlines } from './deadlines';
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from './retry-policy';
 import { type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
 import { validateCommand } from './validate-command';
@@ -146,16 +146,30 @@ export class CommandExecutor {
    * StreamDiscoveryLimitError, RetriesExhaustedError, CommandTimeoutError, IdempotencyKeyReuseError,
    * InvalidCommandError, and errors of the command's own code, unchanged.
    */
-  async execute<S, E extends DomainEvent>(
+  execute<S, E extends DomainEvent>(
     command: CommandLogic<S, E>,
     options: ExecuteOptions = NO_OPTIONS,
   ): Promise<CommandResult<E>> {
-    if (typeof command !== 'object' || command === null) {
-      throw new InvalidCommandError(String(command));
+    try {
+      if (typeof command !== 'object' || command === null) {
+        throw new InvalidCommandError(String(command));
+      }
+      const definition = commandDefinition(command);
+      return this.telemetry === undefined
+        ? this.run(command, options, definition, undefined)
+        : this.observed(this.telemetry, command, options, definition);
+    } catch (error) {
+      return Promise.reject(error as Error); // every failure is a rejection, as from an async function
     }
-    const definition = commandDefinition(command);
-    const telemetry = this.telemetry;
-    if (telemetry === undefined) return this.run(command, options, definition, undefined);
+  }
+
+  /** {@link execute} with a span and metrics. */
+  private async observed<S, E extends DomainEvent>(
+    telemetry: CommandTelemetry,
+    command: CommandLogic<S, E>,
+    options: ExecuteOptions,
+    definition: CommandDefinition,
+  ): Promise<CommandResult<E>> {
     const observation = telemetry.start(definition.name);
     try {
       const result = await this.run(command, options, definition, observation);
@@ -247,14 +261,14 @@ export class CommandExecutor {
       attempt === 1 && run.cacheKey !== undefined
         ? this.cache?.get(run.cacheKey, run.definition)
         : undefined;
-    const boundary = new Set<StreamId>(cached?.boundary ?? run.declared);
+    // The decision's streams; discovering more makes a new array, so snapshots keep theirs.
+    let boundary: readonly StreamId[] = cached?.boundary ?? run.declared;
     for (let iteration = 0; ; iteration++) {
       let snapshot: StateSnapshot;
       if (cached !== undefined) {
         snapshot = cached;
       } else {
-        const toRead =
-          idempotency === undefined ? [...boundary] : [...boundary, idempotency.stream];
+        const toRead = idempotency === undefined ? boundary : [...boundary, idempotency.stream];
         const read = await this.withinDeadline(
           run,
           attempt,
@@ -280,8 +294,8 @@ export class CommandExecutor {
             read.events,
             idempotency?.stream,
           ),
-          versions: read.versions,
-          boundary: [...boundary],
+          boundary,
+          versions: boundary.map((id) => read.versions.get(id) ?? 0),
           position: read.position,
         };
       }
@@ -307,7 +321,9 @@ export class CommandExecutor {
             ...error.streamIds,
           ]);
         }
-        for (const id of error.streamIds) boundary.add(id);
+        const grown = [...boundary];
+        for (const id of error.streamIds) if (!grown.includes(id)) grown.push(id);
+        boundary = grown;
         continue;
       }
       try {
@@ -367,15 +383,18 @@ export class CommandExecutor {
     const writes: StreamWrite[] = [];
     const streamVersions: Record<string, number> = {};
     // The snapshot's boundary is the decision's: discovering a stream always re-reads first.
-    const boundary = snapshot.boundary;
-    for (const id of boundary) {
-      const version = snapshot.versions.get(id) ?? 0;
+    const { boundary, versions } = snapshot;
+    const written: number[] = [];
+    for (let b = 0; b < boundary.length; b++) {
+      const id = boundary[b]!;
+      const version = versions[b]!;
       const events =
         boundary.length === 1 ? appends : appends.filter((_, i) => emitted[i]!.streamId === id);
       // Every stream of the boundary is guarded, read-only ones included: a decision is only
       // valid for the exact state it saw.
       writes.push({ streamId: id, expected: ExpectedVersion.exact(version), events });
       streamVersions[id] = version + events.length;
+      written.push(version + events.length);
     }
     if (run.idempotency !== undefined) {
       const record: IdempotencyRecord = {
@@ -425,13 +444,11 @@ export class CommandExecutor {
     if (run.cacheKey !== undefined) {
       // The append was exact on every stream of the boundary, so the snapshot plus our own events
       // is the state at the new versions.
-      const versions = new Map(snapshot.versions);
-      for (const id of boundary) versions.set(id, streamVersions[id]!);
       this.remember(run, {
         owner: run.definition,
         state: this.fold(run.command, snapshot.state as S, events, undefined),
-        versions,
         boundary,
+        versions: written,
         position: appended.position,
       });
     }
@@ -551,24 +568,24 @@ export class CommandExecutor {
     };
   }
 
-  /** Races a store call against the command's deadline. */
-  private async withinDeadline<T, S, E extends DomainEvent>(
+  /**
+   * Races a store call against the command's deadline: past it, the call's late outcome is
+   * reported as a CommandTimeoutError.
+   */
+  private withinDeadline<T, S, E extends DomainEvent>(
     run: Run<S, E>,
     attempt: number,
     call: Promise<T>,
     outcome: 'not-written' | 'unknown',
   ): Promise<T> {
-    const started = this.telemetry === undefined ? 0 : performance.now();
-    try {
-      // A late outcome of the call is reported through the timeout error.
-      const winner = await this.deadlines.race(call, run.deadline - this.nowMs());
-      if (winner === EXPIRED) {
-        throw new CommandTimeoutError(run.definition.name, run.policy.timeoutMs, attempt, outcome);
-      }
-      return winner;
-    } finally {
-      this.telemetry?.storeCall(outcome === 'unknown' ? 'append' : 'readStreams', started);
-    }
+    const timedOut = () =>
+      new CommandTimeoutError(run.definition.name, run.policy.timeoutMs, attempt, outcome);
+    const raced = this.deadlines.race(call, run.deadline - this.nowMs(), timedOut);
+    const telemetry = this.telemetry;
+    if (telemetry === undefined) return raced;
+    const started = performance.now();
+    const operation = outcome === 'unknown' ? 'append' : 'readStreams';
+    return raced.finally(() => telemetry.storeCall(operation, started));
   }
 }
 

@@ -1,6 +1,3 @@
-/** What {@link Deadlines.race} resolves to when the deadline came first. */
-export const EXPIRED: unique symbol = Symbol('expired');
-
 interface Watch {
   /** `performance.now()` at which the watch expires. */
   readonly at: number;
@@ -18,16 +15,18 @@ export class Deadlines {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private armedAt = Number.POSITIVE_INFINITY;
 
-  /** Settles as `call` does, or resolves to {@link EXPIRED} if `ms` milliseconds pass first. */
-  race<T>(call: Promise<T>, ms: number): Promise<T | typeof EXPIRED> {
-    return new Promise<T | typeof EXPIRED>((resolve, reject) => {
+  /**
+   * Settles as `call` does, or rejects with `expired()` if `ms` milliseconds pass first. A rejection
+   * of `call` after that is observed, so it never goes unhandled.
+   */
+  race<T>(call: Promise<T>, ms: number, expired: () => Error): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const watch: Watch = {
         at: performance.now() + Math.max(0, ms),
-        expire: () => resolve(EXPIRED),
+        expire: () => reject(expired()),
       };
       this.pending.add(watch);
       if (watch.at < this.armedAt) this.arm(watch.at);
-      // Also observes a rejection that comes after expiry, so it never goes unhandled.
       call.then(
         (value) => {
           this.pending.delete(watch);

@@ -18,18 +18,20 @@ export interface EmittedEvent {
 /** The {@link CommandContext} the executor hands to one decision. */
 export class DecisionContext implements CommandContext {
   readonly emitted: EmittedEvent[] = [];
+  /** Built on first use, and only for long boundaries: `includes` is cheaper for a few ids. */
+  private boundarySet: ReadonlySet<StreamId> | undefined;
 
   constructor(
     private readonly command: Record<string, unknown>,
     private readonly commandName: string,
     private readonly streamProperties: readonly string[],
-    private readonly boundarySet: ReadonlySet<StreamId>,
+    private readonly boundaryIds: readonly StreamId[],
     readonly now: Date,
     private readonly idGenerator: () => string,
   ) {}
 
   get boundary(): readonly StreamId[] {
-    return [...this.boundarySet];
+    return [...this.boundaryIds];
   }
 
   emit(stream: string, event: DomainEvent, custom?: Readonly<Record<string, unknown>>): void {
@@ -47,7 +49,7 @@ export class DecisionContext implements CommandContext {
   }
 
   emitTo(streamId: StreamId, event: DomainEvent, custom?: Readonly<Record<string, unknown>>): void {
-    if (!this.boundarySet.has(streamId))
+    if (!this.inBoundary(streamId))
       throw new UndeclaredStreamError(this.commandName, String(streamId));
     if (
       typeof event !== 'object' ||
@@ -65,8 +67,13 @@ export class DecisionContext implements CommandContext {
   }
 
   discover(...streamIds: StreamId[]): void {
-    const missing = streamIds.map((id) => toStreamId(id)).filter((id) => !this.boundarySet.has(id));
+    const missing = streamIds.map((id) => toStreamId(id)).filter((id) => !this.inBoundary(id));
     if (missing.length > 0) throw new DiscoveryRequest(missing);
+  }
+
+  private inBoundary(id: StreamId): boolean {
+    if (this.boundaryIds.length <= 8) return this.boundaryIds.includes(id);
+    return (this.boundarySet ??= new Set(this.boundaryIds)).has(id);
   }
 
   newId(): string {

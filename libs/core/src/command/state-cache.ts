@@ -6,9 +6,10 @@ export interface StateSnapshot {
   /** The command class whose `apply` produced the state. */
   readonly owner: object;
   readonly state: unknown;
-  /** Version of every stream of the boundary, discovered ones included. */
-  readonly versions: ReadonlyMap<StreamId, number>;
+  /** The streams of the boundary, discovered ones included. */
   readonly boundary: readonly StreamId[];
+  /** The version of each stream of `boundary`, at the same index. */
+  readonly versions: readonly number[];
   readonly position: Position;
 }
 
@@ -42,8 +43,9 @@ export class StateCache {
   get(key: string, owner: object): StateSnapshot | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined || entry.owner !== owner) return undefined;
-    for (const [id, version] of entry.versions) {
-      if ((this.latest.get(id) ?? version) > version) {
+    for (let i = 0; i < entry.boundary.length; i++) {
+      const version = entry.versions[i]!;
+      if ((this.latest.get(entry.boundary[i]!) ?? version) > version) {
         this.entries.delete(key);
         return undefined;
       }
