@@ -54,19 +54,28 @@ export function commandDefinition(command: object): CommandDefinition {
  * @throws InvalidStreamIdError for a value that is not a valid stream id (also when validation is off).
  */
 export function declaredStreams(command: object, definition: CommandDefinition): StreamId[] {
+  const properties = definition.streamProperties;
+  const first = (command as Record<string, unknown>)[properties[0]!];
+  if (properties.length === 1 && !Array.isArray(first)) {
+    return [checkedStream(first, definition, properties[0]!)]; // the usual case: nothing to merge
+  }
   const ids = new Set<StreamId>();
-  for (const property of definition.streamProperties) {
+  for (const property of properties) {
     const value = (command as Record<string, unknown>)[property];
     for (const id of Array.isArray(value) ? value : [value]) {
-      // Same rule as the @Stream() validator: an id with surrounding whitespace is refused, not
-      // trimmed, so that the boundary read is exactly the id the command holds.
-      const problem =
-        streamIdProblem(id) ??
-        ((id as string).trim() !== id ? 'it has leading or trailing whitespace' : undefined);
-      if (problem !== undefined)
-        throw new InvalidStreamIdError(id, `${definition.name}.${property}: ${problem}`);
-      ids.add(id as StreamId);
+      ids.add(checkedStream(id, definition, property));
     }
   }
   return [...ids];
+}
+
+function checkedStream(id: unknown, definition: CommandDefinition, property: string): StreamId {
+  // Same rule as the @Stream() validator: an id with surrounding whitespace is refused, not
+  // trimmed, so that the boundary read is exactly the id the command holds.
+  const problem =
+    streamIdProblem(id) ??
+    ((id as string).trim() !== id ? 'it has leading or trailing whitespace' : undefined);
+  if (problem !== undefined)
+    throw new InvalidStreamIdError(id, `${definition.name}.${property}: ${problem}`);
+  return id as StreamId;
 }

@@ -14,9 +14,10 @@ export interface StateSnapshot {
 }
 
 /**
- * A least-recently-used map from a command's declared boundary to its last known state. An entry is
- * only a hint: the append still checks exact versions, so a stale entry costs a conflict and a
- * fresh read, never a wrong write.
+ * A map from a command's declared boundary to its last known state that evicts the entry written
+ * least recently (a command that uses an entry successfully writes it again). An entry is only a
+ * hint: the append still checks exact versions, so a stale entry costs a conflict and a fresh read,
+ * never a wrong write.
  */
 export class StateCache {
   private readonly entries = new Map<string, StateSnapshot>();
@@ -50,8 +51,8 @@ export class StateCache {
         return undefined;
       }
     }
-    this.entries.delete(key); // re-insert to mark as recently used
-    this.entries.set(key, entry);
+    // Not moved to the end here: a Map delete and insert cost more than the rest of the lookup,
+    // and a successful command moves the entry anyway when it writes the new state.
     return entry;
   }
 
