@@ -224,10 +224,7 @@ export class CommandExecutor {
       baseMetadata,
       deadline,
       policy,
-      cacheKey:
-        plan.stateCache && idempotency === undefined
-          ? stateCacheKey(definition.name, declared)
-          : undefined,
+      cacheKey: plan.stateCache && idempotency === undefined ? stateCacheKey(declared) : undefined,
     };
     for (let attempt = 1; ; attempt++) {
       try {
@@ -259,7 +256,7 @@ export class CommandExecutor {
     const { definition, idempotency } = run;
     let cached =
       attempt === 1 && run.cacheKey !== undefined
-        ? this.cache?.get(run.cacheKey, run.definition)
+        ? this.cache?.get(run.definition, run.cacheKey)
         : undefined;
     // The decision's streams; discovering more makes a new array, so snapshots keep theirs.
     let boundary: readonly StreamId[] = cached?.boundary ?? run.declared;
@@ -330,7 +327,7 @@ export class CommandExecutor {
         return await this.write(run, attempt, snapshot, context);
       } catch (error) {
         if (!(fromCache && error instanceof ConcurrencyConflictError)) throw error;
-        this.cache?.delete(run.cacheKey!); // stale hint, not contention: read and decide again now
+        this.cache?.delete(run.definition, run.cacheKey!); // stale hint, not contention: read and decide again now
       }
     }
   }

@@ -13,6 +13,8 @@ import {
 } from './__fixtures__/bank.commands';
 import { Command } from './command.decorators';
 import { CommandExecutor } from './command-executor';
+import { type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
+import type { Position } from '../store/event-store';
 
 /** A command whose apply would depend on its fields, so it opts out of the cache. */
 @Command({ name: 'UncachedDeposit', stateCache: false })
@@ -171,5 +173,53 @@ describe('CommandExecutor state cache', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('StateCache', () => {
+  const [A, B] = [streamId('a'), streamId('b')];
+  const classOne = {};
+  const classTwo = {};
+  const snapshot = (owner: object, versions: number[], boundary = [A]): StateSnapshot => ({
+    owner,
+    state: versions,
+    boundary,
+    versions,
+    position: '0' as Position,
+  });
+
+  it('keeps one entry per class and boundary, and evicts the one written least recently', () => {
+    const cache = new StateCache(3);
+    const one = snapshot(classOne, [1]);
+    const two = snapshot(classTwo, [1]);
+    const pair = snapshot(classOne, [1, 1], [A, B]);
+    cache.set(stateCacheKey([A]), one);
+    cache.set(stateCacheKey([A]), two);
+    cache.set(stateCacheKey([A, B]), pair);
+    expect(cache.get(classOne, stateCacheKey([A]))).toBe(one);
+    expect(cache.get(classTwo, stateCacheKey([A]))).toBe(two);
+    expect(cache.get(classOne, stateCacheKey([A, B]))).toBe(pair);
+    expect(cache.get(classTwo, stateCacheKey([A, B]))).toBeUndefined();
+
+    const newer = snapshot(classOne, [2]);
+    cache.set(stateCacheKey([A]), newer); // replaces `one`, now the most recent
+    cache.set(stateCacheKey([B]), snapshot(classTwo, [1], [B])); // evicts `two`
+    expect(cache.size).toBe(3);
+    expect(cache.get(classTwo, stateCacheKey([A]))).toBeUndefined();
+    expect(cache.get(classOne, stateCacheKey([A]))).toBe(newer);
+
+    cache.delete(classOne, stateCacheKey([A]));
+    expect(cache.get(classOne, stateCacheKey([A]))).toBeUndefined();
+    expect(cache.size).toBe(2);
+  });
+
+  it('drops an entry older than a version observed since', () => {
+    const cache = new StateCache(10);
+    cache.set(stateCacheKey([A, B]), snapshot(classOne, [1, 1], [A, B]));
+    cache.observe([[B, 1]]);
+    expect(cache.get(classOne, stateCacheKey([A, B]))).toBeDefined();
+    cache.observe([[B, 2]]);
+    expect(cache.get(classOne, stateCacheKey([A, B]))).toBeUndefined();
+    expect(cache.size).toBe(0);
   });
 });

@@ -14,13 +14,18 @@ export interface StateSnapshot {
 }
 
 /**
- * A map from a command's declared boundary to its last known state that evicts the entry written
- * least recently (a command that uses an entry successfully writes it again). An entry is only a
- * hint: the append still checks exact versions, so a stale entry costs a conflict and a fresh read,
- * never a wrong write.
+ * A map from a command class and its declared boundary to its last known state, that evicts the
+ * entry written least recently (a command that uses an entry successfully writes it again). An
+ * entry is only a hint: the append still checks exact versions, so a stale entry costs a conflict
+ * and a fresh read, never a wrong write.
+ *
+ * Entries are kept per command class, under a key of the boundary alone (for one stream, its id:
+ * nothing to build or hash anew per command), and in `order` by snapshot for eviction.
  */
 export class StateCache {
-  private readonly entries = new Map<string, StateSnapshot>();
+  private readonly byOwner = new Map<object, Map<string, StateSnapshot>>();
+  /** Every entry, least recently written first, with its key. */
+  private readonly order = new Map<StateSnapshot, string>();
   /**
    * Newest version seen of each stream by any command of this executor. A snapshot older than it
    * is stale for sure; skipping it saves the conflicting append (staleness caused by other
@@ -41,39 +46,48 @@ export class StateCache {
       this.latest.delete(this.latest.keys().next().value as StreamId);
   }
 
-  get(key: string, owner: object): StateSnapshot | undefined {
-    const entry = this.entries.get(key);
-    if (entry === undefined || entry.owner !== owner) return undefined;
+  get(owner: object, key: string): StateSnapshot | undefined {
+    const entry = this.byOwner.get(owner)?.get(key);
+    if (entry === undefined) return undefined;
     for (let i = 0; i < entry.boundary.length; i++) {
       const version = entry.versions[i]!;
       if ((this.latest.get(entry.boundary[i]!) ?? version) > version) {
-        this.entries.delete(key);
+        this.delete(owner, key);
         return undefined;
       }
     }
-    // Not moved to the end here: a Map delete and insert cost more than the rest of the lookup,
-    // and a successful command moves the entry anyway when it writes the new state.
+    // Not moved to the end here: a successful command moves it when it writes the new state.
     return entry;
   }
 
   set(key: string, snapshot: StateSnapshot): void {
-    this.entries.delete(key);
-    this.entries.set(key, snapshot);
-    if (this.entries.size > this.maxEntries) {
-      this.entries.delete(this.entries.keys().next().value as string);
+    let entries = this.byOwner.get(snapshot.owner);
+    if (entries === undefined) this.byOwner.set(snapshot.owner, (entries = new Map()));
+    const previous = entries.get(key);
+    if (previous !== undefined) this.order.delete(previous);
+    entries.set(key, snapshot);
+    this.order.set(snapshot, key);
+    if (this.order.size > this.maxEntries) {
+      const [oldest, oldestKey] = this.order.entries().next().value as [StateSnapshot, string];
+      this.delete(oldest.owner, oldestKey);
     }
   }
 
-  delete(key: string): void {
-    this.entries.delete(key);
+  delete(owner: object, key: string): void {
+    const entries = this.byOwner.get(owner);
+    const entry = entries?.get(key);
+    if (entry === undefined) return;
+    entries!.delete(key);
+    this.order.delete(entry);
+    if (entries!.size === 0) this.byOwner.delete(owner);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.order.size;
   }
 }
 
-/** The cache key of a command class and its declared streams. */
-export function stateCacheKey(commandName: string, declared: readonly StreamId[]): string {
-  return `${commandName}\u0000${declared.join('\u0000')}`;
+/** The cache key of a declared boundary (the class is the cache's other key). */
+export function stateCacheKey(declared: readonly StreamId[]): string {
+  return declared.length === 1 ? declared[0]! : declared.join('\u0000');
 }
