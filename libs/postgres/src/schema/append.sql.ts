@@ -252,7 +252,9 @@ export function appendCallSql(schema: string): string {
  * order, read the versions (one index probe per stream: a join on `unnest` got a hash join over the
  * whole `streams` table as its generic plan), decide per append, reserve the positions of the
  * events of the appends without conflict (consecutive, in event order) under the position lock,
- * insert them, move their streams' versions.
+ * insert them, move their streams' versions. Every statement goes by an index: `enable_seqscan =
+ * off` keeps the cached generic plans from choosing a scan of a table that was small when they were
+ * made.
  *
  * The caller never puts two appends on the same stream into one batch (their order would matter).
  * `p_appends` gives, per write, its append (1-based, ascending); `p_writes` per event its write.
@@ -273,7 +275,7 @@ CREATE OR REPLACE FUNCTION ${s}.append_batch_v5(
 ) RETURNS TABLE (
   r_append integer, r_conflict boolean, r_versions bigint[], r_first_position bigint, r_tx text,
   r_recorded_at text, r_head_position bigint
-) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
+) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $fn$
 DECLARE
   v_actual bigint[];
   v_failed integer[];
