@@ -419,7 +419,8 @@ export class CommandExecutor {
       this.remember(run, snapshot);
       return this.result(run, [], streamVersions, snapshot.position, attempt);
     }
-    if (this.nowMs() >= run.deadline) {
+    const now = this.nowMs();
+    if (now >= run.deadline) {
       // The decision itself ran past the deadline: refuse before writing, so the outcome is certain.
       throw new CommandTimeoutError(
         run.definition.name,
@@ -428,7 +429,13 @@ export class CommandExecutor {
         'not-written',
       );
     }
-    const appended = await this.withinDeadline(run, attempt, this.store.append(writes), 'unknown');
+    const appended = await this.withinDeadline(
+      run,
+      attempt,
+      this.store.append(writes),
+      'unknown',
+      now,
+    );
     const events = (
       run.idempotency === undefined
         ? appended.events
@@ -574,10 +581,11 @@ export class CommandExecutor {
     attempt: number,
     call: Promise<T>,
     outcome: 'not-written' | 'unknown',
+    now = this.nowMs(),
   ): Promise<T> {
     const timedOut = () =>
       new CommandTimeoutError(run.definition.name, run.policy.timeoutMs, attempt, outcome);
-    const raced = this.deadlines.race(call, run.deadline - this.nowMs(), timedOut);
+    const raced = this.deadlines.race(call, run.deadline - now, timedOut);
     const telemetry = this.telemetry;
     if (telemetry === undefined) return raced;
     const started = performance.now();
