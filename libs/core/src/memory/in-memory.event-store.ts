@@ -84,6 +84,7 @@ export class InMemoryEventStore implements EventStore {
     const recordedAt = this.now === undefined ? isoTime(Date.now()) : this.now().toISOString();
     const written: RecordedEvent[] = [];
     const versions = new Map<StreamId, number>();
+    let copied = 0;
     for (let w = 0; w < writes.length; w++) {
       const write = writes[w]!;
       let stream = this.streams.get(write.streamId);
@@ -93,7 +94,8 @@ export class InMemoryEventStore implements EventStore {
       }
       for (let e = 0; e < write.events.length; e++) {
         const event = write.events[e]!;
-        const { data, metadata } = copies[w]![e]!;
+        const data = copies.data[copied];
+        const metadata = copies.metadata[copied++]!;
         const recorded = Object.freeze({
           id: event.id,
           streamId: write.streamId,
@@ -204,16 +206,18 @@ export class InMemoryEventStore implements EventStore {
 }
 
 /**
- * Frozen copies of the data and metadata of every event, sharing nothing mutable with the caller.
- * Consecutive events given the same metadata object (as the executor gives them) share one copy.
+ * Frozen copies of the data and metadata of every event, in request order, sharing nothing mutable
+ * with the caller. Consecutive events given the same metadata object (as the executor gives them)
+ * share one copy.
  * @throws EventSerializationError
  */
-function ownCopies(writes: readonly StreamWrite[]): { data: unknown; metadata: EventMetadata }[][] {
+function ownCopies(writes: readonly StreamWrite[]): { data: unknown[]; metadata: EventMetadata[] } {
+  const copies = { data: [] as unknown[], metadata: [] as EventMetadata[] };
   let given: EventMetadata | undefined;
   let metadata: EventMetadata | undefined;
-  return writes.map((write) =>
-    write.events.map((event) => {
-      const data = ownCopy(write.streamId, event.type, event.data);
+  for (const write of writes) {
+    for (const event of write.events) {
+      copies.data.push(ownCopy(write.streamId, event.type, event.data));
       if (event.metadata !== given) {
         given = event.metadata;
         metadata = Object.freeze({
@@ -227,9 +231,10 @@ function ownCopies(writes: readonly StreamWrite[]): { data: unknown; metadata: E
           ) as EventMetadata['custom'],
         });
       }
-      return { data, metadata: metadata! };
-    }),
-  );
+      copies.metadata.push(metadata!);
+    }
+  }
+  return copies;
 }
 
 /**

@@ -14,11 +14,13 @@ export function validateWrites(writes: readonly StreamWrite[]): void {
   if (!Array.isArray(writes) || writes.length === 0) {
     throw new InvalidAppendError('an append needs at least one stream write');
   }
-  // Duplicates are only possible with more than one write or event: skip the sets otherwise.
-  const seen = writes.length > 1 ? new Set<string>() : undefined;
-  const single = writes.length === 1 && (writes[0]?.events?.length ?? 0) <= 1;
-  const eventIds = single ? undefined : new Set<string>();
-  for (const write of writes) {
+  const seen = writes.length > 1 ? new Set<string>() : undefined; // one write cannot repeat
+  // While event ids increase (UUIDv7 ids made in sequence do), none can repeat and no set is
+  // needed; the first id out of order starts a set of the ids before it.
+  let lastId = '';
+  let eventIds: Set<string> | undefined;
+  for (let w = 0; w < writes.length; w++) {
+    const write = writes[w]!;
     const id = write?.streamId as unknown;
     const problem = streamIdProblem(
       typeof id === 'string' && isSystemStream(id) ? id.slice(1) : id,
@@ -38,16 +40,34 @@ export function validateWrites(writes: readonly StreamWrite[]): void {
     if (!Array.isArray(write.events)) {
       throw new InvalidAppendError(`events of stream "${String(id)}" must be an array`);
     }
-    for (const event of write.events) {
+    for (let e = 0; e < write.events.length; e++) {
+      const event = write.events[e]!;
       validateEvent(String(id), event);
-      if (eventIds?.has(event.id)) {
+      if (eventIds === undefined) {
+        if (event.id > lastId) {
+          lastId = event.id;
+          continue;
+        }
+        eventIds = idsBefore(writes, w, e);
+      }
+      if (eventIds.has(event.id)) {
         throw new InvalidAppendError(
           `event id ${event.id} appears more than once; every event needs its own id`,
         );
       }
-      eventIds?.add(event.id);
+      eventIds.add(event.id);
     }
   }
+}
+
+/** The ids of the events before event `e` of write `w`. */
+function idsBefore(writes: readonly StreamWrite[], w: number, e: number): Set<string> {
+  const ids = new Set<string>();
+  for (let i = 0; i <= w; i++) {
+    const events = writes[i]!.events;
+    for (let j = 0; j < (i === w ? e : events.length); j++) ids.add(events[j]!.id);
+  }
+  return ids;
 }
 
 function validateExpected(write: StreamWrite): void {
