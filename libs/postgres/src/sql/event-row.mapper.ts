@@ -19,7 +19,10 @@ export interface EventRow {
 
 /** Builds the frozen record; two literal shapes (with and without `encoding`) keep reads monomorphic. */
 function recordedEvent(
-  row: Omit<EventRow, 'm' | 'o' | 'r'>,
+  row: Pick<EventRow, 'p' | 'i' | 'v' | 'd' | 'en'>,
+  streamId: StreamId,
+  type: string,
+  schemaVersion: number,
   metadata: EventMetadata,
   occurredAt: string,
   recordedAt: string,
@@ -27,12 +30,12 @@ function recordedEvent(
   if (row.en !== null) {
     return Object.freeze({
       id: row.i,
-      streamId: row.s as StreamId,
+      streamId,
       streamVersion: Number(row.v),
       globalPosition: Number(row.p),
-      type: row.t,
+      type,
       data: row.d,
-      schemaVersion: row.sv,
+      schemaVersion,
       encoding: row.en,
       metadata,
       occurredAt,
@@ -41,40 +44,58 @@ function recordedEvent(
   }
   return Object.freeze({
     id: row.i,
-    streamId: row.s as StreamId,
+    streamId,
     streamVersion: Number(row.v),
     globalPosition: Number(row.p),
-    type: row.t,
+    type,
     data: row.d,
-    schemaVersion: row.sv,
+    schemaVersion,
     metadata,
     occurredAt,
     recordedAt,
   });
 }
 
-/** A row of `readStreamsSql`: NULL metadata and times mean "as the previous row". */
-export type DedupedEventRow = Omit<EventRow, 'm' | 'o' | 'r'> & {
+/** A row of the read statements: NULL stream, type, schema version, metadata and times mean "as the previous row". */
+export type DedupedEventRow = Omit<EventRow, 's' | 't' | 'sv' | 'm' | 'o' | 'r'> & {
+  readonly s: string | null;
+  readonly t: string | null;
+  readonly sv: number | null;
   readonly m: EventMetadata | null;
   readonly o: string | null;
   readonly r: string | null;
 };
 
 /**
- * Maps the rows of `readStreamsSql`, where metadata, occurred-at and recorded-at are NULL when equal
- * to the previous row's: the previous value is reused. Events that share metadata share one
+ * Maps the rows of the read statements, where the stream, type, schema version, metadata,
+ * occurred-at and recorded-at are NULL when equal to the previous row's: the previous value is
+ * reused (fewer strings to build and collect on a long read). Events that share metadata share one
  * (deeply frozen) metadata object, parsed once.
  */
 export class RowDecoder {
+  private streamId = '' as StreamId;
+  private type = '';
+  private schemaVersion = 1;
   private metadata: EventMetadata | undefined;
   private occurredAt = '';
   private recordedAt = '';
 
   decode(row: DedupedEventRow): RecordedEvent {
+    if (row.s !== null) this.streamId = row.s as StreamId;
+    if (row.t !== null) this.type = row.t;
+    if (row.sv !== null) this.schemaVersion = row.sv;
     if (row.m !== null) this.metadata = deepFreeze(row.m);
     if (row.o !== null) this.occurredAt = row.o;
     if (row.r !== null) this.recordedAt = row.r;
-    return recordedEvent(row, this.metadata!, this.occurredAt, this.recordedAt);
+    return recordedEvent(
+      row,
+      this.streamId,
+      this.type,
+      this.schemaVersion,
+      this.metadata!,
+      this.occurredAt,
+      this.recordedAt,
+    );
   }
 }
 

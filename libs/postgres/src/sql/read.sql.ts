@@ -11,13 +11,13 @@ const DATA_COLUMNS = `coalesce(e.data, to_jsonb(translate(encode(e.data_bytes, '
        nullif(e.encoding, 'json') AS en`;
 
 /**
- * Events of the requested streams, merged by global position, with the log's head on every row
+ * Events of the requested streams, merged by global position, with the log's head on the first row
  * (when nothing matched there is no row: the caller asks {@link headSql}). One statement, so one
  * snapshot: the events and the head are consistent. Versions are derived from the events read.
  *
- * Columns that usually repeat from one event to the next — the metadata (shared by the events of
- * one command), the occurred-at time (one per command) and the recorded-at time (one per
- * transaction) — are sent only when they differ from the previous row's, and NULL otherwise (see
+ * Columns that usually repeat from one event to the next — the stream, type and schema version,
+ * the metadata (shared by the events of one command), the occurred-at time (one per command) and
+ * the recorded-at time (one per transaction) — are sent only when they differ from the previous row's, and NULL otherwise (see
  * `RowDecoder`): converting them to text on the server and parsing them in the client was most of
  * the cost of reading a long stream. Comparing is cheap; equal values give equal text.
  *
@@ -37,9 +37,14 @@ WITH h AS MATERIALIZED (
   SELECT transaction_id::text AS x, global_position AS p FROM ${s}.events
    ORDER BY transaction_id DESC, global_position DESC LIMIT 1
 )
-SELECT (SELECT x FROM h) AS hx, (SELECT p FROM h) AS hp,
-       e.global_position AS p, e.event_id::text AS i, e.stream_id AS s, e.stream_version AS v,
-       e.type AS t, e.schema_version AS sv, ${DATA_COLUMNS},
+SELECT CASE WHEN lag(true) OVER w IS NULL THEN (SELECT x FROM h) END AS hx,
+       CASE WHEN lag(true) OVER w IS NULL THEN (SELECT p FROM h) END AS hp,
+       e.global_position AS p, e.event_id::text AS i,
+       CASE WHEN e.stream_id = lag(e.stream_id) OVER w THEN NULL ELSE e.stream_id END AS s,
+       e.stream_version AS v,
+       CASE WHEN e.type = lag(e.type) OVER w THEN NULL ELSE e.type END AS t,
+       CASE WHEN e.schema_version = lag(e.schema_version) OVER w THEN NULL ELSE e.schema_version END AS sv,
+       ${DATA_COLUMNS},
        CASE WHEN e.metadata = lag(e.metadata) OVER w THEN NULL ELSE e.metadata END AS m,
        CASE WHEN e.occurred_at = lag(e.occurred_at) OVER w THEN NULL
             ELSE to_char(e.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS o,
