@@ -9,7 +9,7 @@ import {
   RetriesExhaustedError,
   StreamDiscoveryLimitError,
 } from '../errors';
-import type { EventStore, StreamWrite } from '../store/event-store';
+import type { AppendResult, EventStore, StreamWrite } from '../store/event-store';
 import { ExpectedVersion } from '../store/expected-version';
 import type { StreamId } from '../store/stream-id';
 import { isoTime } from '../util/iso-time';
@@ -367,12 +367,16 @@ export class CommandExecutor {
     }
   }
 
-  private async write<S, E extends DomainEvent>(
+  /**
+   * Appends the decision's events, guarding every stream of the boundary. Not an async function:
+   * on this path, the append's promise is the only one needed.
+   */
+  private write<S, E extends DomainEvent>(
     run: Run<S, E>,
     attempt: number,
     snapshot: StateSnapshot,
     context: DecisionContext,
-  ): Promise<CommandResult<E>> {
+  ): CommandResult<E> | Promise<CommandResult<E>> {
     const occurredAt = isoTime(context.now.getTime());
     const emitted = context.emitted;
     // Ids are drawn in emission order, then the events are grouped by stream.
@@ -429,13 +433,20 @@ export class CommandExecutor {
         'not-written',
       );
     }
-    const appended = await this.withinDeadline(
-      run,
-      attempt,
-      this.store.append(writes),
-      'unknown',
-      now,
+    return this.withinDeadline(run, attempt, this.store.append(writes), 'unknown', now).then(
+      (appended) => this.written(run, attempt, snapshot, streamVersions, written, appended),
     );
+  }
+
+  /** What an append wrote, as the command's result; remembers the new state in the cache. */
+  private written<S, E extends DomainEvent>(
+    run: Run<S, E>,
+    attempt: number,
+    snapshot: StateSnapshot,
+    streamVersions: Record<string, number>,
+    versions: readonly number[],
+    appended: AppendResult,
+  ): CommandResult<E> {
     const events = (
       run.idempotency === undefined
         ? appended.events
@@ -451,8 +462,8 @@ export class CommandExecutor {
       this.remember(run, {
         owner: run.definition,
         state: this.fold(run.command, snapshot.state as S, events, undefined),
-        boundary,
-        versions: written,
+        boundary: snapshot.boundary,
+        versions,
         position: appended.position,
       });
     }
