@@ -1,25 +1,30 @@
 import { InvalidOptionsError } from '@eventcore/core';
 import type { AppendRequest } from './sql/append-request';
 
-/** One row of `append_batch_v5`: an append's outcome, and the batch's positions. */
+/** The one row of `append_batch_v5`. */
 export interface BatchRow {
-  r_append: number;
-  r_conflict: boolean;
-  /** Versions of the append's participants before the batch (bigint as text). */
+  /** The appends (1-based) with a conflict: they wrote nothing. */
+  r_failed: number[];
+  /** Per write of the batch, its stream's version before the batch (bigint as text). */
   r_versions: (string | number)[];
   r_first_position: string | number | null;
   r_tx: string | null;
   r_recorded_at: string | null;
+  /** The log's head, for a batch that wrote no event. */
   r_head_position: string | number | null;
 }
 
 /** What one append of a batch learns. */
 export interface BatchedAppendOutcome {
-  readonly row: BatchRow;
-  /** Position of the append's first event; null when it wrote none. */
+  /** Its expectations failed: it wrote nothing. */
+  readonly conflict: boolean;
+  /** Versions of its streams before the batch, in its write order. */
+  readonly versionsBefore: readonly number[];
+  /** Position of its first event; null when it wrote none. */
   readonly firstPosition: number | null;
   /** Position of the batch's last event; null when the batch wrote none. */
   readonly lastPositionOfBatch: number | null;
+  readonly row: BatchRow;
 }
 
 /** How appends of concurrent callers share round trips. */
@@ -32,7 +37,7 @@ export interface AppendBatchingOptions {
   readonly maxEvents?: number;
 }
 
-/** Sends one batch and returns its rows, one per append, in order. */
+/** Sends one batch and returns the rows of `append_batch_v5` (one). */
 export type SendBatch = (requests: readonly AppendRequest[]) => Promise<BatchRow[]>;
 
 interface Pending {
@@ -165,25 +170,32 @@ export function resolveAppendBatching(
 }
 
 function settle(batch: readonly Pending[], rows: readonly BatchRow[]): void {
-  if (rows.length !== batch.length) {
+  const row = rows[0];
+  const writes = batch.reduce((n, p) => n + p.request.writeCount, 0);
+  if (rows.length !== 1 || !Array.isArray(row?.r_failed) || row.r_versions?.length !== writes) {
+    // Another function under the same name (a schema from elsewhere): fail, never guess.
     const error = new Error(
-      `append_batch_v5 answered ${rows.length} rows for ${batch.length} appends`,
+      `append_batch_v5 did not answer one row with a version per write (${writes}): is the schema at version 5?`,
     );
     for (const pending of batch) pending.reject(error);
     return;
   }
-  const first = rows[0]!.r_first_position;
+  const failed = new Set(row.r_failed);
   // Positions were reserved consecutively, in event order, for the appends without conflict.
-  const firsts: (number | null)[] = [];
-  let next = first === null ? 0 : Number(first);
+  let next = row.r_first_position === null ? 0 : Number(row.r_first_position);
+  let write = 0;
+  const outcomes = batch.map((pending, i) => {
+    const writes = pending.request.writeCount;
+    const versionsBefore = row.r_versions.slice(write, write + writes).map(Number);
+    write += writes;
+    const conflict = failed.has(i + 1);
+    const count = pending.request.events.length;
+    const firstPosition = conflict || count === 0 ? null : next;
+    if (firstPosition !== null) next += count;
+    return { conflict, versionsBefore, firstPosition };
+  });
+  const lastPositionOfBatch = row.r_first_position === null ? null : next - 1;
   for (let i = 0; i < batch.length; i++) {
-    const count = batch[i]!.request.events.length;
-    const wrote = !rows[i]!.r_conflict && count > 0;
-    firsts.push(wrote ? next : null);
-    if (wrote) next += count;
-  }
-  const lastPositionOfBatch = first === null ? null : next - 1;
-  for (let i = 0; i < batch.length; i++) {
-    batch[i]!.resolve({ row: rows[i]!, firstPosition: firsts[i]!, lastPositionOfBatch });
+    batch[i]!.resolve({ ...outcomes[i]!, lastPositionOfBatch, row });
   }
 }

@@ -215,7 +215,7 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     validateWrites(writes);
     const request = encodeAppend(writes);
-    const { row, firstPosition, lastPositionOfBatch } = await this.batcher
+    const { conflict, versionsBefore, firstPosition, lastPositionOfBatch, row } = await this.batcher
       .submit(
         request,
         writes.map((w) => w.streamId),
@@ -223,8 +223,8 @@ export class PostgresEventStore implements EventStore {
       .catch((error: unknown) => {
         throw translateAppendError(error);
       });
-    const before = row.r_versions.map(Number);
-    if (row.r_conflict) {
+    const before = versionsBefore;
+    if (conflict) {
       const actual = new Map<string, number>(writes.map((w, i) => [w.streamId, before[i]!]));
       throw new ConcurrencyConflictError(findConflicts(writes, (id) => actual.get(id) ?? 0));
     }

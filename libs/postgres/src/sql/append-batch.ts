@@ -12,16 +12,15 @@ const BYTES = 13;
  */
 export function batchParams(requests: readonly AppendRequest[]): unknown[] {
   if (requests.length === 1) {
-    const params = requests[0]!.params;
-    return [(params[0] as unknown[]).map(() => 1), ...params];
+    const { params, writeCount } = requests[0]!;
+    return [new Array<number>(writeCount).fill(1), ...params];
   }
   const columns = requests[0]!.params.length;
   const merged: (unknown[] | null)[] = Array.from({ length: columns }, () => []);
   const appends: number[] = [];
   let writesBefore = 0;
   for (let a = 0; a < requests.length; a++) {
-    const { params, events } = requests[a]!;
-    const writeCount = (params[0] as unknown[]).length;
+    const { params, events, writeCount } = requests[a]!;
     for (let w = 0; w < writeCount; w++) appends.push(a + 1);
     for (let c = 0; c < columns; c++) {
       const target = merged[c]!;

@@ -13,6 +13,8 @@ export interface AppendRequest {
   readonly params: readonly unknown[];
   /** Per event, in order: the parts the store echoes back without a read. */
   readonly events: readonly EncodedEvent[];
+  /** The number of stream writes (the length of the first parameters). */
+  readonly writeCount: number;
 }
 
 export interface EncodedEvent {
@@ -117,6 +119,7 @@ export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
       bytes,
     ],
     events,
+    writeCount: writes.length,
   };
 }
 
