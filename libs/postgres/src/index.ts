@@ -8,6 +8,8 @@ export {
   type PostgresStoreHealth,
 } from './postgres.event-store';
 export { createPostgresEventStore, createPGliteEventStore } from './postgres.factory';
+export type { AppendBatchingOptions } from './append-batcher';
+export type { ReadBatchingOptions } from './read-batcher';
 export type {
   PostgresEventStoreOptions,
   PGliteEventStoreOptions,

@@ -34,6 +34,12 @@ import {
 import { appendBatchCallSql } from './schema/append.sql';
 import { batchParams } from './sql/append-batch';
 import {
+  ReadBatcher,
+  type ReadBatchingOptions,
+  resolveReadBatching,
+  type StreamsRead,
+} from './read-batcher';
+import {
   AppendBatcher,
   type AppendBatchingOptions,
   type BatchRow,
@@ -73,6 +79,11 @@ export interface PostgresEventStoreSettings {
    * its own. @default { maxInFlight: 2, maxAppends: 64, maxEvents: 10000 }
    */
   readonly appendBatching?: AppendBatchingOptions | false;
+  /**
+   * How stream reads of concurrent commands share queries (see `ReadBatcher`); `false` sends every
+   * read on its own. @default { maxInFlight: 4 }
+   */
+  readonly readBatching?: ReadBatchingOptions | false;
   /** Clock, sleep and randomness of retries and the circuit breaker (tests). */
   readonly environment?: GuardEnvironment;
 }
@@ -106,6 +117,7 @@ export class PostgresEventStore implements EventStore {
   readonly schema: string;
   private readonly guard: ConnectionGuard;
   private readonly batcher: AppendBatcher;
+  private readonly reads: ReadBatcher;
   private readonly sql: {
     append: string;
     readStreams: string;
@@ -176,11 +188,19 @@ export class PostgresEventStore implements EventStore {
       isStatementError,
       resolveAppendBatching(settings.appendBatching),
     );
+    this.reads = new ReadBatcher(
+      (ids) => this.queryStreams(ids),
+      resolveReadBatching(settings.readBatching),
+    );
   }
 
   async readStreams(streamIds: readonly StreamId[]): Promise<ReadStreamsResult> {
     this.assertOpen();
-    const ids = [...new Set(streamIds)];
+    return this.reads.submit([...new Set(streamIds)]);
+  }
+
+  /** One query for the events of `ids` (see {@link ReadBatcher}). */
+  private async queryStreams(ids: readonly StreamId[]): Promise<StreamsRead> {
     const single = ids.length === 1;
     type Row = DedupedEventRow & { hx: string | null; hp: string | number | null };
     let rows = await this.guard.call('read', () =>
@@ -190,14 +210,9 @@ export class PostgresEventStore implements EventStore {
         { name: single ? this.names.readStream : this.names.readStreams },
       ),
     );
-    const versions = new Map<StreamId, number>(ids.map((id) => [id, 0]));
     const events = new Array<RecordedEvent>(rows.length);
     const decoder = new RowDecoder();
-    for (let n = 0; n < rows.length; n++) {
-      const event = decoder.decode(rows[n]!);
-      events[n] = event;
-      versions.set(event.streamId, event.streamVersion);
-    }
+    for (let n = 0; n < rows.length; n++) events[n] = decoder.decode(rows[n]!);
     if (rows.length === 0) {
       // No event of these streams: the head alone (a second round trip, for new streams only).
       rows = await this.guard.call('read', () =>
@@ -208,7 +223,7 @@ export class PostgresEventStore implements EventStore {
       rows[0]?.hx == null
         ? START
         : { transactionId: rows[0].hx, globalPosition: String(rows[0].hp) };
-    return { events, versions, position: encodePosition(head) };
+    return { events, position: encodePosition(head) };
   }
 
   async append(writes: readonly StreamWrite[]): Promise<AppendResult> {

@@ -1,4 +1,5 @@
 import { resolveAppendBatching } from './append-batcher';
+import { resolveReadBatching } from './read-batcher';
 import { InvalidOptionsError } from '@eventcore/core';
 import { Pool } from 'pg';
 import { PgPoolSqlExecutor } from './executor/pg-pool.sql-executor';
@@ -23,7 +24,9 @@ export async function createPostgresEventStore(
   options: PostgresEventStoreOptions,
 ): Promise<PostgresEventStore> {
   const resolved = resolvePostgresOptions(options);
-  resolveAppendBatching(options.appendBatching); // throws before a pool opens
+  // Both throw before a pool opens.
+  resolveAppendBatching(options.appendBatching);
+  resolveReadBatching(options.readBatching);
   const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
   const ownsPool = options.pool === undefined;
   const pool =
@@ -51,6 +54,7 @@ export async function createPostgresEventStore(
     preparedStatements: options.preparedStatements ?? true,
     notify: options.notify,
     appendBatching: options.appendBatching,
+    readBatching: options.readBatching,
   });
   return migrateOrClose(store, options.migrate);
 }
@@ -82,6 +86,7 @@ export async function createPGliteEventStore(
     schema,
     preparedStatements: false,
     appendBatching: { maxInFlight: 1 },
+    readBatching: { maxInFlight: 1 },
   });
   return migrateOrClose(store, options.migrate);
 }

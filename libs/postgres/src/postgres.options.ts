@@ -1,4 +1,5 @@
 import type { AppendBatchingOptions } from './append-batcher';
+import type { ReadBatchingOptions } from './read-batcher';
 
 import { InvalidOptionsError } from '@eventcore/core';
 import type { Pool } from 'pg';
@@ -62,6 +63,12 @@ export interface PostgresEventStoreOptions {
    * @default { maxInFlight: 2, maxAppends: 64, maxEvents: 10000 }
    */
   readonly appendBatching?: AppendBatchingOptions | false;
+  /**
+   * How stream reads of concurrent commands share queries: while `maxInFlight` reads are on the
+   * wire, reads queue and the next query serves them all (one snapshot). `false`: each read alone.
+   * @default { maxInFlight: 4 }
+   */
+  readonly readBatching?: ReadBatchingOptions | false;
 }
 
 /** Options of `createPGliteEventStore`. */

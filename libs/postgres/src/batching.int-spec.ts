@@ -9,21 +9,25 @@ import {
 import { testEvent } from '@eventcore/core/testing';
 import type { Pool } from 'pg';
 import type { AppendBatchingOptions } from './append-batcher';
+import type { ReadBatchingOptions } from './read-batcher';
 import { PgPoolSqlExecutor } from './executor/pg-pool.sql-executor';
 import type { QueryOptions } from './executor/sql-executor';
 import { PostgresEventStore } from './postgres.event-store';
 import { createPostgresEventStore } from './postgres.factory';
 import { createTestDatabase, describeWithServer, type TestDatabase } from './testing/test-database';
 
-/** A pool executor that counts the batches it sends, and records their streams in order. */
+/** A pool executor that counts the append batches and stream reads it sends. */
 class CountingExecutor extends PgPoolSqlExecutor {
   batches = 0;
+  reads = 0;
+  /** The streams of each append batch, in order. */
   readonly sent: string[][] = [];
   override query<R>(text: string, params?: readonly unknown[], options?: QueryOptions) {
     if (text.includes('append_batch_v5')) {
       this.batches++;
       this.sent.push(params![1] as string[]);
     }
+    if (text.includes('WITH h AS')) this.reads++;
     return super.query<R>(text, params, options);
   }
 }
@@ -34,7 +38,7 @@ const append = (
   events = [testEvent('E')],
 ) => [{ streamId: id, expected, events }];
 
-describeWithServer('append batching on PostgreSQL (server)', () => {
+describeWithServer('append and read batching on PostgreSQL (server)', () => {
   let database: TestDatabase;
   let pool: Pool;
   let executor: CountingExecutor;
@@ -44,9 +48,12 @@ describeWithServer('append batching on PostgreSQL (server)', () => {
     return Array.from({ length: 5 }, (_, i) => streamId(`batched-${round}-${i}`));
   };
 
-  const storeWith = (appendBatching: AppendBatchingOptions | false) => {
+  const storeWith = (
+    appendBatching: AppendBatchingOptions | false,
+    readBatching: ReadBatchingOptions | false = false,
+  ) => {
     executor = new CountingExecutor(pool, false);
-    return new PostgresEventStore(executor, { schema: 'batching', appendBatching });
+    return new PostgresEventStore(executor, { schema: 'batching', appendBatching, readBatching });
   };
 
   beforeAll(async () => {
@@ -191,6 +198,49 @@ describeWithServer('append batching on PostgreSQL (server)', () => {
     await store.close();
   });
 
+  it('serves reads that arrive while a read is on the wire with one query, each with its own streams', async () => {
+    const store = storeWith(false, { maxInFlight: 1 });
+    const [a, b, c, d] = ids() as [StreamId, StreamId, StreamId, StreamId];
+    await store.append(append(a, ExpectedVersion.any, [testEvent('A1'), testEvent('A2')]));
+    await store.append(append(b));
+    await store.append([...append(c), ...append(a)]);
+    executor.reads = 0;
+    const [first, ab, cd, dOnly] = await Promise.all([
+      store.readStreams([a]),
+      store.readStreams([a, b]),
+      store.readStreams([c, d]),
+      store.readStreams([d]),
+    ]);
+    expect(executor.reads).toBe(2); // the first alone, the three others together
+    // Each gets what it would have got alone: its streams' events, in position order, and versions.
+    const alone = await Promise.all([store.readStreams([a, b]), store.readStreams([c, d])]);
+    expect(ab.events).toEqual(alone[0]!.events);
+    expect(cd.events).toEqual(alone[1]!.events);
+    expect([...ab.versions]).toEqual([
+      [a, 3],
+      [b, 1],
+    ]);
+    expect([...cd.versions]).toEqual([
+      [c, 1],
+      [d, 0],
+    ]);
+    expect(dOnly.events).toEqual([]);
+    expect(dOnly.versions.get(d)).toBe(0);
+    expect(first.events.map((e) => e.streamVersion)).toEqual([1, 2, 3]);
+    // One query, one snapshot: the same position for the three.
+    expect(new Set([ab.position, cd.position, dOnly.position]).size).toBe(1);
+    await store.close();
+  });
+
+  it('sends every read on its own when read batching is off', async () => {
+    const store = storeWith(false, false);
+    const [a, b, c] = ids() as [StreamId, StreamId, StreamId];
+    executor.reads = 0;
+    await Promise.all([a, b, c].map((id) => store.readStreams([id])));
+    expect(executor.reads).toBe(3);
+    await store.close();
+  });
+
   it('refuses bad batching options before opening anything', async () => {
     await expect(
       createPostgresEventStore({
@@ -204,5 +254,11 @@ describeWithServer('append batching on PostgreSQL (server)', () => {
         appendBatching: { maxAppends: 1.5 },
       }),
     ).rejects.toThrow(/appendBatching.maxAppends/);
+    await expect(
+      createPostgresEventStore({
+        connectionString: database.url,
+        readBatching: { maxInFlight: -1 },
+      }),
+    ).rejects.toThrow(/readBatching.maxInFlight/);
   });
 });
