@@ -332,7 +332,7 @@ export class PostgresEventStore implements EventStore {
     if (this.notifying !== undefined) await this.notifying;
     const rows = await this.guard.call('read', () =>
       this.executor.query<
-        DedupedEventRow & { scanned: string | number; last_scanned: string | null }
+        DedupedEventRow & { scanned: string | number | null; last_scanned: string | null }
       >(
         this.sql.readAll,
         [after.transactionId, after.globalPosition, prefixes, types, budget, limit],
@@ -345,8 +345,8 @@ export class PostgresEventStore implements EventStore {
     const lastScanned = rows[0]?.last_scanned ?? null;
     const exhausted = scanned < budget; // every committed-and-safe event after `after` was scanned
     if (events.length === limit) {
-      const lastRow = rows[rows.length - 1]!;
-      const next = { transactionId: lastRow.x, globalPosition: String(lastRow.p) };
+      const lastRow = rows[rows.length - 1]!; // the only row with its transaction id
+      const next = { transactionId: lastRow.x!, globalPosition: String(lastRow.p) };
       const atEnd = exhausted && lastScanned === encodePosition(next);
       return { events, next: encodePosition(next), isEnd: atEnd };
     }

@@ -3,7 +3,8 @@ import type { EventMetadata, RecordedEvent, StreamId } from '@eventcore/core';
 /** An event row as selected by the read statements (see `read.sql.ts`). */
 export interface EventRow {
   readonly p: string | number;
-  readonly x: string;
+  /** The writing transaction's id: `readAll` sends it on a page's last row only. */
+  readonly x?: string | null;
   readonly i: string;
   readonly s: string;
   readonly v: string | number;

@@ -81,7 +81,9 @@ export function headSql(schema: string): string {
  * With a filter, at most `$5` rows are scanned per page so a rare event type never makes one call
  * scan the whole log; the page then ends early and `next` points past the scanned rows.
  * Parameters: $1 xid8, $2 position (exclusive start), $3 stream prefixes or null, $4 types or null,
- * $5 scan budget, $6 limit. The first row carries the counts (always one row).
+ * $5 scan budget, $6 limit. The first row carries the counts (always one row), the last the
+ * transaction id (for the cursor); stream, type and schema version are NULL when as the previous
+ * row's (see `RowDecoder`).
  */
 export function readAllSql(schema: string): string {
   const s = quoted(schema);
@@ -108,9 +110,16 @@ summary AS (
            ORDER BY transaction_id DESC, global_position DESC LIMIT 1) AS last_scanned
     FROM scanned
 )
-SELECT summary.scanned, summary.last_scanned,
-       e.global_position AS p, e.transaction_id::text AS x, e.event_id::text AS i, e.stream_id AS s,
-       e.stream_version AS v, e.type AS t, e.schema_version AS sv, ${DATA_COLUMNS},
+SELECT CASE WHEN lag(true) OVER w IS NULL THEN summary.scanned END AS scanned,
+       CASE WHEN lag(true) OVER w IS NULL THEN summary.last_scanned END AS last_scanned,
+       e.global_position AS p,
+       CASE WHEN lead(true) OVER w IS NULL THEN e.transaction_id::text END AS x,
+       e.event_id::text AS i,
+       CASE WHEN e.stream_id = lag(e.stream_id) OVER w THEN NULL ELSE e.stream_id END AS s,
+       e.stream_version AS v,
+       CASE WHEN e.type = lag(e.type) OVER w THEN NULL ELSE e.type END AS t,
+       CASE WHEN e.schema_version = lag(e.schema_version) OVER w THEN NULL ELSE e.schema_version END AS sv,
+       ${DATA_COLUMNS},
        CASE WHEN e.metadata = lag(e.metadata) OVER w THEN NULL ELSE e.metadata END AS m,
        CASE WHEN e.occurred_at = lag(e.occurred_at) OVER w THEN NULL
             ELSE to_char(e.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS o,
