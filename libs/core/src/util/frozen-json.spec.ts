@@ -12,6 +12,11 @@ describe('frozenJsonCopy', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 5 }), (value) => {
         const copy = frozenJsonCopy(value);
+        if (JSON.stringify(value).includes('"__proto__":')) {
+          // Documented: such values go the JSON round trip (found by this property, seed 210655456).
+          expect(copy).toBe(NOT_PLAIN_JSON);
+          return;
+        }
         expect(copy).toEqual(JSON.parse(JSON.stringify(value)));
         const originals = new Set(objectsIn(value));
         for (const object of objectsIn(copy)) {
