@@ -1416,7 +1416,8 @@ describe('CommandExecutor', () => {
     });
 
     it('two concurrent executions with the same key write once', async () => {
-      const { store, executor } = setup();
+      // As from two processes: without turns, both read before either appends.
+      const { store, executor } = setup({ streamTurns: false });
       await givenAccount(store, 'acc-1');
       // Hold every append until both executions have read: both decide on the same state.
       let bothRead!: () => void;
@@ -1813,5 +1814,79 @@ describe('CommandExecutor: command definitions and late deadlines', () => {
     expect(error).toBeInstanceOf(CommandTimeoutError);
     expect((error as CommandTimeoutError).outcome).toBe('not-written');
     expect(store.appends).toHaveLength(0);
+  });
+});
+
+describe('CommandExecutor: commands of one executor take turns on shared streams', () => {
+  /** Holds every append until `release` is called. */
+  function holdAppends(store: SpyStore) {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    store.hooks.beforeAppend = () => held;
+    return release;
+  }
+
+  it('runs concurrent commands on one stream one after another: none conflicts', async () => {
+    const { store, executor } = setup({ stateCache: { maxEntries: 10 } });
+    await givenAccount(store, 'acc-1');
+    const release = holdAppends(store);
+    const both = Promise.all([
+      executor.execute(new Deposit('acc-1', 10)),
+      executor.execute(new Deposit('acc-1', 20)),
+    ]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(store.appends).toHaveLength(1); // the second waits for its turn, it has not even read
+    release();
+    const results = await both;
+    expect(results.map((r) => r.attempts)).toEqual([1, 1]);
+    expect(results.map((r) => r.streamVersions['acc-1'])).toEqual([2, 3]);
+  });
+
+  it('without turns, the same two commands race and one of them conflicts', async () => {
+    const { store, executor } = setup({ stateCache: { maxEntries: 10 }, streamTurns: false });
+    await givenAccount(store, 'acc-1');
+    const release = holdAppends(store);
+    const both = Promise.all([
+      executor.execute(new Deposit('acc-1', 10)),
+      executor.execute(new Deposit('acc-1', 20)),
+    ]);
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    const results = await both;
+    expect(results.map((r) => r.attempts).sort()).toEqual([1, 2]);
+  });
+
+  it('lets commands on other streams through while one waits', async () => {
+    const { store, executor } = setup();
+    await givenAccount(store, 'acc-1');
+    await givenAccount(store, 'acc-2');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    store.hooks.beforeAppend = (writes) =>
+      writes.some((w) => w.streamId === 'acc-1') ? held : undefined;
+    const first = executor.execute(new Deposit('acc-1', 10));
+    await expect(executor.execute(new Deposit('acc-2', 5))).resolves.toMatchObject({
+      attempts: 1,
+    });
+    release();
+    await first;
+  });
+
+  it('gives up waiting at the deadline (nothing written), and the next one still gets its turn', async () => {
+    const { store, executor } = setup();
+    await givenAccount(store, 'acc-1');
+    const before = store.appends.length;
+    const release = holdAppends(store);
+    const first = executor.execute(new Deposit('acc-1', 10));
+    const waiting = executor.execute(new Deposit('acc-1', 20), { retry: { timeoutMs: 20 } });
+    const error = await waiting.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandTimeoutError);
+    expect(error).toMatchObject({ outcome: 'not-written', attempts: 0 });
+    release();
+    await first;
+    await expect(executor.execute(new Deposit('acc-1', 30))).resolves.toMatchObject({
+      attempts: 1,
+    });
+    expect(store.appends).toHaveLength(before + 2); // the first and the last; the one that gave up none
   });
 });

@@ -31,6 +31,7 @@ import {
   replayResult,
 } from './idempotency';
 import { Deadlines } from './deadlines';
+import { StreamTurns } from './stream-turns';
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from './retry-policy';
 import { type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
 import { validateCommand } from './validate-command';
@@ -61,6 +62,12 @@ export interface ExecutorOptions {
   readonly stateCache?: { readonly maxEntries: number };
   /** Event types with schema versions: new events get the current version, old ones are upcast on read. */
   readonly events?: EventTypeRegistry;
+  /**
+   * Commands of this executor that share a declared stream run one after another instead of
+   * racing (see `StreamTurns`): under contention they stop conflicting with each other. Other
+   * processes still race, and every append still checks exact versions. @default true
+   */
+  readonly streamTurns?: boolean;
 }
 
 /** Per-call options of `execute`. */
@@ -104,6 +111,7 @@ export class CommandExecutor {
   private readonly cache: StateCache | undefined;
   private readonly telemetry = CommandTelemetry.create();
   private readonly deadlines = new Deadlines();
+  private readonly turns: StreamTurns | undefined;
   private readonly plans = new WeakMap<CommandDefinition, Plan>();
   private readonly policies = new WeakMap<CommandDefinition, RetryPolicy>();
   private readonly maxDiscoveryIterations: number;
@@ -136,6 +144,7 @@ export class CommandExecutor {
       options.maxDiscoveryIterations ?? DEFAULT_DISCOVERY_ITERATIONS,
     );
     this.validate = options.validate ?? true;
+    this.turns = options.streamTurns === false ? undefined : new StreamTurns();
     this.retryDefaults = options.retry;
     resolveRetryPolicy(this.retryDefaults); // fail at construction, not on the first command
   }
@@ -226,20 +235,37 @@ export class CommandExecutor {
       policy,
       cacheKey: plan.stateCache && idempotency === undefined ? stateCacheKey(declared) : undefined,
     };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.attempt(run, attempt);
-      } catch (error) {
-        if (!(error instanceof ConcurrencyConflictError)) throw error;
-        if (observation !== undefined) this.telemetry?.conflict(observation, attempt);
-        if (attempt >= policy.maxAttempts)
-          throw new RetriesExhaustedError(definition.name, attempt, error);
-        const delay = backoffDelay(policy, attempt, this.random);
-        if (this.nowMs() + delay >= deadline) {
-          throw new CommandTimeoutError(definition.name, policy.timeoutMs, attempt, 'not-written');
-        }
-        await this.sleep(delay);
+    const turn = this.turns?.take(declared);
+    try {
+      if (turn?.ready !== undefined) {
+        await this.deadlines.race(
+          turn.ready,
+          deadline - this.nowMs(),
+          () => new CommandTimeoutError(definition.name, policy.timeoutMs, 0, 'not-written'),
+        );
       }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.attempt(run, attempt);
+        } catch (error) {
+          if (!(error instanceof ConcurrencyConflictError)) throw error;
+          if (observation !== undefined) this.telemetry?.conflict(observation, attempt);
+          if (attempt >= policy.maxAttempts)
+            throw new RetriesExhaustedError(definition.name, attempt, error);
+          const delay = backoffDelay(policy, attempt, this.random);
+          if (this.nowMs() + delay >= deadline) {
+            throw new CommandTimeoutError(
+              definition.name,
+              policy.timeoutMs,
+              attempt,
+              'not-written',
+            );
+          }
+          await this.sleep(delay);
+        }
+      }
+    } finally {
+      turn?.done();
     }
   }
 
