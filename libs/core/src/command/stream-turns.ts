@@ -14,36 +14,64 @@
  */
 export class StreamTurns {
   /** Per stream, the turn of the last command queued on it. */
-  private readonly last = new Map<string, Promise<void>>();
+  private readonly last = new Map<string, Turn>();
 
   /**
-   * Queues on `streams`. `ready` resolves when every earlier command on them is done (undefined:
-   * none, go at once). Call `done` when finished, also after a failure: it lets the next ones go.
+   * Queues on `streams`. The turn's `ready` resolves when every earlier command on them is done
+   * (undefined: none, go at once). Call its `done()` when finished, also after a failure: it lets
+   * the next ones go.
    */
-  take(streams: readonly string[]): { ready: Promise<void> | undefined; done: () => void } {
-    let done!: () => void;
-    const turn = new Promise<void>((resolve) => (done = resolve));
-    const earlier: Promise<void>[] = [];
+  take(streams: readonly string[]): Turn {
+    let earlier: Turn | Turn[] | undefined;
+    const turn = new Turn(streams, this.last);
     for (const stream of streams) {
       const previous = this.last.get(stream);
-      if (previous !== undefined && !earlier.includes(previous)) earlier.push(previous);
       this.last.set(stream, turn);
+      if (previous === undefined || previous === earlier) continue;
+      if (earlier === undefined) earlier = previous;
+      else if (Array.isArray(earlier)) {
+        if (!earlier.includes(previous)) earlier.push(previous);
+      } else earlier = [earlier, previous];
     }
-    const finish = () => {
-      done();
-      for (const stream of streams) if (this.last.get(stream) === turn) this.last.delete(stream);
-    };
-    const ready =
-      earlier.length === 0
+    turn.ready =
+      earlier === undefined
         ? undefined
-        : earlier.length === 1
-          ? earlier[0]!
-          : Promise.all(earlier).then(() => undefined);
-    return { ready, done: finish };
+        : Array.isArray(earlier)
+          ? Promise.all(earlier.map((t) => t.finished())).then(() => undefined)
+          : earlier.finished();
+    return turn;
   }
 
   /** Streams with a command in progress or queued (for tests and diagnostics). */
   get size(): number {
     return this.last.size;
+  }
+}
+
+/** One command's place on its streams (see {@link StreamTurns.take}). */
+export class Turn {
+  /** Resolves when the earlier commands on these streams are done; undefined: none. */
+  ready: Promise<void> | undefined;
+  private isDone = false;
+  /** Commands waiting for this one; a promise is made only when one waits. */
+  private waiters: (() => void)[] | undefined;
+
+  constructor(
+    private readonly streams: readonly string[],
+    private readonly last: Map<string, Turn>,
+  ) {}
+
+  /** Lets the next commands go; harmless when called again. */
+  done(): void {
+    if (this.isDone) return;
+    this.isDone = true;
+    for (const stream of this.streams) if (this.last.get(stream) === this) this.last.delete(stream);
+    if (this.waiters !== undefined) for (const wake of this.waiters) wake();
+  }
+
+  /** Resolves once {@link done} was called. */
+  finished(): Promise<void> {
+    if (this.isDone) return Promise.resolve();
+    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
   }
 }
