@@ -1872,6 +1872,10 @@ describe('CommandExecutor: commands of one executor take turns on shared streams
     await first;
   });
 
+  it('refuses a streamTurns option that is not a boolean', () => {
+    expect(() => setup({ streamTurns: 'no' as unknown as boolean })).toThrow(InvalidOptionsError);
+  });
+
   it('gives up waiting at the deadline (nothing written), and the next one still gets its turn', async () => {
     const { store, executor } = setup();
     await givenAccount(store, 'acc-1');

@@ -144,6 +144,12 @@ export class CommandExecutor {
       options.maxDiscoveryIterations ?? DEFAULT_DISCOVERY_ITERATIONS,
     );
     this.validate = options.validate ?? true;
+    if (options.streamTurns !== undefined && typeof options.streamTurns !== 'boolean') {
+      throw new InvalidOptionsError(
+        'streamTurns',
+        `use true or false, got ${JSON.stringify(options.streamTurns)}`,
+      );
+    }
     this.turns = options.streamTurns === false ? undefined : new StreamTurns();
     this.retryDefaults = options.retry;
     resolveRetryPolicy(this.retryDefaults); // fail at construction, not on the first command
