@@ -308,3 +308,105 @@ describeWithServer('PostgresEventStore under concurrency (server)', () => {
     expect(missing).toEqual([]);
   });
 });
+
+// One store batches its own appends and never sends two on one stream at once, so the tests above
+// exercise the server's locks only through commands of one process. Here several stores, each with
+// its own pool (as separate processes would be), race on the same streams.
+describeWithServer('PostgreSQL concurrency across several stores (server)', () => {
+  const STORES = 6;
+  let database: TestDatabase;
+  let stores: PostgresEventStore[];
+  let schemas = 0;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+
+  beforeEach(async () => {
+    const schema = `across_${++schemas}`;
+    stores = [];
+    for (let i = 0; i < STORES; i++) {
+      stores.push(
+        await createPostgresEventStore({ connectionString: database.url, schema, poolSize: 4 }),
+      );
+    }
+  });
+
+  afterEach(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it(`lets exactly one of ${STORES} stores win each race for a new stream`, async () => {
+    for (let round = 0; round < 20; round++) {
+      const id = streamId(`race-${round}`);
+      const outcomes = await Promise.allSettled(
+        stores.map((store) =>
+          store.append([
+            { streamId: id, expected: ExpectedVersion.noStream, events: [testEvent('First')] },
+          ]),
+        ),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected')
+          expect(outcome.reason).toBeInstanceOf(ConcurrencyConflictError);
+      }
+    }
+    expect((await stores[0]!.readStreams([streamId('race-0')])).events).toHaveLength(1);
+  });
+
+  it(`conserves money under random transfers from ${CLIENTS} clients over ${STORES} stores`, async () => {
+    const executors = stores.map(
+      (store) =>
+        new CommandExecutor(store, {
+          retry: { maxAttempts: 1000, initialDelayMs: 1, maxDelayMs: 20, timeoutMs: 120_000 },
+        }),
+    );
+    const accounts = ['acc-1', 'acc-2', 'acc-3', 'acc-4', 'acc-5'].map(streamId);
+    for (const account of accounts) await executors[0]!.execute(new TestDeposit(account, 100));
+
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let next = 0;
+    const outcomes = await inParallel(400, CLIENTS, async () => {
+      const executor = executors[next++ % STORES]!;
+      const from = accounts[Math.floor(random() * 5)]!;
+      let to = accounts[Math.floor(random() * 5)]!;
+      if (to === from) to = accounts[(accounts.indexOf(from) + 1) % 5]!;
+      return executor.execute(new TransferMoney(from, to, 1 + Math.floor(random() * 60)));
+    });
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected')
+        expect(outcome.reason).toBeInstanceOf(BusinessRuleViolationError);
+    }
+    const acknowledged = outcomes.filter((o) => o.status === 'fulfilled');
+    expect(acknowledged.length).toBeGreaterThan(0);
+
+    const read = await stores[0]!.readStreams(accounts);
+    const balances = new Map<string, number>();
+    for (const event of read.events) {
+      const balance = (balances.get(event.streamId) ?? 0) + delta(event);
+      expect(balance).toBeGreaterThanOrEqual(0);
+      balances.set(event.streamId, balance);
+    }
+    expect([...balances.values()].reduce((a, b) => a + b, 0)).toBe(500);
+    // Every acknowledged transfer is in the log exactly once (by its events' ids), and nothing else.
+    const written = acknowledged.flatMap((o) =>
+      (o as PromiseFulfilledResult<{ events: readonly { id: string }[] }>).value.events.map(
+        (e) => e.id,
+      ),
+    );
+    const logged = read.events.slice(accounts.length).map((e) => e.id);
+    expect([...logged].sort()).toEqual([...written].sort());
+    for (const account of accounts) {
+      const versions = read.events
+        .filter((e) => e.streamId === account)
+        .map((e) => e.streamVersion);
+      expect(versions).toEqual(versions.map((_, i) => i + 1));
+    }
+  }, 180_000);
+});
