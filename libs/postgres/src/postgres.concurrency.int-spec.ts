@@ -48,6 +48,51 @@ async function readLog(store: EventStore, after?: Position): Promise<RecordedEve
   }
 }
 
+const ACCOUNTS = ['acc-1', 'acc-2', 'acc-3', 'acc-4', 'acc-5'].map(streamId);
+
+/** Opens the five accounts with 100 each, then runs 400 random transfers from CLIENTS clients. */
+async function randomTransfers(executorOf: (i: number) => CommandExecutor, seed: number) {
+  for (const account of ACCOUNTS) await executorOf(0).execute(new TestDeposit(account, 100));
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  return inParallel(400, CLIENTS, async (i) => {
+    const from = ACCOUNTS[Math.floor(random() * 5)]!;
+    let to = ACCOUNTS[Math.floor(random() * 5)]!;
+    if (to === from) to = ACCOUNTS[(ACCOUNTS.indexOf(from) + 1) % 5]!;
+    return executorOf(i).execute(new TransferMoney(from, to, 1 + Math.floor(random() * 60)));
+  });
+}
+
+/**
+ * Only rule violations failed; the total is conserved; no balance ever went negative; versions are
+ * contiguous; and the log holds exactly the acknowledged transfers' events after the openings.
+ */
+async function expectMoneyConserved(
+  store: EventStore,
+  outcomes: PromiseSettledResult<{ events: readonly { id: string }[] }>[],
+): Promise<void> {
+  for (const outcome of outcomes) {
+    if (outcome.status === 'rejected')
+      expect(outcome.reason).toBeInstanceOf(BusinessRuleViolationError);
+  }
+  const acknowledged = outcomes.filter((o) => o.status === 'fulfilled');
+  expect(acknowledged.length).toBeGreaterThan(0);
+  const read = await store.readStreams(ACCOUNTS);
+  const balances = new Map<string, number>();
+  for (const event of read.events) {
+    const balance = (balances.get(event.streamId) ?? 0) + delta(event);
+    expect(balance).toBeGreaterThanOrEqual(0);
+    balances.set(event.streamId, balance);
+  }
+  expect([...balances.values()].reduce((a, b) => a + b, 0)).toBe(500);
+  for (const account of ACCOUNTS) {
+    const versions = read.events.filter((e) => e.streamId === account).map((e) => e.streamVersion);
+    expect(versions).toEqual(versions.map((_, i) => i + 1));
+  }
+  const written = acknowledged.flatMap((o) => o.value.events.map((e) => e.id));
+  const logged = read.events.slice(ACCOUNTS.length).map((e) => e.id);
+  expect([...logged].sort()).toEqual([...written].sort());
+}
+
 describeWithServer('PostgresEventStore under concurrency (server)', () => {
   let database: TestDatabase;
   let store: PostgresEventStore;
@@ -82,37 +127,7 @@ describeWithServer('PostgresEventStore under concurrency (server)', () => {
 
   it(`keeps the total and every balance non-negative under random transfers among 5 accounts (${CLIENTS} clients)`, async () => {
     const executor = new CommandExecutor(store, { retry: generousRetry });
-    const accounts = ['acc-1', 'acc-2', 'acc-3', 'acc-4', 'acc-5'].map(streamId);
-    for (const account of accounts) await executor.execute(new TestDeposit(account, 100));
-
-    let seed = 42;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    const outcomes = await inParallel(400, CLIENTS, async () => {
-      const from = accounts[Math.floor(random() * 5)]!;
-      let to = accounts[Math.floor(random() * 5)]!;
-      if (to === from) to = accounts[(accounts.indexOf(from) + 1) % 5]!;
-      return executor.execute(new TransferMoney(from, to, 1 + Math.floor(random() * 60)));
-    });
-    for (const outcome of outcomes) {
-      if (outcome.status === 'rejected')
-        expect(outcome.reason).toBeInstanceOf(BusinessRuleViolationError);
-    }
-    expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBeGreaterThan(0);
-
-    const read = await store.readStreams(accounts);
-    const balances = new Map<string, number>();
-    for (const event of read.events) {
-      const balance = (balances.get(event.streamId) ?? 0) + delta(event);
-      expect(balance).toBeGreaterThanOrEqual(0);
-      balances.set(event.streamId, balance);
-    }
-    expect([...balances.values()].reduce((a, b) => a + b, 0)).toBe(500);
-    for (const account of accounts) {
-      const versions = read.events
-        .filter((e) => e.streamId === account)
-        .map((e) => e.streamVersion);
-      expect(versions).toEqual(versions.map((_, i) => i + 1));
-    }
+    await expectMoneyConserved(store, await randomTransfers(() => executor, 42));
   });
 
   it(`never deadlocks on 1,000 transfers A→B and B→A at once (${CLIENTS} clients)`, async () => {
@@ -366,47 +381,7 @@ describeWithServer('PostgreSQL concurrency across several stores (server)', () =
           retry: { maxAttempts: 1000, initialDelayMs: 1, maxDelayMs: 20, timeoutMs: 120_000 },
         }),
     );
-    const accounts = ['acc-1', 'acc-2', 'acc-3', 'acc-4', 'acc-5'].map(streamId);
-    for (const account of accounts) await executors[0]!.execute(new TestDeposit(account, 100));
-
-    let seed = 7;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    let next = 0;
-    const outcomes = await inParallel(400, CLIENTS, async () => {
-      const executor = executors[next++ % STORES]!;
-      const from = accounts[Math.floor(random() * 5)]!;
-      let to = accounts[Math.floor(random() * 5)]!;
-      if (to === from) to = accounts[(accounts.indexOf(from) + 1) % 5]!;
-      return executor.execute(new TransferMoney(from, to, 1 + Math.floor(random() * 60)));
-    });
-    for (const outcome of outcomes) {
-      if (outcome.status === 'rejected')
-        expect(outcome.reason).toBeInstanceOf(BusinessRuleViolationError);
-    }
-    const acknowledged = outcomes.filter((o) => o.status === 'fulfilled');
-    expect(acknowledged.length).toBeGreaterThan(0);
-
-    const read = await stores[0]!.readStreams(accounts);
-    const balances = new Map<string, number>();
-    for (const event of read.events) {
-      const balance = (balances.get(event.streamId) ?? 0) + delta(event);
-      expect(balance).toBeGreaterThanOrEqual(0);
-      balances.set(event.streamId, balance);
-    }
-    expect([...balances.values()].reduce((a, b) => a + b, 0)).toBe(500);
-    // Every acknowledged transfer is in the log exactly once (by its events' ids), and nothing else.
-    const written = acknowledged.flatMap((o) =>
-      (o as PromiseFulfilledResult<{ events: readonly { id: string }[] }>).value.events.map(
-        (e) => e.id,
-      ),
-    );
-    const logged = read.events.slice(accounts.length).map((e) => e.id);
-    expect([...logged].sort()).toEqual([...written].sort());
-    for (const account of accounts) {
-      const versions = read.events
-        .filter((e) => e.streamId === account)
-        .map((e) => e.streamVersion);
-      expect(versions).toEqual(versions.map((_, i) => i + 1));
-    }
+    const outcomes = await randomTransfers((i) => executors[i % STORES]!, 7);
+    await expectMoneyConserved(stores[0]!, outcomes);
   }, 180_000);
 });
