@@ -70,6 +70,7 @@ export class AppendBatcher {
   /** Streams of the batches on the wire. */
   private readonly busy = new Set<string>();
   private inFlight = 0;
+  private whenIdle: (() => void)[] = [];
 
   constructor(
     private readonly send: SendBatch,
@@ -83,6 +84,19 @@ export class AppendBatcher {
       this.queue.push({ request, streams, alone: false, resolve, reject });
       this.pump();
     });
+  }
+
+  private notifyIdle(): void {
+    if (this.inFlight > 0 || this.queue.length > 0) return;
+    const waiters = this.whenIdle;
+    this.whenIdle = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves once nothing is queued or on the wire (for a graceful close). */
+  idle(): Promise<void> {
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenIdle.push(resolve));
   }
 
   private pump(): void {
@@ -133,6 +147,7 @@ export class AppendBatcher {
         this.inFlight--;
         for (const pending of batch) for (const s of pending.streams) this.busy.delete(s);
         this.pump();
+        this.notifyIdle();
       });
   }
 

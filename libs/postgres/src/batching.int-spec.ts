@@ -1,5 +1,6 @@
 import {
   ConcurrencyConflictError,
+  StoreClosedError,
   ExpectedVersion,
   InvalidAppendError,
   InvalidOptionsError,
@@ -239,6 +240,24 @@ describeWithServer('append and read batching on PostgreSQL (server)', () => {
     await Promise.all([a, b, c].map((id) => store.readStreams([id])));
     expect(executor.reads).toBe(3);
     await store.close();
+  });
+
+  it('finishes the appends and reads it accepted when closed, and refuses new ones', async () => {
+    // A store that owns its pool: closing ends it.
+    const store = await createPostgresEventStore({
+      connectionString: database.url,
+      schema: 'batching',
+      appendBatching: { maxInFlight: 1 },
+      readBatching: { maxInFlight: 1 },
+    });
+    const streams = ids();
+    const appends = streams.map((id) => store.append(append(id)));
+    const reads = streams.map((id) => store.readStreams([id]));
+    const closed = store.close();
+    await expect(store.append(append(streams[0]!))).rejects.toBeInstanceOf(StoreClosedError);
+    expect((await Promise.all(appends)).map((r) => r.events.length)).toEqual([1, 1, 1, 1, 1]);
+    await Promise.all(reads);
+    await closed;
   });
 
   it('refuses bad batching options before opening anything', async () => {

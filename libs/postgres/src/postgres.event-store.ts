@@ -409,6 +409,8 @@ export class PostgresEventStore implements EventStore {
   async close(): Promise<void> {
     this.closed = true;
     this.closing ??= (async () => {
+      // Appends and reads accepted before close still go (close refuses only new ones).
+      await Promise.all([this.batcher.idle(), this.reads.idle()]);
       await this.announcing;
       await this.executor.close();
     })();

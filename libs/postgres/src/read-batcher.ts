@@ -37,6 +37,7 @@ const MAX_READS_PER_QUERY = 64;
 export class ReadBatcher {
   private queue: Pending[] = [];
   private inFlight = 0;
+  private whenIdle: (() => void)[] = [];
 
   constructor(
     private readonly read: (ids: readonly StreamId[]) => Promise<StreamsRead>,
@@ -49,6 +50,19 @@ export class ReadBatcher {
       this.queue.push({ ids, resolve, reject });
       this.pump();
     });
+  }
+
+  private notifyIdle(): void {
+    if (this.inFlight > 0 || this.queue.length > 0) return;
+    const waiters = this.whenIdle;
+    this.whenIdle = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves once nothing is queued or on the wire (for a graceful close). */
+  idle(): Promise<void> {
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenIdle.push(resolve));
   }
 
   private pump(): void {
@@ -68,6 +82,7 @@ export class ReadBatcher {
         .finally(() => {
           this.inFlight--;
           this.pump();
+          this.notifyIdle();
         });
     }
   }
