@@ -14,7 +14,8 @@ import { testEvent } from '@eventcore/core/testing';
 import { Client } from 'pg';
 import { createPostgresEventStore } from './postgres.factory';
 import type { PostgresEventStore } from './postgres.event-store';
-import { appendCallSql } from './schema/append.sql';
+import { appendBatchCallSql } from './schema/append.sql';
+import { batchParams } from './sql/append-batch';
 import { encodeAppend } from './sql/append-request';
 import { createTestDatabase, describeWithServer, type TestDatabase } from './testing/test-database';
 import { delta, LimitedWithdraw, TestDeposit, TransferMoney } from './testing/transfer.commands';
@@ -232,7 +233,7 @@ describeWithServer('PostgresEventStore under concurrency (server)', () => {
         { streamId: streamId('slow'), expected: ExpectedVersion.noStream, events: [early] },
       ]);
       const t1Rows = (
-        await t1.query(appendCallSql(store.schema), [...request.params, false] as unknown[])
+        await t1.query(appendBatchCallSql(store.schema), [...batchParams([request]), false])
       ).rows as { r_first_position: string }[];
       const t1Position = Number(t1Rows[0]!.r_first_position);
 

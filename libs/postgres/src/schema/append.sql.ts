@@ -10,8 +10,8 @@ export const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 /**
  * The append function of schema version 1, kept as it was so that version 1 stays reproducible
- * (version 3 adds {@link appendFunctionSqlV3}, version 4 {@link appendFunctionSqlV4}, which the store
- * calls). The whole of an append in one round trip.
+ * (version 3 adds {@link appendFunctionSqlV3}, version 4 {@link appendFunctionSqlV4}, version 5
+ * {@link appendBatchFunctionSqlV5}, which the store calls). The whole of an append in one round trip.
  *
  * 1. Lock every participant (guards included) with a transaction-scoped advisory lock on its
  *    stream id, in one stable order (sorted keys), so concurrent multi-stream appends cannot
@@ -220,7 +220,8 @@ $fn$`;
 }
 
 /**
- * The append function of schema version 4 (`append_events_v4`), which the store calls: version 3
+ * The append function of schema version 4 (`append_events_v4`), kept for older library instances
+ * during a rolling upgrade (the store calls version 5, {@link appendBatchFunctionSqlV5}): version 3
  * (see {@link appendFunctionSqlV3}; locking, positions, NOTIFY and the answer row are unchanged)
  * plus binary encodings. `p_encodings` and `p_bytes` are NULL when every event is JSON, so the
  * usual append only gains two NULL parameters (`unnest` pads a NULL array with NULLs). Otherwise,
@@ -232,11 +233,6 @@ $fn$`;
  */
 export function appendFunctionSqlV4(schema: string): string {
   return appendFunctionSqlOf(schema, 4);
-}
-
-/** The call the store makes for every append (see {@link appendFunctionSqlV4}). */
-export function appendCallSql(schema: string): string {
-  return `SELECT * FROM ${quoted(schema)}.append_events_v4($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::integer[], $6::integer[], $7::uuid[], $8::text[], $9::integer[], $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::text[], $14::text[], $15::boolean)`;
 }
 
 /**
