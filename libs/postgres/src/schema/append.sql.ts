@@ -354,7 +354,8 @@ BEGIN
     IF p_notify THEN
       PERFORM pg_notify('${notificationChannel(schema)}', r_tx || ':' || (r_first_position + v_total - 1)::text);
     END IF;
-  ELSE
+  ELSIF cardinality(r_failed) < p_appends[cardinality(p_appends)] THEN
+    -- Guards only: their position is the log's head. (When every append conflicted, none is needed.)
     SELECT e.global_position, e.transaction_id::text INTO r_head_position, r_tx
       FROM ${s}.events AS e ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1;
   END IF;
