@@ -5,6 +5,15 @@ import { FastAppend1764374400000 } from './1764374400000-FastAppend';
 import { BinaryEncodings1764460800000 } from './1764460800000-BinaryEncodings';
 import { BatchedAppend1764547200000 } from './1764547200000-BatchedAppend';
 
+/** The event store's schema versions as TypeORM migrations, oldest first. */
+export const EVENTCORE_MIGRATIONS = [
+  EventStoreSchema1764201600000,
+  ProjectionSchema1764288000000,
+  FastAppend1764374400000,
+  BinaryEncodings1764460800000,
+  BatchedAppend1764547200000,
+];
+
 /**
  * The DataSource the TypeORM CLI uses to run the event store's migrations against `DATABASE_URL`
  * (compile first, see docs): `npx typeorm migration:run -d dist/migrations/data-source.js`.
@@ -12,12 +21,6 @@ import { BatchedAppend1764547200000 } from './1764547200000-BatchedAppend';
 export default new DataSource({
   type: 'postgres',
   url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  migrations: [
-    EventStoreSchema1764201600000,
-    ProjectionSchema1764288000000,
-    FastAppend1764374400000,
-    BinaryEncodings1764460800000,
-    BatchedAppend1764547200000,
-  ],
+  migrations: EVENTCORE_MIGRATIONS,
   migrationsTableName: 'eventcore_typeorm_migrations',
 });
