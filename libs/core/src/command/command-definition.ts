@@ -70,11 +70,9 @@ export function declaredStreams(command: object, definition: CommandDefinition):
 }
 
 function checkedStream(id: unknown, definition: CommandDefinition, property: string): StreamId {
-  // Same rule as the @Stream() validator: an id with surrounding whitespace is refused, not
-  // trimmed, so that the boundary read is exactly the id the command holds.
-  const problem =
-    streamIdProblem(id) ??
-    ((id as string).trim() !== id ? 'it has leading or trailing whitespace' : undefined);
+  // Same rule as the @Stream() validator (an id is used exactly as given, never trimmed), so that
+  // the boundary read is exactly the id the command holds.
+  const problem = streamIdProblem(id);
   if (problem !== undefined)
     throw new InvalidStreamIdError(id, `${definition.name}.${property}: ${problem}`);
   return id as StreamId;

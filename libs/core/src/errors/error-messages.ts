@@ -4,7 +4,7 @@
  */
 export const ErrorMessages = {
   invalidStreamId: (value: unknown, reason: string) =>
-    `Invalid stream id ${describe(value)}: ${reason}. A stream id is 1–255 characters after trimming, with no control characters and none of * ? [ ]; ids starting with "$" are reserved for EventCore.`,
+    `Invalid stream id ${describe(value)}: ${reason}. A stream id is 1–255 characters, used exactly as given (never trimmed): no leading or trailing whitespace, no control characters and none of * ? [ ]; ids starting with "$" are reserved for EventCore.`,
   invalidPosition: (value: unknown) =>
     `Invalid position token ${describe(value)}. Pass a token returned by this event store (a command result or a readAll page), or omit it to start from the beginning.`,
   concurrencyConflict: (streams: string) =>

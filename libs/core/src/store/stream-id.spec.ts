@@ -17,25 +17,51 @@ describe('streamId', () => {
     expect(streamId(`o'brien "x" \\ 流水-🚀`)).toBe(`o'brien "x" \\ 流水-🚀`);
   });
 
-  it('trims surrounding whitespace', () => {
-    expect(streamId('  account-42 \t\n')).toBe('account-42');
-    expect(streamId('\u00a0account 42\u2003')).toBe('account 42');
+  it.each([
+    ['a leading space', ' account-42'],
+    ['a trailing space', 'account-42 '],
+    ['padding on both sides', 'book- padded '],
+    ['a no-break space', '\u00a0account 42'],
+    ['an em space', 'account 42\u2003'],
+    ['a byte order mark', '\ufeffaccount-42'],
+    ['a trailing newline', 'account-42\n'],
+  ])('refuses an id with surrounding whitespace instead of trimming it (%s)', (_label, value) => {
+    const error = refusal(value);
+    expect(error.reason).toBe('it has leading or trailing whitespace');
+    expect(error.value).toBe(value);
+    expect(error.message).toContain('it has leading or trailing whitespace');
+    expect(error.message).toContain('never trimmed');
+  });
+
+  it('keeps whitespace inside an id and never normalises Unicode', () => {
+    expect(streamId('account 42')).toBe('account 42');
+    const composed = 'caf\u00e9';
+    const decomposed = 'cafe\u0301';
+    expect(streamId(composed)).toBe(composed);
+    expect(streamId(decomposed)).toBe(decomposed);
+    expect(streamId(composed)).not.toBe(streamId(decomposed));
+  });
+
+  it('refuses an empty id', () => {
+    const error = refusal('');
+    expect(error.reason).toBe('it is empty');
+    expect(error.message).toContain('it is empty');
   });
 
   it.each([
-    ['empty', ''],
     ['spaces', '   '],
     ['tabs and newlines', '\t\n\r '],
-  ])('refuses an id that is empty after trimming (%s)', (_label, value) => {
+    ['a no-break space', '\u00a0'],
+  ])('refuses an id of whitespace only (%s)', (_label, value) => {
     const error = refusal(value);
-    expect(error.reason).toBe('it is empty');
-    expect(error.message).toContain('it is empty');
+    expect(error.reason).toBe('it is only whitespace');
+    expect(error.message).toContain('it is only whitespace');
   });
 
   it(`accepts ${MAX_STREAM_ID_LENGTH} characters and refuses ${MAX_STREAM_ID_LENGTH + 1}`, () => {
     expect(MAX_STREAM_ID_LENGTH).toBe(255);
     expect(streamId('x'.repeat(255))).toHaveLength(255);
-    expect(streamId(`  ${'x'.repeat(255)}  `)).toHaveLength(255);
+    expect(refusal(`  ${'x'.repeat(253)}`).reason).toBe('it has leading or trailing whitespace');
     const error = refusal('x'.repeat(256));
     expect(error.reason).toBe('it has 256 characters, more than 255');
     expect(error.message).toContain('it has 256 characters, more than 255');
@@ -62,7 +88,7 @@ describe('streamId', () => {
   });
 
   it('refuses a leading $ (reserved for EventCore) but allows $ elsewhere', () => {
-    for (const value of ['$idempotency-1', '  $x']) {
+    for (const value of ['$idempotency-1', '$x']) {
       const error = refusal(value);
       expect(error.reason).toBe('it starts with "$", reserved for EventCore');
       expect(error.message).toContain('reserved for EventCore');

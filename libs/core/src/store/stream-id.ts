@@ -18,29 +18,37 @@ const FORBIDDEN_CHARACTERS = /[\u0000-\u001f\u007f-\u009f*?[\]]/;
 export const SYSTEM_STREAM_PREFIX = '$';
 
 /**
- * Validates and trims `value` into a {@link StreamId}.
- * @throws InvalidStreamIdError when the id is empty, longer than 255 characters, contains control
- * characters or any of `* ? [ ]`, or starts with the reserved `$`.
+ * Validates `value` into a {@link StreamId}, unchanged: an id is never normalised (no trimming, no
+ * Unicode normalisation), so two different strings never name one stream.
+ * @throws InvalidStreamIdError when the id is empty, has leading or trailing whitespace, is longer
+ * than 255 characters, contains control characters or any of `* ? [ ]`, or starts with the
+ * reserved `$`.
  */
 export function streamId(value: string): StreamId {
   const reason = streamIdProblem(value);
   if (reason !== undefined) throw new InvalidStreamIdError(value, reason);
-  return value.trim() as StreamId;
+  return value as StreamId;
 }
 
-/** The reason `value` is not a valid stream id, or `undefined` when it is one (after trimming). */
+/** The reason `value` is not a valid stream id, or `undefined` when it is one exactly as given. */
 export function streamIdProblem(value: unknown): string | undefined {
   if (typeof value !== 'string') return 'it must be a string';
-  const trimmed = value.trim();
-  if (trimmed.length === 0) return 'it is empty';
-  if (trimmed.length > MAX_STREAM_ID_LENGTH)
-    return `it has ${trimmed.length} characters, more than ${MAX_STREAM_ID_LENGTH}`;
-  if (FORBIDDEN_CHARACTERS.test(trimmed)) {
-    if (CONTROL_CHARACTERS.test(trimmed)) return 'it contains a control character';
-    if (PATTERN_CHARACTERS.test(trimmed))
+  if (value.length === 0) return 'it is empty';
+  if (value.length > MAX_STREAM_ID_LENGTH)
+    return `it has ${value.length} characters, more than ${MAX_STREAM_ID_LENGTH}`;
+  // Refused rather than trimmed: ' a' and 'a' would otherwise name one stream. String#trim's notion
+  // of whitespace (Unicode White_Space, BOM, line terminators) is the rule.
+  if (value.trim() !== value) {
+    return value.trim().length === 0
+      ? 'it is only whitespace'
+      : 'it has leading or trailing whitespace';
+  }
+  if (FORBIDDEN_CHARACTERS.test(value)) {
+    if (CONTROL_CHARACTERS.test(value)) return 'it contains a control character';
+    if (PATTERN_CHARACTERS.test(value))
       return 'it contains one of * ? [ ], reserved for stream patterns';
   }
-  if (trimmed.startsWith(SYSTEM_STREAM_PREFIX)) return 'it starts with "$", reserved for EventCore';
+  if (value.startsWith(SYSTEM_STREAM_PREFIX)) return 'it starts with "$", reserved for EventCore';
   return undefined;
 }
 
