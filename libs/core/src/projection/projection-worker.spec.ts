@@ -168,6 +168,43 @@ describe('ProjectionWorker', () => {
     ]);
   });
 
+  it('spaces retries by their backoff while appends keep waking the worker', async () => {
+    await appendMany(store, 'a-1', 1, 'Flaky');
+    // A brief outage of the read model: the handler fails for 300 ms from its first try.
+    const tries: number[] = [];
+    const recorder = new Recorder();
+    recorder.failOn = (e) => {
+      if (e.type !== 'Flaky') return false;
+      tries.push(performance.now());
+      return performance.now() - tries[0]! < 300;
+    };
+    // The default policy (3 retries from 100 ms), dead-lettering after the last.
+    const worker = startWorker(recorder, { errorPolicy: { onFailure: 'dead-letter' } });
+    let appending = true;
+    const appender = (async () => {
+      while (appending) {
+        await appendMany(store, 'a-2', 1);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      await until(
+        () => recorder.seen.some((e) => e.type === 'Flaky') || worker.status().deadLetters > 0,
+        'the flaky event handled or given up on',
+      );
+    } finally {
+      appending = false;
+      await appender;
+    }
+    expect(await checkpoints.deadLetters('p')).toEqual([]);
+    expect(recorder.seen.filter((e) => e.type === 'Flaky')).toHaveLength(1);
+    expect(tries.length).toBeGreaterThanOrEqual(2);
+    // Each wait at least its configured delay (100, 200, 400 ms); timers may fire a tick early.
+    tries.slice(1).forEach((at, i) => {
+      expect(at - tries[i]!).toBeGreaterThanOrEqual(100 * 2 ** i - 2);
+    });
+  });
+
   it('dead-letters an event it cannot handle and goes on with the next ones', async () => {
     await appendMany(store, 'a-1', 8);
     const recorder = new Recorder();
@@ -416,6 +453,31 @@ describe('ProjectionWorker edge cases', () => {
     await stopping;
     expect(await checkpoints.deadLetters('p')).toEqual([]);
     expect(await checkpoints.load('p')).toBeUndefined();
+  });
+
+  it('ends a retry backoff when stopped, without a verdict on the event', async () => {
+    await appendMany(store, 'a-1', 1);
+    let tries = 0;
+    const worker = new ProjectionWorker(
+      {
+        name: 'p',
+        errorPolicy: { onFailure: 'dead-letter', retryDelayMs: 600_000, maxRetries: 1 },
+      },
+      {
+        handle: () => {
+          tries++;
+          throw new Error('read model down');
+        },
+      },
+      // A stop that waited for the loop's end would outlast the test's timeout.
+      { store, checkpoints, lock, stopTimeoutMs: 600_000 },
+    );
+    worker.start();
+    await until(() => tries === 1, 'first try');
+    await worker.stop();
+    expect(tries).toBe(1);
+    expect(await checkpoints.deadLetters('p')).toEqual([]);
+    expect(worker.status().state).toBe('stopped');
   });
 
   it('reports catching-up, not faulted, once resumed after a fault', async () => {

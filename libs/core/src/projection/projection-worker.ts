@@ -64,6 +64,8 @@ export class ProjectionWorker<Tx = unknown> {
   private wakeUp: (() => void) | undefined;
   /** A wake-up that came while not sleeping: the next sleep returns at once, so no append is missed. */
   private wokenEarly = false;
+  /** Ends a retry's backoff early; only stop and lease loss do that, never an append. */
+  private cutBackoff: (() => void) | undefined;
   private pauseRequested = false;
   private faulted = false;
   private rebuildWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -100,7 +102,7 @@ export class ProjectionWorker<Tx = unknown> {
   /** Stops after the batch in flight, releases the lease, and resolves when the loop has ended. */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake();
+    this.interrupt();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.deps.stopTimeoutMs ?? 10_000);
@@ -225,7 +227,7 @@ export class ProjectionWorker<Tx = unknown> {
         await this.sleep(this.deps.standbyRetryMs ?? 1_000);
         return;
       }
-      this.lease.onLost(() => this.wake());
+      this.lease.onLost(() => this.interrupt());
       const checkpoint = await this.deps.checkpoints.load(this.name);
       this.state = 'catching-up';
       if (checkpoint !== undefined) this.advance(checkpoint); // waits already passed resolve now
@@ -361,9 +363,10 @@ export class ProjectionWorker<Tx = unknown> {
         // Stopping is not a verdict on the event: leave it for the next run, record nothing.
         if (!this.running) throw new Stopping();
         if (retry >= this.policy.maxRetries) return false;
-        await this.sleep(
+        await this.backoff(
           Math.min(this.policy.maxRetryDelayMs, this.policy.retryDelayMs * 2 ** retry),
         );
+        if (!this.running) throw new Stopping();
       }
     }
   }
@@ -454,6 +457,31 @@ export class ProjectionWorker<Tx = unknown> {
       timer.unref?.();
       this.wakeUp = done;
     });
+  }
+
+  /**
+   * A retry's wait. Unlike {@link sleep}, appends do not end it: under steady writes they would turn
+   * the backoff into a burst of tries and dead-letter an event that a brief outage made fail.
+   */
+  private backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.cutBackoff === done) this.cutBackoff = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref?.();
+      this.cutBackoff = done;
+    });
+  }
+
+  /** Wakes the loop and cuts a retry's backoff short: for stop and lease loss. */
+  private interrupt(): void {
+    const cut = this.cutBackoff;
+    this.cutBackoff = undefined;
+    cut?.();
+    this.wake();
   }
 
   private wake(): void {
