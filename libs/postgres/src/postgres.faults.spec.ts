@@ -158,7 +158,7 @@ describe('PostgresEventStore connection faults (fake database)', () => {
           events: [testEvent('E', { s: 'nul \u0000' })],
         },
       ]),
-    ).rejects.toMatchObject({ code: 'eventcore.event_serialization' });
+    ).rejects.toMatchObject({ code: 'eventcore.unstorable_text' });
     expect(db.calls).toBe(0);
   });
 });

@@ -170,3 +170,51 @@ describe('validateCommand', () => {
     );
   });
 });
+
+describe('validateCommand: text no store can hold', () => {
+  const failuresOf = async (command: object) => {
+    try {
+      await validateCommand(command, 'Test');
+      return 'valid';
+    } catch (error) {
+      if (!(error instanceof CommandValidationError)) throw error;
+      return error.failures.map((f) => ({ property: f.property, constraints: f.constraints }));
+    }
+  };
+
+  it.each<[string, () => object, string, string]>([
+    [
+      'a NUL character in a validated string',
+      () => build(Deposit, { account: 'acc-1', amount: 5, reference: 'ref\u0000' }),
+      'reference',
+      'reference must not contain a NUL character',
+    ],
+    [
+      'a lone surrogate in an @Allow()ed free-form value',
+      () => build(Transfer, { account: 'acc-1', to: 'acc-2', amount: 5, note: { a: ['\ud800'] } }),
+      'note.a.0',
+      'note.a.0 must not contain an unpaired UTF-16 surrogate',
+    ],
+    [
+      'a NUL character in a key',
+      () => build(Transfer, { account: 'acc-1', to: 'acc-2', amount: 5, note: { 'k\u0000': 1 } }),
+      'note["k\\u0000"]',
+      'the key note["k\\u0000"] must not contain a NUL character',
+    ],
+  ])('refuses %s, naming the property', async (_label, make, property, message) => {
+    const failures = await failuresOf(make());
+    expect(failures).toEqual([
+      { property, constraints: { storableText: expect.stringContaining(message) } },
+    ]);
+  });
+
+  it('lists it with the other failures, and accepts paired surrogates', async () => {
+    const command = build(Deposit, { account: 'acc-1', amount: -1, reference: '\udc00' });
+    expect((await failuresOf(command)) as unknown[]).toEqual([
+      { property: 'amount', constraints: { isPositive: expect.any(String) } },
+      { property: 'reference', constraints: { storableText: expect.any(String) } },
+    ]);
+    const emoji = build(Deposit, { account: 'acc-1', amount: 1, reference: '🚀 𝄞' });
+    expect(validateCommand(emoji, 'Deposit')).toBeUndefined();
+  });
+});

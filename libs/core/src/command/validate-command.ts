@@ -6,27 +6,48 @@ import {
   ValidationTypes,
   validate,
 } from 'class-validator';
-import { CommandValidationError, type PropertyFailure } from '../errors';
+import { CommandValidationError, ErrorMessages, type PropertyFailure } from '../errors';
+import { findUnstorableText, type UnstorableText } from '../util/unstorable-text';
 
 /**
  * Validates a command's input with class-validator: unknown properties are refused, nested objects
- * are checked, every failure is reported. Returns `undefined` when the input is known valid without
- * waiting (see {@link quickCheckOf}), else a promise of the full validation.
+ * are checked, every failure is reported. A string no store can hold (a NUL character or an
+ * unpaired surrogate, as a value or a key) is a failure of its property too, so that such input is
+ * refused as the caller's mistake before anything is read. Returns `undefined` when the input is
+ * known valid without waiting (see {@link quickCheckOf}), else a promise of the full validation.
  * @throws CommandValidationError (as the promise's rejection)
  */
 export function validateCommand(command: object, commandName: string): Promise<void> | undefined {
-  if (quickCheckOf(command.constructor)?.(command) === true) return undefined;
-  return fullValidation(command, commandName);
+  const text = findUnstorableText(command);
+  if (text === undefined && quickCheckOf(command.constructor)?.(command) === true) return undefined;
+  return fullValidation(command, commandName, text);
 }
 
-async function fullValidation(command: object, commandName: string): Promise<void> {
+async function fullValidation(
+  command: object,
+  commandName: string,
+  text: UnstorableText | undefined,
+): Promise<void> {
   const errors = await validate(command, {
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,
     validationError: { target: false },
   });
-  if (errors.length > 0) throw new CommandValidationError(commandName, flatten(errors, ''));
+  const failures = flatten(errors, '');
+  if (text !== undefined) failures.push(textFailure(command, text));
+  if (failures.length > 0) throw new CommandValidationError(commandName, failures);
+}
+
+function textFailure(command: object, text: UnstorableText): PropertyFailure {
+  const subject = text.inKey ? `the key ${text.path}` : text.path;
+  // The top-level property's value: enough to find the input, without walking the path again.
+  const top = /^[^.[]*/.exec(text.path)![0];
+  return {
+    property: text.path,
+    value: (command as Record<string, unknown>)[top],
+    constraints: { storableText: `${subject} ${ErrorMessages.storableText(text.reason)}` },
+  };
 }
 
 function flatten(errors: readonly ValidationError[], prefix: string): PropertyFailure[] {

@@ -12,6 +12,10 @@ export const ErrorMessages = {
   invalidAppend: (reason: string) => `Invalid append: ${reason}. Nothing was written.`,
   eventSerialization: (streamId: string, type: string, reason: string) =>
     `Event "${type}" for stream "${streamId}" cannot be stored as JSON (${reason}). Use plain JSON data (no BigInt, no cycles, no functions); nothing was written.`,
+  unstorableText: (streamId: string, type: string, path: string, reason: string) =>
+    `Event "${type}" for stream "${streamId}" has ${reason} in ${path}, which no event store can hold (PostgreSQL refuses it in text and jsonb). Refuse such input where it enters your application, or encode the text (e.g. base64); nothing was written.`,
+  storableText: (reason: string) =>
+    `must not contain ${reason} (the NUL character and unpaired UTF-16 surrogates cannot be stored)`,
   commandValidation: (command: string, failures: string) =>
     `Command ${command} has invalid input: ${failures}. Fix the input and send it again; nothing was read or written.`,
   notACommand: (name: string) =>

@@ -5,6 +5,7 @@ export const ErrorCodes = {
   concurrencyConflict: 'eventcore.concurrency_conflict',
   invalidAppend: 'eventcore.invalid_append',
   eventSerialization: 'eventcore.event_serialization',
+  unstorableText: 'eventcore.unstorable_text',
   commandValidation: 'eventcore.command_validation',
   invalidCommand: 'eventcore.invalid_command',
   undeclaredStream: 'eventcore.undeclared_stream',

@@ -73,6 +73,23 @@ export class EventSerializationError extends EventCoreError {
   }
 }
 
+/**
+ * A string of an event (in its data, custom metadata, ids or type; a value or a key) holds text no
+ * store can keep: a NUL character or an unpaired UTF-16 surrogate. Every store refuses it alike,
+ * before anything is written. `path` names where it is, e.g. `data.owner` or `metadata.custom.note`.
+ */
+export class UnstorableTextError extends EventCoreError {
+  readonly code = ErrorCodes.unstorableText;
+  constructor(
+    readonly streamId: string,
+    readonly eventType: string,
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(ErrorMessages.unstorableText(streamId, eventType, path, reason));
+  }
+}
+
 /** The store was used after `close()`. */
 export class StoreClosedError extends EventCoreError {
   readonly code = ErrorCodes.storeClosed;

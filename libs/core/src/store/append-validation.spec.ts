@@ -43,3 +43,34 @@ describe('validateWrites: event ids given twice', () => {
     );
   });
 });
+
+describe('validateWrites: text no store can hold', () => {
+  const write = (data: unknown): StreamWrite[] => [
+    { streamId: streamId('s'), expected: ExpectedVersion.any, events: [testEvent('E', data)] },
+  ];
+
+  it('accepts paired surrogates and text that only spells an escape', () => {
+    expect(() =>
+      validateWrites(write({ emoji: '🚀 👩‍👩‍👧‍👦 𝄞', escaped: '\\u0000 \\ud800', ['𝄞']: '' })),
+    ).not.toThrow();
+  });
+
+  it('finds a NUL character 10,000 levels deep without overflowing the stack', () => {
+    let data: unknown = 'deep \u0000';
+    for (let i = 0; i < 10_000; i++) data = [data];
+    expect(() => validateWrites(write(data))).toThrow(
+      expect.objectContaining({ code: 'eventcore.unstorable_text' }),
+    );
+  });
+
+  it('ends its walk on cyclic data, leaving the cycle to the encoder', () => {
+    const data: Record<string, unknown> = { name: 'loop', list: [] };
+    data.self = data;
+    (data.list as unknown[]).push(data, { back: data });
+    expect(() => validateWrites(write(data))).not.toThrow();
+    data.tail = '\ud800';
+    expect(() => validateWrites(write(data))).toThrow(
+      expect.objectContaining({ path: 'data.tail', reason: 'an unpaired UTF-16 surrogate' }),
+    );
+  });
+});

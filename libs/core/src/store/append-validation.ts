@@ -1,5 +1,6 @@
 import type { EventToAppend } from '../events/event';
-import { EventSerializationError, InvalidAppendError } from '../errors';
+import { EventSerializationError, InvalidAppendError, UnstorableTextError } from '../errors';
+import { findUnstorableText } from '../util/unstorable-text';
 import { satisfies } from './expected-version';
 import type { StreamConflict } from '../errors';
 import type { StreamWrite } from './event-store';
@@ -149,6 +150,32 @@ function validateEvent(streamId: string, event: EventToAppend): void {
   if (!Number.isSafeInteger(version) || version < 1) {
     throw new InvalidAppendError(
       `event ${event.id} for stream "${streamId}" has schemaVersion ${String(version)}; use an integer >= 1`,
+    );
+  }
+  validateText(streamId, event, event.encoding === undefined || event.encoding === 'json');
+}
+
+/**
+ * Refuses a NUL character or an unpaired surrogate in any string of the event, value or key:
+ * PostgreSQL cannot hold them, and the in-memory store must refuse what it refuses.
+ * @throws UnstorableTextError naming where the string is
+ */
+function validateText(streamId: string, event: EventToAppend, json: boolean): void {
+  const m = event.metadata;
+  const found =
+    findUnstorableText(event.type, 'type') ??
+    findUnstorableText(m.correlationId, 'metadata.correlationId') ??
+    findUnstorableText(m.causationId, 'metadata.causationId') ??
+    findUnstorableText(m.userId, 'metadata.userId') ??
+    findUnstorableText(m.custom, 'metadata.custom') ??
+    // Binary data was checked as base64 text above.
+    (json ? findUnstorableText(event.data, 'data') : undefined);
+  if (found !== undefined) {
+    throw new UnstorableTextError(
+      streamId,
+      event.type,
+      found.inKey ? `the key ${found.path}` : found.path,
+      found.reason,
     );
   }
 }

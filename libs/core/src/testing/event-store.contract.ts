@@ -7,6 +7,7 @@ import {
   InvalidOptionsError,
   InvalidPositionError,
   StoreClosedError,
+  UnstorableTextError,
   type ErrorCode,
   type StreamConflict,
 } from '../errors';
@@ -744,6 +745,82 @@ export function eventStoreContract<S extends EventStore>(
         expect(error).toMatchObject({ streamId: B, eventType: 'Bad' });
         await expectNothingWritten(B, C);
       });
+
+      // PostgreSQL's text and jsonb cannot hold these; every store refuses them alike.
+      const withMetadata = (metadata: Partial<EventToAppend['metadata']>): EventToAppend => {
+        const event = testEvent('Bad');
+        return { ...event, metadata: { ...event.metadata, ...metadata } };
+      };
+      const unstorable: [string, () => EventToAppend, string, string][] = [
+        [
+          'a NUL character in a data string',
+          () => testEvent('Bad', { owner: 'Ann\u0000' }),
+          'data.owner',
+          'a NUL character',
+        ],
+        [
+          'a lone high surrogate in a nested data string',
+          () => testEvent('Bad', { lines: [{ note: 'x\ud800' }] }),
+          'data.lines.0.note',
+          'an unpaired UTF-16 surrogate',
+        ],
+        [
+          'a lone low surrogate as the whole data',
+          () => testEvent('Bad', '\udc00'),
+          'data',
+          'an unpaired UTF-16 surrogate',
+        ],
+        [
+          'a NUL character in a data key',
+          () => testEvent('Bad', { nested: { 'a\u0000b': 1 } }),
+          'the key data.nested["a\\u0000b"]',
+          'a NUL character',
+        ],
+        [
+          'a NUL character in a custom metadata value',
+          () => withMetadata({ custom: { note: '\u0000' } }),
+          'metadata.custom.note',
+          'a NUL character',
+        ],
+        [
+          'a lone surrogate in a custom metadata key',
+          () => withMetadata({ custom: { '\ud83d': 'x' } }),
+          'the key metadata.custom["\\ud83d"]',
+          'an unpaired UTF-16 surrogate',
+        ],
+        [
+          'a NUL character in the correlation id',
+          () => withMetadata({ correlationId: 'c\u0000' }),
+          'metadata.correlationId',
+          'a NUL character',
+        ],
+        [
+          'a lone surrogate in the user id',
+          () => withMetadata({ userId: '\udfff' }),
+          'metadata.userId',
+          'an unpaired UTF-16 surrogate',
+        ],
+      ];
+      it.each(unstorable)(
+        'refuses %s with UnstorableTextError naming where it is',
+        async (_label, make, path, reason) => {
+          const error = await expectErrorOf(
+            store.append([
+              good(),
+              {
+                streamId: B,
+                expected: ExpectedVersion.noStream,
+                events: [testEvent('Fine', { emoji: '🚀 𝄞' }), make()],
+              },
+              { streamId: C, expected: ExpectedVersion.noStream, events: [testEvent('Fine')] },
+            ]),
+            UnstorableTextError,
+            ErrorCodes.unstorableText,
+          );
+          expect(error).toMatchObject({ streamId: B, eventType: 'Bad', path, reason });
+          await expectNothingWritten(B, C);
+        },
+      );
 
       const badEncodings: [string, () => EventToAppend][] = [
         ['an encoding name with capitals', () => testEvent('T', 'AAAA', { encoding: 'MsgPack' })],
