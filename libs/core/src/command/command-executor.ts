@@ -8,6 +8,7 @@ import {
   InvalidOptionsError,
   RetriesExhaustedError,
   StreamDiscoveryLimitError,
+  type StreamConflict,
 } from '../errors';
 import type { AppendResult, EventStore, StreamWrite } from '../store/event-store';
 import { ExpectedVersion } from '../store/expected-version';
@@ -31,7 +32,7 @@ import {
   replayResult,
 } from './idempotency';
 import { Deadlines } from './deadlines';
-import { StreamTurns } from './stream-turns';
+import { StreamTurns, type Turn } from './stream-turns';
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from './retry-policy';
 import { type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
 import { validateCommand } from './validate-command';
@@ -239,13 +240,13 @@ export class CommandExecutor {
       baseMetadata,
       deadline,
       policy,
-      cacheKey: plan.stateCache && idempotency === undefined ? stateCacheKey(declared) : undefined,
+      cacheable: plan.stateCache && idempotency === undefined,
+      turn: this.turns?.take(declared),
     };
-    const turn = this.turns?.take(declared);
     try {
-      if (turn?.ready !== undefined) {
+      if (run.turn?.ready !== undefined) {
         await this.deadlines.race(
-          turn.ready,
+          run.turn.ready,
           deadline - this.nowMs(),
           () => new CommandTimeoutError(definition.name, policy.timeoutMs, 0, 'not-written'),
         );
@@ -271,65 +272,58 @@ export class CommandExecutor {
         }
       }
     } finally {
-      turn?.done();
+      run.turn?.done();
     }
   }
 
   /**
-   * One read–decide–append cycle. With the state cache on, the first attempt may start from a
-   * cached snapshot instead of reading; any outcome other than a successful append on a cached
-   * snapshot (a conflict, a rule violation, a no-op) is re-decided on a fresh read, so a stale
+   * One read–decide–append cycle. With the state cache on, the first attempt may decide on cached
+   * states; any outcome of that other than a successful append (a conflict, a rule violation, a
+   * no-op, a changed state between rounds of discovery) is re-decided on fresh reads, so a stale
    * entry can cost a round trip but never a wrong answer.
    */
   private async attempt<S, E extends DomainEvent>(
     run: Run<S, E>,
     attempt: number,
   ): Promise<CommandResult<E>> {
-    const { definition, idempotency } = run;
-    let cached =
-      attempt === 1 && run.cacheKey !== undefined
-        ? this.cache?.get(run.definition, run.cacheKey)
-        : undefined;
-    // The decision's streams; discovering more makes a new array, so snapshots keep theirs.
-    let boundary: readonly StreamId[] = cached?.boundary ?? run.declared;
+    if (attempt === 1 && run.cacheable) {
+      const outcome = await this.decideAndWrite(run, attempt, true);
+      if (outcome !== UNDECIDED) return outcome;
+    }
+    return (await this.decideAndWrite(run, attempt, false)) as CommandResult<E>;
+  }
+
+  /**
+   * Decides on this instance's declared streams, then on those plus what the decision discovers,
+   * until it decides; then writes. Every round's state is folded from exactly the current boundary
+   * (read, or with `useCache` taken from the cache when it holds that exact boundary), and every
+   * round must see the same version of each stream it shares with earlier rounds: otherwise the
+   * boundary would depend on a state the append does not guard.
+   * @returns the result, or UNDECIDED when a decision that rested on the cache must be made afresh.
+   */
+  private async decideAndWrite<S, E extends DomainEvent>(
+    run: Run<S, E>,
+    attempt: number,
+    useCache: boolean,
+  ): Promise<CommandResult<E> | typeof UNDECIDED> {
+    const { definition } = run;
+    let boundary: readonly StreamId[] = run.declared;
+    const seen = new Map<StreamId, number>();
+    let usedCache = false;
     for (let iteration = 0; ; iteration++) {
-      let snapshot: StateSnapshot;
-      if (cached !== undefined) {
-        snapshot = cached;
+      let snapshot = useCache ? this.cache?.get(definition, stateCacheKey(boundary)) : undefined;
+      if (snapshot !== undefined) {
+        usedCache = true;
       } else {
-        const toRead = idempotency === undefined ? boundary : [...boundary, idempotency.stream];
-        const read = await this.withinDeadline(
-          run,
-          attempt,
-          this.store.readStreams(toRead),
-          'not-written',
-        );
-        this.cache?.observe(read.versions);
-        if (idempotency !== undefined && (read.versions.get(idempotency.stream) ?? 0) > 0) {
-          const record = read.events.find((event) => event.streamId === idempotency.stream)!;
-          return (await replayResult(
-            this.store,
-            record,
-            idempotency.fingerprint,
-            idempotency.key,
-            attempt,
-          )) as CommandResult<E>;
-        }
-        snapshot = {
-          owner: definition,
-          state: this.fold(
-            run.command,
-            run.command.initialState(),
-            read.events,
-            idempotency?.stream,
-          ),
-          boundary,
-          versions: boundary.map((id) => read.versions.get(id) ?? 0),
-          position: read.position,
-        };
+        const read = await this.readBoundary(run, attempt, boundary);
+        if (!('boundary' in read)) return read as CommandResult<E>; // an idempotent replay
+        snapshot = read;
       }
-      const fromCache = cached !== undefined;
-      cached = undefined;
+      const moved = movedSince(seen, snapshot);
+      if (moved !== undefined) {
+        if (usedCache) return UNDECIDED;
+        throw new ConcurrencyConflictError(moved); // retried with backoff, like a failed append
+      }
       const context = new DecisionContext(
         run.command as unknown as Record<string, unknown>,
         definition.name,
@@ -340,9 +334,8 @@ export class CommandExecutor {
       );
       try {
         this.decide(run.command, snapshot.state as S, context);
-        if (fromCache && context.emitted.length === 0) continue; // a no-op must rest on a fresh read
       } catch (error) {
-        if (fromCache) continue; // re-decide on a fresh read before reporting anything
+        if (usedCache) return UNDECIDED; // report nothing, discover nothing on a cached state alone
         if (!(error instanceof DiscoveryRequest)) throw error;
         if (iteration + 1 > run.maxIterations) {
           throw new StreamDiscoveryLimitError(definition.name, run.maxIterations, [
@@ -353,15 +346,75 @@ export class CommandExecutor {
         const grown = [...boundary];
         for (const id of error.streamIds) if (!grown.includes(id)) grown.push(id);
         boundary = grown;
+        await this.extendTurn(run, attempt, boundary);
         continue;
       }
+      if (usedCache && context.emitted.length === 0) return UNDECIDED; // a no-op must rest on fresh reads
       try {
         return await this.write(run, attempt, snapshot, context);
       } catch (error) {
-        if (!(fromCache && error instanceof ConcurrencyConflictError)) throw error;
-        this.cache?.delete(run.definition, run.cacheKey!); // stale hint, not contention: read and decide again now
+        if (!(usedCache && error instanceof ConcurrencyConflictError)) throw error;
+        // A stale hint, not contention: forget it and decide again now, without counting an attempt.
+        this.cache?.delete(definition, stateCacheKey(snapshot.boundary));
+        return UNDECIDED;
       }
     }
+  }
+
+  /** Reads a boundary and folds it; or, when the idempotency key was used before, the first result. */
+  private async readBoundary<S, E extends DomainEvent>(
+    run: Run<S, E>,
+    attempt: number,
+    boundary: readonly StreamId[],
+  ): Promise<StateSnapshot | CommandResult<DomainEvent>> {
+    const { idempotency } = run;
+    const toRead = idempotency === undefined ? boundary : [...boundary, idempotency.stream];
+    const read = await this.withinDeadline(
+      run,
+      attempt,
+      this.store.readStreams(toRead),
+      'not-written',
+    );
+    this.cache?.observe(read.versions);
+    if (idempotency !== undefined && (read.versions.get(idempotency.stream) ?? 0) > 0) {
+      const record = read.events.find((event) => event.streamId === idempotency.stream)!;
+      return replayResult(this.store, record, idempotency.fingerprint, idempotency.key, attempt);
+    }
+    return {
+      owner: run.definition,
+      state: this.fold(run.command, run.command.initialState(), read.events, idempotency?.stream),
+      boundary,
+      versions: boundary.map((id) => read.versions.get(id) ?? 0),
+      position: read.position,
+    };
+  }
+
+  /**
+   * Takes this command's turn on streams it discovered, so that commands of this executor that
+   * discover the same streams (orders naming one product) queue instead of conflicting. The old
+   * turn is given up first and the new one taken on every stream at once: a command never waits
+   * while holding a place, so turns cannot deadlock.
+   */
+  private async extendTurn<S, E extends DomainEvent>(
+    run: Run<S, E>,
+    attempt: number,
+    boundary: readonly StreamId[],
+  ): Promise<void> {
+    const turns = this.turns;
+    const current = run.turn;
+    if (turns === undefined || current === undefined) return;
+    const streams = current.streams;
+    if (boundary.every((id) => streams.includes(id))) return;
+    current.done();
+    const turn = turns.take([...streams, ...boundary.filter((id) => !streams.includes(id))]);
+    run.turn = turn;
+    if (turn.ready === undefined) return;
+    await this.deadlines.race(
+      turn.ready,
+      run.deadline - this.nowMs(),
+      () =>
+        new CommandTimeoutError(run.definition.name, run.policy.timeoutMs, attempt, 'not-written'),
+    );
   }
 
   /** Folds events into a state, upcasting them; skips EventCore's own idempotency records. */
@@ -488,7 +541,7 @@ export class CommandExecutor {
           )
     ) as readonly RecordedEvent<E>[];
     this.cache?.observe(appended.versions);
-    if (run.cacheKey !== undefined) {
+    if (run.cacheable) {
       // The append was exact on every stream of the boundary, so the snapshot plus our own events
       // is the state at the new versions.
       this.remember(run, {
@@ -503,7 +556,7 @@ export class CommandExecutor {
   }
 
   private remember<S, E extends DomainEvent>(run: Run<S, E>, snapshot: StateSnapshot): void {
-    if (run.cacheKey !== undefined) this.cache?.set(run.cacheKey, snapshot);
+    if (run.cacheable) this.cache?.set(stateCacheKey(snapshot.boundary), snapshot);
   }
 
   private result<S, E extends DomainEvent>(
@@ -647,8 +700,37 @@ interface Run<S, E extends DomainEvent> {
   readonly baseMetadata: EventMetadata;
   readonly deadline: number;
   readonly policy: RetryPolicy;
-  /** Key of this command's boundary in the state cache; undefined when not cached. */
-  readonly cacheKey: string | undefined;
+  /** Whether states of this command are kept in, and taken from, the state cache. */
+  readonly cacheable: boolean;
+  /** This command's place in the executor's stream turns; it grows with discovered streams. */
+  turn: Turn | undefined;
+}
+
+/** What a decision on cached states answers when it must be made again on fresh reads. */
+const UNDECIDED = Symbol('undecided');
+
+/**
+ * The streams of `snapshot` whose versions differ from those earlier rounds of one decision saw,
+ * as conflicts; undefined when none did. Records the snapshot's versions in `seen`.
+ */
+function movedSince(
+  seen: Map<StreamId, number>,
+  snapshot: StateSnapshot,
+): StreamConflict[] | undefined {
+  let moved: StreamConflict[] | undefined;
+  snapshot.boundary.forEach((id, i) => {
+    const version = snapshot.versions[i]!;
+    const earlier = seen.get(id);
+    if (earlier !== undefined && earlier !== version) {
+      (moved ??= []).push({
+        streamId: id,
+        expected: ExpectedVersion.exact(earlier),
+        actual: version,
+      });
+    }
+    seen.set(id, version);
+  });
+  return moved;
 }
 
 function checkIterations(value: number): number {

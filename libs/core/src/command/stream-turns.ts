@@ -57,7 +57,8 @@ export class Turn {
   private waiters: (() => void)[] | undefined;
 
   constructor(
-    private readonly streams: readonly string[],
+    /** The streams this turn holds a place on. */
+    readonly streams: readonly string[],
     private readonly last: Map<string, Turn>,
   ) {}
 
