@@ -9,6 +9,11 @@ export {
 } from './event-store.contract';
 export { given, CommandSpecification, CommandOutcome, type StreamHistory } from './command-spec';
 export { projectEvents } from './projection-spec';
+export {
+  stateCacheDifferentialSuite,
+  scheduledStore,
+  type StateCacheDifferentialOptions,
+} from './state-cache.differential';
 export { FaultyEventStore, type FaultPlan } from './faulty-event-store';
 export { ManualClock } from './manual-clock';
 export { checkUpcasters, type UpcasterSample } from './upcaster-samples';
