@@ -44,6 +44,10 @@ export const ErrorMessages = {
     `Projections ${names} did not reach the requested position within ${timeoutMs} ms. Read again later, or check their status for a fault or a large lag.`,
   invalidProjection: (name: string, reason: string) =>
     `Projection ${name} is not usable: ${reason}.`,
+  projectionNotActive: (name: string, state: string, action: string) =>
+    state === 'standby'
+      ? `Projection "${name}" cannot be ${action} on this instance: another instance holds its lock and runs it (this one stands by). Nothing was changed; send the request to the instance whose status shows the projection running.`
+      : `Projection "${name}" cannot be ${action} on this instance: it is not running here (${state}). Nothing was changed; start it first, or send the request to the instance that runs it.`,
   eventDecode: (eventId: string, streamId: string, type: string, version: number, reason: string) =>
     `Event ${eventId} of stream "${streamId}" (type "${type}", stored schema version ${version}) cannot be decoded: ${reason}. Register the missing upcaster or fix the failing one; the event was not used.`,
   storeClosed: () => 'The event store is closed. Create a new store or restart the application.',

@@ -21,6 +21,7 @@ export const ErrorCodes = {
   projectionNotFound: 'eventcore.projection_not_found',
   projectionWaitTimeout: 'eventcore.projection_wait_timeout',
   invalidProjection: 'eventcore.invalid_projection',
+  projectionNotActive: 'eventcore.projection_not_active',
   eventDecode: 'eventcore.event_decode',
 } as const;
 

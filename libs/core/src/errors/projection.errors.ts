@@ -31,6 +31,21 @@ export class ProjectionWaitTimeoutError extends EventCoreError {
   }
 }
 
+/**
+ * Pause, resume or rebuild was asked of a projection that does not run on this instance: another
+ * instance holds its lock (`state` 'standby'), or it is not started here ('stopped'). Nothing changed.
+ */
+export class ProjectionNotActiveError extends EventCoreError {
+  readonly code = ErrorCodes.projectionNotActive;
+  constructor(
+    readonly projection: string,
+    readonly state: 'standby' | 'stopped',
+    readonly action: 'paused' | 'resumed' | 'rebuilt',
+  ) {
+    super(ErrorMessages.projectionNotActive(projection, state, action));
+  }
+}
+
 /** A projection's definition is invalid (name, batch size, error policy, host class). */
 export class InvalidProjectionError extends EventCoreError {
   readonly code = ErrorCodes.invalidProjection;

@@ -493,16 +493,125 @@ describe('ProjectionWorker edge cases', () => {
     expect(['catching-up', 'live']).toContain(worker.status().state);
   });
 
-  it('refuses to rebuild where the projection does not run', async () => {
+  it('refuses pause, resume and rebuild where the projection does not run, changing nothing', async () => {
     const stopped = make(new Recorder());
-    await expect(stopped.rebuild()).rejects.toMatchObject({ code: ErrorCodes.invalidProjection });
+    await expect(stopped.rebuild()).rejects.toMatchObject({
+      code: ErrorCodes.projectionNotActive,
+      state: 'stopped',
+      action: 'rebuilt',
+    });
+    await expect(stopped.pause()).rejects.toMatchObject({ code: ErrorCodes.projectionNotActive });
     const active = make(new Recorder());
     active.start();
     await until(() => active.status().state === 'live', 'live');
     const standby = make(new Recorder());
     standby.start();
     await until(() => standby.status().state === 'standby', 'standby');
-    await expect(standby.rebuild()).rejects.toThrow(/standby/);
+    await expect(standby.rebuild()).rejects.toThrow(/another instance holds its lock/);
+    await expect(standby.pause()).rejects.toMatchObject({
+      code: ErrorCodes.projectionNotActive,
+      state: 'standby',
+      action: 'paused',
+    });
+    await expect(standby.resume()).rejects.toMatchObject({ state: 'standby', action: 'resumed' });
+    // The refused pause is not kept for later: on takeover the projection runs.
+    await active.stop();
+    await appendMany(store, 'a-1', 2);
+    await until(() => standby.status().state === 'live', 'the standby took over and is live');
+    expect(standby.status().handledEvents).toBe(2);
+  });
+
+  it('refuses a pause asked while starting once another instance turns out to hold the lock', async () => {
+    const active = make(new Recorder());
+    active.start();
+    await until(() => active.status().state === 'live', 'live');
+    const second = make(new Recorder());
+    second.start();
+    await expect(second.pause()).rejects.toMatchObject({
+      code: ErrorCodes.projectionNotActive,
+      state: 'standby',
+    });
+    await active.stop();
+    await appendMany(store, 'a-1', 1);
+    await until(() => second.status().handledEvents === 1, 'the second runs, not paused');
+  });
+
+  it('answers pause with paused and resume with the state after its first batch', async () => {
+    const recorder = new Recorder();
+    const worker = make(recorder, { pollIntervalMs: 60_000 });
+    worker.start();
+    await until(() => worker.status().state === 'live', 'live');
+    expect(await worker.pause()).toMatchObject({ name: 'p', state: 'paused' });
+    expect(await worker.pause()).toMatchObject({ state: 'paused' }); // already paused
+    await appendMany(store, 'a-1', 3);
+    const resumed = await worker.resume();
+    expect(resumed).toMatchObject({ state: 'live', handledEvents: 3, lagEvents: 0 });
+    expect(recorder.seen).toHaveLength(3);
+    // Resuming a running projection answers after its next batch too.
+    expect(await worker.resume()).toMatchObject({ state: 'live', handledEvents: 3 });
+  });
+
+  it('answers resume with catching-up while far behind, and rebuild with rebuilding', async () => {
+    await appendMany(store, 'a-1', 25); // batchSize 10: three batches
+    const worker = make(new Recorder());
+    worker.start();
+    expect(await worker.pause()).toMatchObject({ state: 'paused' });
+    expect((await worker.resume()).state).toBe('catching-up');
+    await until(() => worker.status().state === 'live', 'live');
+    expect(await worker.rebuild()).toMatchObject({ state: 'rebuilding', handledEvents: 0 });
+    await worker.pause();
+    expect(await worker.rebuild()).toMatchObject({ state: 'paused', position: null });
+  });
+
+  it('answers resume with faulted when the event still fails', async () => {
+    await appendMany(store, 'a-1', 2);
+    const recorder = new Recorder();
+    recorder.failOn = (e) => e.streamVersion === 2;
+    const worker = make(recorder);
+    worker.start();
+    await until(() => worker.status().state === 'faulted', 'faulted');
+    expect(await worker.pause()).toMatchObject({ state: 'faulted' });
+    expect(await worker.resume()).toMatchObject({
+      state: 'faulted',
+      lastError: 'cannot handle Happened',
+    });
+    recorder.failOn = undefined;
+    expect(await worker.resume()).toMatchObject({ state: 'live', handledEvents: 2 });
+  });
+
+  it('a pause cuts a retry backoff short and gives no verdict; resume tries the event again', async () => {
+    await appendMany(store, 'a-1', 1);
+    let tries = 0;
+    let failing = true;
+    const worker = make(
+      {
+        handle: () => {
+          tries++;
+          if (failing) throw new Error('read model down');
+        },
+      },
+      { errorPolicy: { onFailure: 'dead-letter', retryDelayMs: 600_000, maxRetries: 3 } },
+    );
+    worker.start();
+    await until(() => tries === 1, 'first try');
+    expect(await worker.pause()).toMatchObject({ state: 'paused', handledEvents: 0 });
+    expect(await checkpoints.deadLetters('p')).toEqual([]);
+    failing = false;
+    expect(await worker.resume()).toMatchObject({ state: 'live', handledEvents: 1 });
+    expect(tries).toBe(2);
+  });
+
+  it('answers a pending pause or resume with stopped when the worker stops', async () => {
+    let release!: () => void;
+    await appendMany(store, 'a-1', 1);
+    const worker = make({ handle: () => new Promise<void>((r) => (release = r)) });
+    worker.start();
+    await until(() => release !== undefined, 'the batch in flight');
+    const pausing = worker.pause();
+    const stopping = worker.stop();
+    release();
+    await stopping;
+    expect(await pausing).toMatchObject({ state: 'stopped' });
   });
 
   it('keeps lag figures current while paused', async () => {

@@ -1,4 +1,4 @@
-import { CheckpointMovedError, InvalidProjectionError } from '../errors';
+import { CheckpointMovedError, InvalidProjectionError, ProjectionNotActiveError } from '../errors';
 import type { RecordedEvent } from '../events/event';
 import type { EventTypeRegistry } from '../events/event-type-registry';
 import type { EventStore, Position, ReadAllPage } from '../store/event-store';
@@ -43,8 +43,20 @@ interface Waiter {
   readonly reject: (error: unknown) => void;
 }
 
+/** A pause or resume waiting for the worker to get there. */
+interface Transition {
+  readonly kind: 'pause' | 'resume';
+  /** Turns the loop had completed when asked: a resume is done after a turn that started later. */
+  readonly after: number;
+  readonly resolve: (status: ProjectionStatus) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /** Thrown inside the loop when a stop interrupts retries: nothing is recorded for that event. */
 class Stopping extends Error {}
+
+/** Thrown inside the loop when a pause interrupts retries: the event is tried again on resume. */
+class Pausing extends Error {}
 
 /**
  * Runs one projection: takes the lease, catches up from the durable checkpoint, then follows the
@@ -64,11 +76,17 @@ export class ProjectionWorker<Tx = unknown> {
   private wakeUp: (() => void) | undefined;
   /** A wake-up that came while not sleeping: the next sleep returns at once, so no append is missed. */
   private wokenEarly = false;
-  /** Ends a retry's backoff early; only stop and lease loss do that, never an append. */
+  /** Ends a retry's backoff early; only stop, pause and lease loss do that, never an append. */
   private cutBackoff: (() => void) | undefined;
   private pauseRequested = false;
   private faulted = false;
-  private rebuildWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private rebuildWaiters: {
+    resolve: (status: ProjectionStatus) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private transitions: Transition[] = [];
+  /** Turns of the loop that read the log (successfully or not), to tell when a resume took effect. */
+  private turns = 0;
   private rebuilding = false;
   private positionWaiters: Waiter[] = [];
   private unsubscribe: (() => void) | undefined;
@@ -114,34 +132,50 @@ export class ProjectionWorker<Tx = unknown> {
     this.state = 'stopped';
     const stopped = new Error(`projection ${this.name} stopped`);
     for (const waiter of this.positionWaiters.splice(0)) waiter.reject(stopped);
+    // A pause or resume overtaken by the stop: the new state is 'stopped', and that is the answer.
+    for (const transition of this.transitions.splice(0)) transition.resolve(this.status());
   }
 
-  /** Stops handling after the batch in flight, keeping the lease. */
-  pause(): void {
+  /**
+   * Stops handling after the batch in flight (a retry's backoff is cut short; the event is tried
+   * again on resume), keeping the lease. Resolves with the status once paused — or faulted, which
+   * also handles nothing until resumed.
+   * @throws ProjectionNotActiveError (rejects) when the projection does not run on this instance.
+   */
+  pause(): Promise<ProjectionStatus> {
+    const refused = this.refuseUnlessActive('paused');
+    if (refused !== undefined) return refused;
     this.pauseRequested = true;
-    this.wake();
+    if (this.state === 'paused' || this.state === 'faulted') return Promise.resolve(this.status());
+    const waiting = this.transition('pause');
+    this.interrupt();
+    return waiting;
   }
 
-  /** Resumes a paused or faulted projection. */
-  resume(): void {
+  /**
+   * Resumes a paused or faulted projection. Resolves with the status after the first batch it read
+   * since: `live` or `catching-up` — or `faulted` again when the event still fails.
+   * @throws ProjectionNotActiveError (rejects) when the projection does not run on this instance.
+   */
+  resume(): Promise<ProjectionStatus> {
+    const refused = this.refuseUnlessActive('resumed');
+    if (refused !== undefined) return refused;
     this.pauseRequested = false;
     this.faulted = false;
+    const waiting = this.transition('resume');
     this.wake();
+    return waiting;
   }
 
   /**
    * Empties the read model (the handler's `reset`), forgets the checkpoint and replays from the
-   * beginning. Resolves once the reset is committed; the replay continues in the background.
+   * beginning. Resolves with the status once the reset is committed (`rebuilding`, or `paused` when
+   * paused); the replay continues in the background.
+   * @throws ProjectionNotActiveError (rejects) when the projection does not run on this instance.
    */
-  rebuild(): Promise<void> {
-    if (!this.running || this.state === 'standby') {
-      return Promise.reject(
-        new InvalidProjectionError(
-          this.name,
-          'it is not running on this instance (stopped or on standby); rebuild it where it runs',
-        ),
-      );
-    }
+  rebuild(): Promise<ProjectionStatus> {
+    const refused = this.refuseUnlessActive('rebuilt');
+    if (refused !== undefined) return refused;
     return new Promise((resolve, reject) => {
       this.rebuildWaiters.push({ resolve, reject });
       this.faulted = false;
@@ -204,9 +238,11 @@ export class ProjectionWorker<Tx = unknown> {
             await this.dropLease(error);
           } else if (error instanceof Stopping) {
             break;
-          } else {
+          } else if (!(error instanceof Pausing)) {
             // Store unavailable or similar: report, wait, try again. Never crash the process.
             this.report(error);
+            this.turns++;
+            this.settle(false); // a resume answers with the error in lastError, not after the outage
             await this.sleep(this.pollIntervalMs);
           }
         }
@@ -218,12 +254,66 @@ export class ProjectionWorker<Tx = unknown> {
     }
   }
 
+  /** A rejection for a control call on a projection that does not run here; undefined when it does. */
+  private refuseUnlessActive(
+    action: ProjectionNotActiveError['action'],
+  ): Promise<never> | undefined {
+    if (this.running && this.state !== 'standby') return undefined;
+    const state = this.running ? 'standby' : 'stopped';
+    return Promise.reject(new ProjectionNotActiveError(this.name, state, action));
+  }
+
+  private transition(kind: Transition['kind']): Promise<ProjectionStatus> {
+    return new Promise((resolve, reject) =>
+      this.transitions.push({ kind, after: this.turns, resolve, reject }),
+    );
+  }
+
+  /**
+   * Answers the pauses and resumes this turn completed. `idle`: the turn found the projection paused
+   * or faulted. A pause is also done once a later resume overtook it, and a resume once a later
+   * pause did: each answers the state the worker reached.
+   */
+  private settle(idle: boolean): void {
+    if (this.transitions.length === 0) return;
+    const done = (t: Transition) =>
+      t.kind === 'pause'
+        ? idle || !this.pauseRequested
+        : (idle && this.pauseRequested) || (!idle && this.turns > t.after);
+    const settled = this.transitions.filter(done);
+    if (settled.length === 0) return;
+    this.transitions = this.transitions.filter((t) => !settled.includes(t));
+    const status = this.status();
+    for (const t of settled) t.resolve(status);
+  }
+
+  /**
+   * On standby another instance runs the projection: refuse the calls that waited for a lease, and
+   * forget a pause — it belonged to this instance's run and must not come back at a later takeover.
+   */
+  private refuseWaiting(): void {
+    this.pauseRequested = false;
+    for (const t of this.transitions.splice(0)) {
+      t.reject(
+        new ProjectionNotActiveError(
+          this.name,
+          'standby',
+          t.kind === 'pause' ? 'paused' : 'resumed',
+        ),
+      );
+    }
+    for (const waiter of this.rebuildWaiters.splice(0)) {
+      waiter.reject(new ProjectionNotActiveError(this.name, 'standby', 'rebuilt'));
+    }
+  }
+
   /** One turn of the loop: lease, pause/fault/rebuild handling, then at most one batch. */
   private async step(): Promise<void> {
     if (this.lease === undefined || !this.lease.isHeld()) {
       this.lease = await this.deps.lock.tryAcquire(this.name);
       if (this.lease === undefined) {
         this.state = 'standby';
+        this.refuseWaiting();
         await this.sleep(this.deps.standbyRetryMs ?? 1_000);
         return;
       }
@@ -235,6 +325,7 @@ export class ProjectionWorker<Tx = unknown> {
     if (this.rebuildWaiters.length > 0) return this.reset();
     if (this.faulted || this.pauseRequested) {
       this.state = this.faulted ? 'faulted' : 'paused';
+      this.settle(true);
       await this.measureIdleLag();
       return this.sleep(this.pollIntervalMs);
     }
@@ -251,7 +342,7 @@ export class ProjectionWorker<Tx = unknown> {
     // Age of the oldest event not yet handled, taken before handling it.
     if (oldest !== undefined) this.lagSeconds = ageInSeconds(oldest);
     if (page.events.length > 0) {
-      if (!(await this.handleBatch(page))) return;
+      if (!(await this.handleBatch(page))) return this.endTurn();
     } else if (
       this.position === undefined ||
       this.deps.store.comparePositions(page.next, this.position) > 0
@@ -272,8 +363,14 @@ export class ProjectionWorker<Tx = unknown> {
         this.rebuilding = false;
         await this.handler.onLive?.();
       }
-      await this.sleep(this.pollIntervalMs);
     }
+    this.endTurn();
+    if (page.isEnd) await this.sleep(this.pollIntervalMs);
+  }
+
+  private endTurn(): void {
+    this.turns++;
+    this.settle(false);
   }
 
   private async reset(): Promise<void> {
@@ -287,7 +384,10 @@ export class ProjectionWorker<Tx = unknown> {
       this.position = undefined;
       this.handledEvents = 0;
       this.lastError = null;
-      for (const waiter of waiters) waiter.resolve();
+      // The loop shows 'paused' on its next turn; answer that already.
+      if (this.pauseRequested) this.state = 'paused';
+      const status = this.status();
+      for (const waiter of waiters) waiter.resolve(status);
     } catch (error) {
       for (const waiter of waiters) waiter.reject(error);
       throw error;
@@ -362,11 +462,14 @@ export class ProjectionWorker<Tx = unknown> {
         onFailure?.(error);
         // Stopping is not a verdict on the event: leave it for the next run, record nothing.
         if (!this.running) throw new Stopping();
+        // Nor is a pause: the event is tried afresh on resume.
+        if (this.pauseRequested) throw new Pausing();
         if (retry >= this.policy.maxRetries) return false;
         await this.backoff(
           Math.min(this.policy.maxRetryDelayMs, this.policy.retryDelayMs * 2 ** retry),
         );
         if (!this.running) throw new Stopping();
+        if (this.pauseRequested) throw new Pausing();
       }
     }
   }
@@ -476,7 +579,7 @@ export class ProjectionWorker<Tx = unknown> {
     });
   }
 
-  /** Wakes the loop and cuts a retry's backoff short: for stop and lease loss. */
+  /** Wakes the loop and cuts a retry's backoff short: for stop, pause and lease loss. */
   private interrupt(): void {
     const cut = this.cutBackoff;
     this.cutBackoff = undefined;

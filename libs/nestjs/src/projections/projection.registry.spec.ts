@@ -1,13 +1,21 @@
 import type { INestApplication } from '@nestjs/common';
 import {
   ErrorCodes,
+  InMemoryCheckpointStore,
   InMemoryEventStore,
+  InMemoryProjectionLock,
   type Position,
   ProjectionNotFoundError,
   ProjectionWaitTimeoutError,
 } from '@eventcore/core';
 import { CommandBus } from '../command-bus';
-import { Add, SeenModel, createTestApp, headOf } from './__fixtures__/projection-fixtures';
+import {
+  Add,
+  SeenModel,
+  createTestApp,
+  eventually,
+  headOf,
+} from './__fixtures__/projection-fixtures';
 import { ProjectionRegistry } from './projection.registry';
 
 describe('ProjectionRegistry', () => {
@@ -103,6 +111,23 @@ describe('ProjectionRegistry', () => {
     ).rejects.toBeInstanceOf(ProjectionNotFoundError);
   });
 
+  it('pause, resume and rebuild answer the state they brought the projection to', async () => {
+    await eventually(() => registry.get('counters').state === 'live', 'live');
+    expect(await registry.pause('counters')).toMatchObject({ name: 'counters', state: 'paused' });
+    for (let i = 1; i <= 3; i++) await bus.execute(new Add('a', i));
+    expect(model.positions).toEqual([]);
+    expect(await registry.resume('counters')).toMatchObject({
+      state: 'live',
+      handledEvents: 3,
+      position: '3',
+    });
+    expect(await registry.rebuild('counters')).toMatchObject({
+      state: 'rebuilding',
+      handledEvents: 0,
+    });
+    expect(model.resets).toBe(1);
+  });
+
   it('lists the status of every projection', async () => {
     await registry.waitFor((await bus.execute(new Add('a', 1))).position);
     expect(registry.list()).toEqual([
@@ -118,3 +143,45 @@ function pendingWaits(registry: ProjectionRegistry): number {
   ).entries;
   return [...entries.values()].reduce((sum, entry) => sum + entry.worker.pendingWaits, 0);
 }
+
+/** Two instances on one lock: control calls on the one standing by. */
+describe('ProjectionRegistry on a standby instance', () => {
+  const apps: INestApplication[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  });
+
+  it('refuses pause, resume and rebuild with ProjectionNotActiveError and changes nothing', async () => {
+    const shared = {
+      store: new InMemoryEventStore(),
+      model: new SeenModel(),
+      checkpointStore: new InMemoryCheckpointStore(),
+      projectionLock: new InMemoryProjectionLock(),
+    };
+    const active = await createTestApp(shared);
+    apps.push(active);
+    const activeRegistry = active.get(ProjectionRegistry);
+    await eventually(() => activeRegistry.get('counters').state === 'live', 'active is live');
+    const standby = await createTestApp(shared);
+    apps.push(standby);
+    const standbyRegistry = standby.get(ProjectionRegistry);
+    await eventually(() => standbyRegistry.get('counters').state === 'standby', 'standby');
+
+    for (const [call, action] of [
+      [() => standbyRegistry.pause('counters'), 'paused'],
+      [() => standbyRegistry.resume('counters'), 'resumed'],
+      [() => standbyRegistry.rebuild('counters'), 'rebuilt'],
+    ] as const) {
+      await expect(call()).rejects.toMatchObject({
+        code: ErrorCodes.projectionNotActive,
+        projection: 'counters',
+        state: 'standby',
+        action,
+      });
+    }
+    expect(shared.model.resets).toBe(0);
+    const written = await standby.get(CommandBus).execute(new Add('a', 1));
+    await activeRegistry.waitFor(written.position);
+    expect(activeRegistry.get('counters').state).toBe('live');
+  });
+});

@@ -77,22 +77,33 @@ export class ProjectionRegistry {
     this.entry(name).worker.start();
   }
 
-  /** Stops handling after the batch in flight; this instance keeps the lease. */
-  pause(name: string): void {
-    this.entry(name).worker.pause();
+  /**
+   * Stops handling after the batch in flight (a retry's backoff is cut short); this instance keeps
+   * the lease. Resolves with the new status (`paused`, or `faulted` when it was faulted).
+   * @throws ProjectionNotActiveError (rejects) when the projection does not run on this instance:
+   * another one holds its lock (`standby`), or it is not started here. Nothing is changed then.
+   */
+  pause(name: string): Promise<ProjectionStatus> {
+    return this.entry(name).worker.pause();
   }
 
-  /** Resumes a paused or faulted projection (after fixing the cause of a fault). */
-  resume(name: string): void {
-    this.entry(name).worker.resume();
+  /**
+   * Resumes a paused or faulted projection (after fixing the cause of a fault). Resolves with the
+   * status after the first batch it read since: `live`, `catching-up`, or `faulted` again when the
+   * event still fails.
+   * @throws ProjectionNotActiveError (rejects) when the projection does not run on this instance.
+   */
+  resume(name: string): Promise<ProjectionStatus> {
+    return this.entry(name).worker.resume();
   }
 
   /**
    * Empties the read model (the projection's `reset`), forgets its checkpoint and replays from the
-   * beginning. Resolves once the reset is committed; the replay goes on in the background. On an
-   * instance that does not hold the projection's lease it waits until it does.
+   * beginning. Resolves with the status once the reset is committed (`rebuilding`, or `paused` when
+   * paused); the replay goes on in the background.
+   * @throws ProjectionNotActiveError (rejects) when the projection does not run on this instance.
    */
-  rebuild(name: string): Promise<void> {
+  rebuild(name: string): Promise<ProjectionStatus> {
     return this.entry(name).worker.rebuild();
   }
 
