@@ -12,7 +12,8 @@ import {
 } from './postgres.options';
 import { checkSchemaName, DEFAULT_SCHEMA } from './schema/schema-name';
 import type { PGlite } from '@electric-sql/pglite';
-import { mkdirSync } from 'node:fs';
+import { lockEmbeddedDirectory } from './embedded/directory-lock';
+import { embeddedFolder, ensureDirectoryOwner, holdUntilClosed } from './embedded/pglite-lock';
 
 /**
  * Creates the event store on a PostgreSQL server (through a `pg` pool) and, unless
@@ -62,6 +63,11 @@ export async function createPostgresEventStore(
 /**
  * Creates the event store on an embedded PGlite database: in memory, or durable in `dataDir`.
  * Same SQL and behaviour as on a server, for development, tests and single-process apps.
+ *
+ * An on-disk database has one owner: its folder is locked before it is opened (or, for a `db` you
+ * pass, before the store uses it) until the database is closed.
+ * @throws EmbeddedDatabaseLockedError when another live process, or another store or PGlite
+ * instance of this process, has the folder open; nothing is opened then.
  */
 export async function createPGliteEventStore(
   options: PGliteEventStoreOptions = {},
@@ -79,6 +85,9 @@ export async function createPGliteEventStore(
     );
   }
   const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
+  // A PGlite passed in was opened by its user; the store refuses to write through it unless that
+  // instance is the folder's only owner (see docs/event-store.md, "One owner per folder").
+  if (options.db !== undefined) ensureDirectoryOwner(options.db);
   const db = options.db ?? (await openPGlite(options.dataDir));
   const executor = new PGliteSqlExecutor(db, options.db === undefined);
   // One in-process connection: nothing to retry, nothing to break, one batch at a time.
@@ -107,9 +116,21 @@ async function migrateOrClose(
 
 /**
  * Opens an embedded database, in memory or in `dataDir` — created with its parents if missing
- * (PGlite itself creates only the last folder, so `./data/app` failed on a fresh checkout).
+ * (PGlite itself creates only the last folder, so `./data/app` failed on a fresh checkout). An
+ * on-disk folder is locked first and stays locked until the returned instance is closed.
+ * @throws EmbeddedDatabaseLockedError when another live process, or another instance of this
+ * process, has the folder open; nothing is opened then.
  */
 export async function openPGlite(dataDir: string | undefined): Promise<PGlite> {
-  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-  return (await import('@electric-sql/pglite')).PGlite.create({ dataDir });
+  const folder = embeddedFolder(dataDir);
+  // Locked before PGlite touches the folder: opening alone may replay its WAL.
+  const lock = folder === undefined ? undefined : lockEmbeddedDirectory(folder);
+  try {
+    const db = await (await import('@electric-sql/pglite')).PGlite.create({ dataDir });
+    if (lock !== undefined) holdUntilClosed(db, lock);
+    return db;
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
 }

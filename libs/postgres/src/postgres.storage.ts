@@ -4,6 +4,7 @@ import { createPGliteEventStore, createPostgresEventStore, openPGlite } from './
 import {
   createPGliteAppendNotifier,
   createPostgresAppendNotifier,
+  type PostgresAppendNotifier,
 } from './projection/postgres.append-notifier';
 import {
   createPostgresCheckpointStore,
@@ -60,13 +61,24 @@ export async function createPostgresStorage(
       },
     };
   }
+  // Locks the folder until db.close(): a second process (or a second storage here) is refused.
   const db = await openPGlite(options.dataDir);
-  const eventStore = await createPGliteEventStore({ db });
-  const notifier = await createPGliteAppendNotifier(db, { schema: eventStore.schema });
-  eventStore.useAppendNotifier(notifier);
+  let eventStore: PostgresEventStore;
+  let notifier: PostgresAppendNotifier;
+  let checkpointStore: PostgresCheckpointStore;
+  try {
+    eventStore = await createPGliteEventStore({ db });
+    notifier = await createPGliteAppendNotifier(db, { schema: eventStore.schema });
+    eventStore.useAppendNotifier(notifier);
+    checkpointStore = await createPostgresCheckpointStore(eventStore);
+  } catch (error) {
+    // Closing releases the folder's lock now rather than at the end of the process.
+    await db.close().catch(() => undefined);
+    throw error;
+  }
   return {
     eventStore,
-    checkpointStore: await createPostgresCheckpointStore(eventStore),
+    checkpointStore,
     // PGlite is one process's database: an in-process lock is all the election there is.
     projectionLock: new InMemoryProjectionLock(),
     description: `embedded PGlite in ${options.dataDir}`,

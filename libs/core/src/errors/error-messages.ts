@@ -57,6 +57,8 @@ export const ErrorMessages = {
         ? 'An append was in flight when the connection failed: it may or may not have been written; retry it with an idempotency key to find out safely.'
         : 'Nothing was written.'
     } Check that the database is up and reachable with the configured connection settings; the store recovers by itself once it answers again.`,
+  embeddedDatabaseLocked: (dataDir: string, holder: string) =>
+    `The embedded database in ${dataDir} is in use by ${holder}; nothing was opened. An embedded (PGlite) database has exactly one owner: stop that process, or give this one its own folder (EVENTCORE_DATA_DIR), or run every instance on a PostgreSQL server (DATABASE_URL). If that process no longer exists (for example its host was renamed or the folder was copied from another machine), delete the folder's eventcore.lock and start again.`,
 } as const;
 
 function describe(value: unknown): string {

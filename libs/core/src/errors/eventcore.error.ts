@@ -17,6 +17,7 @@ export const ErrorCodes = {
   invalidOptions: 'eventcore.invalid_options',
   storeClosed: 'eventcore.store_closed',
   storeUnavailable: 'eventcore.store_unavailable',
+  embeddedDatabaseLocked: 'eventcore.embedded_database_locked',
   checkpointMoved: 'eventcore.checkpoint_moved',
   projectionNotFound: 'eventcore.projection_not_found',
   projectionWaitTimeout: 'eventcore.projection_wait_timeout',

@@ -125,3 +125,33 @@ export class StoreUnavailableError extends EventCoreError {
     super(ErrorMessages.storeUnavailable(reason, outcome), options);
   }
 }
+
+/** Who holds an embedded database's directory, as recorded in its lock. */
+export interface EmbeddedDatabaseHolder {
+  readonly pid: number;
+  readonly host: string;
+  /** When the holding process started (ISO 8601), if known. */
+  readonly startedAt?: string;
+  /** True when the holder is this very process (a second store or opener in the same process). */
+  readonly thisProcess: boolean;
+}
+
+/**
+ * An embedded (PGlite) database directory is already open in a live process, or in this one.
+ * Nothing was opened: two writers on one directory would lose each other's events silently.
+ */
+export class EmbeddedDatabaseLockedError extends EventCoreError {
+  readonly code = ErrorCodes.embeddedDatabaseLocked;
+  constructor(
+    readonly dataDir: string,
+    readonly holder: EmbeddedDatabaseHolder,
+  ) {
+    super(ErrorMessages.embeddedDatabaseLocked(dataDir, describeHolder(holder)));
+  }
+}
+
+function describeHolder(holder: EmbeddedDatabaseHolder): string {
+  const started = holder.startedAt === undefined ? '' : `, started ${holder.startedAt}`;
+  const who = holder.thisProcess ? 'this process' : 'process';
+  return `${who} ${holder.pid} on host "${holder.host}"${started}`;
+}
