@@ -22,7 +22,7 @@ interface GateView {
   /** Events folded, of any stream: a state folded from another boundary differs here. */
   readonly seen: number;
   readonly approvals: number;
-  /** Open (true) or closed (false) per gate stream folded. */
+  /** Open (true) or closed (false) per gate stream folded; a gate never toggled is open. */
   readonly gates: Readonly<Record<string, boolean>>;
   /** Gates named by the approvals folded, in order. */
   readonly mentioned: readonly string[];
@@ -77,7 +77,7 @@ class Approve extends GateCommand {
 
   handle(state: GateView, ctx: CommandContext<GateEvent, Approve>): void {
     ctx.discover(this.gate as StreamId);
-    ctx.require(state.gates[this.gate] === true, `gate ${this.gate} is closed`, 'gate.closed');
+    ctx.require(state.gates[this.gate] !== false, `gate ${this.gate} is closed`, 'gate.closed');
     ctx.emit('ledger', {
       type: 'Approved',
       data: { gate: this.gate, approvalsBefore: state.approvals, seen: state.seen },
@@ -98,7 +98,7 @@ class Toggle extends GateCommand {
   }
 
   handle(state: GateView, ctx: CommandContext<GateEvent, Toggle>): void {
-    if ((state.gates[this.gate] ?? false) === this.open) return;
+    if ((state.gates[this.gate] ?? true) === this.open) return;
     ctx.emit('gate', {
       type: this.open ? 'GateOpened' : 'GateClosed',
       data: { seen: state.seen },
