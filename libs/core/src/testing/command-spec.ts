@@ -7,15 +7,29 @@ import {
 import type { CommandLogic } from '../command/command-logic';
 import type { CommandResult } from '../command/command-result';
 import { type ErrorCode, isEventCoreError } from '../errors';
-import type { DomainEvent } from '../events/event';
+import type { DomainEvent, EventToAppend } from '../events/event';
 import { newEventId } from '../events/event-id';
+import type { EventTypeRegistry } from '../events/event-type-registry';
 import { InMemoryEventStore } from '../memory/in-memory.event-store';
 import { ExpectedVersion } from '../store/expected-version';
 import { streamId } from '../store/stream-id';
 import { ManualClock } from './manual-clock';
 
+/** An event of a {@link StreamHistory}: a domain event, optionally with its schema version. */
+export interface HistoryEvent<Type extends string = string, Data = unknown> extends DomainEvent<
+  Type,
+  Data
+> {
+  /**
+   * In a history: the schema version the event is stored at, so `data` of an older shape goes
+   * through the upcasters as stored events do. In an expectation (`then`): the version the command
+   * must have written. @default the type's current version in the `events` registry (1 without one)
+   */
+  readonly schemaVersion?: number;
+}
+
 /** Events per stream id, oldest first: `{ 'account-1': [{ type: 'AccountOpened', data: {...} }] }`. */
-export type StreamHistory = Readonly<Record<string, readonly DomainEvent[]>>;
+export type StreamHistory = Readonly<Record<string, readonly HistoryEvent[]>>;
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -24,6 +38,10 @@ type ErrorClass = abstract new (...args: never[]) => Error;
  * It runs the real executor (validation, discovery, boundary checks) over a private in-memory store
  * seeded with `history`; no Nest and no database needed. Assertions throw Node's AssertionError,
  * so it works in any test runner.
+ *
+ * With event types in `options.events`, history events are stored at their type's current schema
+ * version (and with its serializer) unless they name an older `schemaVersion`, and are upcast on
+ * read as in production.
  */
 export function given(
   history: StreamHistory = {},
@@ -59,10 +77,10 @@ export class CommandSpecification {
         {
           streamId: streamId(id),
           expected: ExpectedVersion.any,
-          events: events.map((event) => ({
+          events: events.map((event): EventToAppend => ({
             id: newEventId(),
             type: event.type,
-            data: event.data,
+            ...storedForm(event, this.options.events),
             metadata: { correlationId: 'given', causationId: 'given', userId: null, custom: {} },
             occurredAt: clock.now().toISOString(),
           })),
@@ -91,9 +109,17 @@ export class CommandOutcome {
         message: `Expected events, but the command failed: ${describe(error)}`,
       });
     });
-    const actual: Record<string, DomainEvent[]> = {};
-    for (const event of result.events)
-      (actual[event.streamId] ??= []).push({ type: event.type, data: event.data });
+    const actual: Record<string, HistoryEvent[]> = {};
+    for (const event of result.events) {
+      const list = (actual[event.streamId] ??= []);
+      // The written schema version is compared only where the expectation names one.
+      const versioned = expected[event.streamId]?.[list.length]?.schemaVersion !== undefined;
+      list.push(
+        versioned
+          ? { type: event.type, data: event.data, schemaVersion: event.schemaVersion }
+          : { type: event.type, data: event.data },
+      );
+    }
     const wanted = Object.fromEntries(
       Object.entries(expected).filter(([, events]) => events.length > 0),
     );
@@ -138,6 +164,24 @@ export class CommandOutcome {
     }
     return error as Error;
   }
+}
+
+/**
+ * How a history event is stored: at its `schemaVersion`, by default the type's current one, when
+ * `data` is encoded with the type's serializer (older versions are stored as the JSON given).
+ * @internal shared with projectEvents
+ */
+export function storedForm(
+  event: HistoryEvent,
+  registry: EventTypeRegistry | undefined,
+): Pick<EventToAppend, 'data' | 'schemaVersion' | 'encoding'> {
+  const current = registry?.currentVersion(event.type) ?? 1;
+  const schemaVersion = event.schemaVersion ?? current;
+  if (registry === undefined || schemaVersion !== current) {
+    return { data: event.data, schemaVersion };
+  }
+  const { data, encoding } = registry.encode(event.type, event.data);
+  return encoding === undefined ? { data, schemaVersion } : { data, schemaVersion, encoding };
 }
 
 function describe(error: unknown): string {

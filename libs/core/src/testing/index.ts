@@ -7,8 +7,14 @@ export {
   testEvent,
   type EventStoreContractOptions,
 } from './event-store.contract';
-export { given, CommandSpecification, CommandOutcome, type StreamHistory } from './command-spec';
-export { projectEvents } from './projection-spec';
+export {
+  given,
+  CommandSpecification,
+  CommandOutcome,
+  type HistoryEvent,
+  type StreamHistory,
+} from './command-spec';
+export { projectEvents, type ProjectEventsOptions } from './projection-spec';
 export {
   stateCacheDifferentialSuite,
   scheduledStore,
