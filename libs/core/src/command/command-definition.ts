@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { InvalidCommandError, InvalidStreamIdError } from '../errors';
+import { getMetadataStorage } from 'class-validator';
+import { ErrorMessages, InvalidCommandError, InvalidStreamIdError } from '../errors';
 import { type StreamId, streamIdProblem } from '../store/stream-id';
 import {
   COMMAND_METADATA,
@@ -13,7 +14,11 @@ export interface CommandDefinition {
   readonly name: string;
   readonly streamProperties: readonly string[];
   readonly options: CommandOptions;
+  /** The decorated class itself. */
+  readonly commandClass: CommandClass;
 }
+
+type CommandClass = abstract new (...args: never[]) => unknown;
 
 const definitions = new WeakMap<object, CommandDefinition>();
 
@@ -38,7 +43,12 @@ export function commandDefinition(command: object): CommandDefinition {
     }
   }
   const streamProperties: string[] = Reflect.getMetadata(STREAM_PROPERTIES_METADATA, ctor) ?? [];
-  const definition = { name, streamProperties: [...new Set(streamProperties)], options };
+  const definition: CommandDefinition = {
+    name,
+    streamProperties: [...new Set(streamProperties)],
+    options,
+    commandClass: ctor as CommandClass,
+  };
   if (definition.streamProperties.length === 0) {
     throw new InvalidCommandError(
       name,
@@ -76,4 +86,65 @@ function checkedStream(id: unknown, definition: CommandDefinition, property: str
   if (problem !== undefined)
     throw new InvalidStreamIdError(id, `${definition.name}.${property}: ${problem}`);
   return id as StreamId;
+}
+
+const undecoratedByClass = new WeakMap<CommandDefinition, readonly string[]>();
+
+/**
+ * Refuses a command class that input validation (whitelist, `forbidNonWhitelisted`) would refuse
+ * on every call: one that defines a property with neither `@Stream()` nor a class-validator
+ * decorator. That is a mistake in the class, not in the caller's input, so it is reported as such
+ * (a 500 over HTTP) instead of as a 400 "property … should not exist" on every request.
+ *
+ * Call it only for commands that are validated: with validation off such a property is harmless.
+ * The class is examined once: its constructor is called once without arguments, and the own
+ * enumerable properties of that instance are the ones the class defines (field declarations,
+ * parameter properties, constructor assignments). The instance being executed is not used, since
+ * properties added to it after construction are input, and refusing those stays a 400. A
+ * constructor that throws without arguments cannot be examined, and a property the constructor
+ * leaves unset without arguments (an optional field under `useDefineForClassFields: false`, a
+ * conditional assignment) is not seen; those classes get the 400 as before.
+ * @throws InvalidCommandError naming the class and every undecorated property.
+ */
+export function checkPropertiesDecorated(definition: CommandDefinition): void {
+  let undecorated = undecoratedByClass.get(definition);
+  if (undecorated === undefined) {
+    undecorated = undecoratedProperties(definition);
+    undecoratedByClass.set(definition, undecorated);
+  }
+  if (undecorated.length > 0) {
+    throw new InvalidCommandError(
+      definition.name,
+      ErrorMessages.undecoratedCommandProperties(
+        definition.commandClass.name || 'anonymous class',
+        undecorated,
+      ),
+      undecorated,
+    );
+  }
+}
+
+function undecoratedProperties(definition: CommandDefinition): readonly string[] {
+  let probe: unknown;
+  try {
+    probe = Reflect.construct(definition.commandClass, []);
+  } catch {
+    return []; // needs its arguments: nothing can be learnt without them
+  }
+  if (typeof probe !== 'object' || probe === null) return [];
+  // The selection class-validator's whitelist makes for `validate(object)`: no groups, and any
+  // metadata (a rule, @IsOptional, @ValidateIf, @Allow, @Stream) allows the property.
+  const decorated = new Set(
+    getMetadataStorage()
+      .getTargetValidationMetadatas(
+        definition.commandClass,
+        undefined as unknown as string,
+        false,
+        false,
+      )
+      .map((metadata) => metadata.propertyName),
+  );
+  return Object.keys(probe).filter(
+    (key) => !decorated.has(key) && !definition.streamProperties.includes(key),
+  );
 }

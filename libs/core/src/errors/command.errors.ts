@@ -29,12 +29,18 @@ export class CommandValidationError extends EventCoreError {
   }
 }
 
-/** A class passed to the executor is not a usable command (not decorated, no streams, missing methods). */
+/**
+ * A class passed to the executor is not a usable command (not decorated, no streams, missing
+ * methods, or properties that input validation would refuse on every call). A programming error,
+ * never the caller's input: over HTTP it is a 500.
+ */
 export class InvalidCommandError extends EventCoreError {
   readonly code = ErrorCodes.invalidCommand;
   constructor(
     readonly commandName: string,
     reason?: string,
+    /** The properties at fault, when the reason is about properties. */
+    readonly properties?: readonly string[],
   ) {
     super(
       reason === undefined
