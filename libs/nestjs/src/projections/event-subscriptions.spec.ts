@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { InMemoryEventStore, type RecordedEvent } from '@eventcore/core';
+import { ExpectedVersion, InMemoryEventStore, type RecordedEvent, streamId } from '@eventcore/core';
+import { testEvent } from '@eventcore/core/testing';
 import { CommandBus } from '../command-bus';
 import { Add, createTestApp, eventually } from './__fixtures__/projection-fixtures';
 import { EventSubscriptions } from './event-subscriptions';
@@ -83,5 +84,78 @@ describe('EventSubscriptions', () => {
     await app.close();
     expect(sub.status().state).toBe('stopped');
     app = await createTestApp({ store, providers: [] });
+  });
+});
+
+describe('EventSubscriptions with event types', () => {
+  let app: INestApplication | undefined;
+  afterEach(async () => {
+    await app?.close();
+  });
+
+  it('hands over upcast events and never an undecodable one raw (EventDecodeError, then the policy)', async () => {
+    const store = new InMemoryEventStore();
+    await store.append([
+      {
+        streamId: streamId('doc-1'),
+        expected: ExpectedVersion.any,
+        events: [
+          testEvent('Renamed', { title: 'first' }), // stored at version 1
+          testEvent('Renamed', { oops: true }), // version 1, but the upcaster cannot read it
+          testEvent('Renamed', { name: 'CURRENT' }, { schemaVersion: 2 }),
+        ],
+      },
+    ]);
+    app = await createTestApp({
+      store,
+      providers: [],
+      events: [
+        {
+          type: 'Renamed',
+          version: 2,
+          upcasters: { 1: (d) => ({ name: (d as { title: string }).title.toUpperCase() }) },
+        },
+      ],
+    });
+    const seen: RecordedEvent[] = [];
+    const sub = await app.get(EventSubscriptions).subscribe({
+      from: 'beginning',
+      errorPolicy: { onFailure: 'dead-letter', maxRetries: 0 },
+      onEvent: (event) => void seen.push(event),
+    });
+    await eventually(() => sub.status().state === 'live', 'live');
+    // One batch failed on the bad event, then each event went alone: the first may come twice.
+    const unique = [...new Map(seen.map((e) => [e.id, e])).values()];
+    expect(unique.map((e) => [e.schemaVersion, e.data])).toEqual([
+      [2, { name: 'FIRST' }],
+      [2, { name: 'CURRENT' }],
+    ]);
+    expect(sub.status().deadLetters).toBe(1);
+    expect(sub.status().lastError).toMatch(
+      /stored schema version 1\) cannot be decoded: the upcaster from version 1 to 2 failed/,
+    );
+    await sub.stop();
+  });
+
+  it('faults on an undecodable event by default, naming it', async () => {
+    const store = new InMemoryEventStore();
+    const { events } = await store.append([
+      {
+        streamId: streamId('doc-1'),
+        expected: ExpectedVersion.any,
+        events: [testEvent('Renamed', { name: 'from the future' }, { schemaVersion: 3 })],
+      },
+    ]);
+    app = await createTestApp({ store, providers: [], events: [{ type: 'Renamed' }] });
+    const seen: RecordedEvent[] = [];
+    const sub = await app.get(EventSubscriptions).subscribe({
+      from: 'beginning',
+      errorPolicy: { retryDelayMs: 1, maxRetries: 1 },
+      onEvent: (event) => void seen.push(event),
+    });
+    await eventually(() => sub.status().state === 'faulted', 'faulted');
+    expect(seen).toEqual([]);
+    expect(sub.status().lastError).toContain(`Event ${events[0]!.id} of stream "doc-1"`);
+    await sub.stop();
   });
 });

@@ -1,6 +1,7 @@
-import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import {
   type EventStore,
+  type EventTypeRegistry,
   InMemoryCheckpointStore,
   InMemoryProjectionLock,
   type Position,
@@ -10,6 +11,7 @@ import {
   type ReadAllFilter,
   type RecordedEvent,
 } from '@eventcore/core';
+import { EVENTCORE_EVENT_TYPES } from '../eventcore.constants';
 import { InjectEventStore } from '../inject-event-store.decorator';
 
 /** Options of {@link EventSubscriptions.subscribe}. */
@@ -22,9 +24,12 @@ export interface SubscribeOptions {
   readonly filter?: ReadAllFilter;
   /** Most events handed over per batch. @default 100 */
   readonly batchSize?: number;
-  /** What to do when `onEvent` throws. @default 3 retries from 100 ms, then 'fault' */
+  /**
+   * What to do when `onEvent` throws, or an event cannot be upcast (`EventDecodeError`).
+   * @default 3 retries from 100 ms, then 'fault'
+   */
   readonly errorPolicy?: Partial<ProjectionErrorPolicy>;
-  /** Called with each event, one at a time, in log order. */
+  /** Called with each event, one at a time, in log order, upcast to its type's current version. */
   onEvent(event: RecordedEvent): Promise<void> | void;
   /** Called each time the subscription has caught up with the log. */
   onCaughtUp?(): Promise<void> | void;
@@ -46,6 +51,11 @@ const HEAD_PAGE = 10_000;
  * integrations). Same batching, backpressure and position tokens as projections, but the position
  * lives in memory only: after a restart, subscribe again `from` a position you saved yourself.
  * Every subscription runs on every instance (no lease), and is stopped on application shutdown.
+ *
+ * Events arrive in their current shape, upcast through the module's event types as projections get
+ * them. An event that cannot be upcast never reaches `onEvent` raw: its `EventDecodeError` (naming
+ * the event, stream, type and stored version) goes through the error policy like a failing
+ * `onEvent` — retries, then `faulted` or a dead letter (kept in memory with the position).
  */
 @Injectable()
 export class EventSubscriptions implements BeforeApplicationShutdown {
@@ -53,7 +63,10 @@ export class EventSubscriptions implements BeforeApplicationShutdown {
   private readonly active = new Set<ProjectionWorker>();
   private count = 0;
 
-  constructor(@InjectEventStore() private readonly store: EventStore) {}
+  constructor(
+    @InjectEventStore() private readonly store: EventStore,
+    @Inject(EVENTCORE_EVENT_TYPES) private readonly events: EventTypeRegistry,
+  ) {}
 
   /**
    * Starts a subscription and returns once it runs (for `'live'`, once the head is known, so every
@@ -77,6 +90,7 @@ export class EventSubscriptions implements BeforeApplicationShutdown {
       },
       {
         store: this.store,
+        events: this.events, // the worker upcasts each batch before onEvent, as for projections
         checkpoints: new InMemoryCheckpointStore(start === undefined ? {} : { [name]: start }),
         lock: new InMemoryProjectionLock(),
         onError: (failed, error) => this.logFailure(failed, error),

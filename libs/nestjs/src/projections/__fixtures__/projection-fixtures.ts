@@ -7,6 +7,7 @@ import {
   type CommandContext,
   type CommandLogic,
   type EventStore,
+  type EventTypeDefinition,
   type ProjectionLock,
   type RecordedEvent,
   Stream,
@@ -118,6 +119,8 @@ export interface TestAppOptions {
   readonly checkpointStore?: CheckpointStore;
   readonly projectionLock?: ProjectionLock;
   readonly projections?: ProjectionsModuleOptions;
+  /** Event types with schema versions and upcasters. */
+  readonly events?: readonly EventTypeDefinition[];
 }
 
 /**
@@ -133,6 +136,7 @@ export async function createTestApp(options: TestAppOptions): Promise<INestAppli
         checkpointStore: options.checkpointStore,
         projectionLock: options.projectionLock,
         projections: { standbyRetryMs: 20, ...options.projections },
+        events: options.events,
       }),
       EventCoreHealthModule,
     ],
