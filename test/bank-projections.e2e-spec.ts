@@ -64,17 +64,19 @@ describe('bank read model and projections (HTTP)', () => {
 
     await strongRead(await seed()).expect(200);
     const paused = await http.post('/projections/account-balances/pause').expect(200);
-    expect(paused.body.name).toBe('account-balances');
+    expect(paused.body).toMatchObject({ name: 'account-balances', state: 'paused' });
     const write = await http.post('/accounts/a/deposits').send({ amount: 5 }).expect(201);
     const timedOut = await strongRead(write.body.position, 50).expect(503);
     expect(timedOut.body.code).toBe('eventcore.projection_wait_timeout');
 
-    await http.post('/projections/account-balances/resume').expect(200);
+    const resumed = await http.post('/projections/account-balances/resume').expect(200);
+    expect(resumed.body).toMatchObject({ state: 'live', lagEvents: 0 }); // the state it reached
     const after = { ...expectedAccounts, total: 105 };
     after.accounts = [{ id: 'a', owner: 'Ann', balance: 75 }, expectedAccounts.accounts[1]!];
     expect((await strongRead(write.body.position).expect(200)).body).toMatchObject(after);
 
-    await http.post('/projections/account-balances/rebuild').expect(200);
+    const rebuilt = await http.post('/projections/account-balances/rebuild').expect(200);
+    expect(rebuilt.body).toMatchObject({ state: 'rebuilding', handledEvents: 0 });
     expect((await strongRead(write.body.position).expect(200)).body).toMatchObject(after);
   });
 

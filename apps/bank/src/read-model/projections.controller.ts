@@ -12,25 +12,27 @@ export class ProjectionsController {
     return this.projections.list();
   }
 
+  /**
+   * Answers once paused, with the new status; 409 `eventcore.projection_not_active` on an instance
+   * where the projection stands by (see docs/projections.md).
+   */
   @Post(':name/pause')
   @HttpCode(200)
-  pause(@Param('name') name: string): ProjectionStatus {
-    this.projections.pause(name);
-    return this.projections.get(name);
+  pause(@Param('name') name: string): Promise<ProjectionStatus> {
+    return this.projections.pause(name);
   }
 
+  /** Answers after the first batch since resuming: `live`, `catching-up` or `faulted` again. */
   @Post(':name/resume')
   @HttpCode(200)
-  resume(@Param('name') name: string): ProjectionStatus {
-    this.projections.resume(name);
-    return this.projections.get(name);
+  resume(@Param('name') name: string): Promise<ProjectionStatus> {
+    return this.projections.resume(name);
   }
 
   /** Answers once the read model is emptied; the replay goes on in the background. */
   @Post(':name/rebuild')
   @HttpCode(200)
-  async rebuild(@Param('name') name: string): Promise<ProjectionStatus> {
-    await this.projections.rebuild(name);
-    return this.projections.get(name);
+  rebuild(@Param('name') name: string): Promise<ProjectionStatus> {
+    return this.projections.rebuild(name);
   }
 }
