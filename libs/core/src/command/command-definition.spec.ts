@@ -3,7 +3,7 @@ import { ErrorCodes, InvalidCommandError } from '../errors';
 import type { StreamId } from '../store/stream-id';
 import { checkPropertiesDecorated, commandDefinition } from './command-definition';
 import { Command, Stream } from './command.decorators';
-import type { CommandContext } from './command-logic';
+import type { CommandContext, CommandLogic } from './command-logic';
 import { validateCommand } from './validate-command';
 
 /** The command methods, so that each test class only shows its properties. */
@@ -136,6 +136,25 @@ describe('checkPropertiesDecorated', () => {
   it("checks a subclass's own properties along with the inherited, decorated ones", () => {
     const error = failure(new ChildForgot('acc-1'));
     expect(error.properties).toEqual(['extra']);
+  });
+
+  it('says to use a method when the undecorated property holds a function', () => {
+    @Command()
+    class ArrowHandle implements CommandLogic<null> {
+      @Stream() account: StreamId = 'acc-1' as StreamId;
+      initialState = (): null => null;
+      apply(): null {
+        return null;
+      }
+      handle(): void {}
+    }
+
+    const error = failure(new ArrowHandle());
+
+    expect(error.properties).toEqual(['initialState']);
+    expect(error.message).toContain(
+      'initialState holds a function: define it as a method, not an arrow-function property',
+    );
   });
 
   it('judges the class, not the instance: a property added after construction stays input (400)', () => {

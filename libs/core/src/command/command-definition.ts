@@ -88,7 +88,14 @@ function checkedStream(id: unknown, definition: CommandDefinition, property: str
   return id as StreamId;
 }
 
-const undecoratedByClass = new WeakMap<CommandDefinition, readonly string[]>();
+/** The undecorated properties of a class, and which of them hold functions on a new instance. */
+interface Undecorated {
+  readonly properties: readonly string[];
+  readonly functions: readonly string[];
+}
+
+const NONE: Undecorated = { properties: [], functions: [] };
+const undecoratedByClass = new WeakMap<CommandDefinition, Undecorated>();
 
 /**
  * Refuses a command class that input validation (whitelist, `forbidNonWhitelisted`) would refuse
@@ -112,26 +119,27 @@ export function checkPropertiesDecorated(definition: CommandDefinition): void {
     undecorated = undecoratedProperties(definition);
     undecoratedByClass.set(definition, undecorated);
   }
-  if (undecorated.length > 0) {
+  if (undecorated.properties.length > 0) {
     throw new InvalidCommandError(
       definition.name,
       ErrorMessages.undecoratedCommandProperties(
         definition.commandClass.name || 'anonymous class',
-        undecorated,
+        undecorated.properties,
+        undecorated.functions,
       ),
-      undecorated,
+      undecorated.properties,
     );
   }
 }
 
-function undecoratedProperties(definition: CommandDefinition): readonly string[] {
+function undecoratedProperties(definition: CommandDefinition): Undecorated {
   let probe: unknown;
   try {
     probe = Reflect.construct(definition.commandClass, []);
   } catch {
-    return []; // needs its arguments: nothing can be learnt without them
+    return NONE; // needs its arguments: nothing can be learnt without them
   }
-  if (typeof probe !== 'object' || probe === null) return [];
+  if (typeof probe !== 'object' || probe === null) return NONE;
   // The selection class-validator's whitelist makes for `validate(object)`: no groups, and any
   // metadata (a rule, @IsOptional, @ValidateIf, @Allow, @Stream) allows the property.
   const decorated = new Set(
@@ -144,7 +152,13 @@ function undecoratedProperties(definition: CommandDefinition): readonly string[]
       )
       .map((metadata) => metadata.propertyName),
   );
-  return Object.keys(probe).filter(
+  const properties = Object.keys(probe).filter(
     (key) => !decorated.has(key) && !definition.streamProperties.includes(key),
   );
+  if (properties.length === 0) return NONE;
+  const values = probe as Record<string, unknown>;
+  return {
+    properties,
+    functions: properties.filter((key) => typeof values[key] === 'function'),
+  };
 }

@@ -22,8 +22,18 @@ export const ErrorMessages = {
     `${name} is not a command: decorate the class with @Command() and give it at least one @Stream() property.`,
   invalidCommandDefinition: (name: string, reason: string) =>
     `Command ${name} is not usable: ${reason}.`,
-  undecoratedCommandProperties: (className: string, properties: readonly string[]) =>
-    `class ${className} defines ${properties.map((p) => `"${p}"`).join(', ')} with neither @Stream() nor a class-validator decorator, so input validation would refuse every call ("property ${properties[0]} should not exist"). Decorate ${properties.length === 1 ? 'it' : 'each'} (a rule such as @IsString(), or @Allow() to accept any value), make ${properties.length === 1 ? 'it' : 'them'} non-enumerable, or turn validation off for this command with @Command({ validate: false })`,
+  undecoratedCommandProperties: (
+    className: string,
+    properties: readonly string[],
+    functions: readonly string[],
+  ) =>
+    `class ${className} defines ${properties.map((p) => `"${p}"`).join(', ')} with neither @Stream() nor a class-validator decorator, so input validation would refuse every call ("property ${properties[0]} should not exist"). Decorate ${properties.length === 1 ? 'it' : 'each'} (a rule such as @IsString(), or @Allow() to accept any value), make ${properties.length === 1 ? 'it' : 'them'} non-enumerable, or turn validation off for this command with @Command({ validate: false })${
+      functions.length === 0
+        ? ''
+        : functions.length === 1
+          ? `; ${functions[0]} holds a function: define it as a method, not an arrow-function property`
+          : `; ${functions.join(', ')} hold functions: define them as methods, not arrow-function properties`
+    }`,
   undeclaredStream: (command: string, stream: string) =>
     `Command ${command} tried to write to stream "${stream}", which is not in its consistency boundary. Declare it with @Stream() or discover it with ctx.discover() first; nothing was written.`,
   streamDiscoveryLimit: (command: string, limit: number) =>
