@@ -8,8 +8,13 @@ import {
   Param,
   Post,
 } from '@nestjs/common';
-import type { CommandResult } from '@eventcore/core';
-import { CommandBus, executeOptionsFromHeaders, PatternPipe } from '@eventcore/nestjs';
+import {
+  CommandBus,
+  type CommandResponse,
+  commandResponse,
+  executeOptionsFromHeaders,
+  PatternPipe,
+} from '@eventcore/nestjs';
 
 import { AccountBalanceQuery, type AccountView } from './account-balance.query';
 import { ACCOUNT_ID_PATTERN, AmountDto, OpenAccountDto, TransferDto } from './accounts.dto';
@@ -24,20 +29,6 @@ const accountId = new PatternPipe(
   'id must be 1–64 letters, digits, "-" or "_"',
 );
 
-/** What a write endpoint answers: where the events went and how to read your own write. */
-export interface WriteResponse {
-  readonly commandId: string;
-  readonly position: string;
-  readonly streamVersions: Readonly<Record<string, number>>;
-  readonly attempts: number;
-  readonly replayed: boolean;
-}
-
-function toResponse(result: CommandResult): WriteResponse {
-  const { commandId, position, streamVersions, attempts, replayed } = result;
-  return { commandId, position, streamVersions, attempts, replayed };
-}
-
 /** The bank's HTTP API. */
 @Controller()
 export class AccountsController {
@@ -47,9 +38,11 @@ export class AccountsController {
   ) {}
 
   @Post('accounts')
-  async open(@Body() body: OpenAccountDto, @Headers() headers: Headers): Promise<WriteResponse> {
+  async open(@Body() body: OpenAccountDto, @Headers() headers: Headers): Promise<CommandResponse> {
     const command = new OpenAccount(accountStream(body.accountId), body.owner);
-    return toResponse(await this.commands.execute(command, executeOptionsFromHeaders(headers)));
+    return commandResponse(
+      await this.commands.execute(command, executeOptionsFromHeaders(headers)),
+    );
   }
 
   @Post('accounts/:id/deposits')
@@ -57,9 +50,11 @@ export class AccountsController {
     @Param('id', accountId) id: string,
     @Body() body: AmountDto,
     @Headers() headers: Headers,
-  ): Promise<WriteResponse> {
+  ): Promise<CommandResponse> {
     const command = new Deposit(accountStream(id), body.amount);
-    return toResponse(await this.commands.execute(command, executeOptionsFromHeaders(headers)));
+    return commandResponse(
+      await this.commands.execute(command, executeOptionsFromHeaders(headers)),
+    );
   }
 
   @Post('accounts/:id/withdrawals')
@@ -67,19 +62,23 @@ export class AccountsController {
     @Param('id', accountId) id: string,
     @Body() body: AmountDto,
     @Headers() headers: Headers,
-  ): Promise<WriteResponse> {
+  ): Promise<CommandResponse> {
     const command = new Withdraw(accountStream(id), body.amount);
-    return toResponse(await this.commands.execute(command, executeOptionsFromHeaders(headers)));
+    return commandResponse(
+      await this.commands.execute(command, executeOptionsFromHeaders(headers)),
+    );
   }
 
   @Post('transfers')
-  async transfer(@Body() body: TransferDto, @Headers() headers: Headers): Promise<WriteResponse> {
+  async transfer(@Body() body: TransferDto, @Headers() headers: Headers): Promise<CommandResponse> {
     const command = new TransferMoney(
       accountStream(body.from),
       accountStream(body.to),
       body.amount,
     );
-    return toResponse(await this.commands.execute(command, executeOptionsFromHeaders(headers)));
+    return commandResponse(
+      await this.commands.execute(command, executeOptionsFromHeaders(headers)),
+    );
   }
 
   @Get('accounts/:id')

@@ -1,5 +1,11 @@
 import { Body, Controller, Get, Headers, NotFoundException, Param, Post } from '@nestjs/common';
-import { CommandBus, executeOptionsFromHeaders, PatternPipe } from '@eventcore/nestjs';
+import {
+  CommandBus,
+  executeOptionsFromHeaders,
+  PatternPipe,
+  type CommandResponse,
+  commandResponse,
+} from '@eventcore/nestjs';
 import { AddProductDto, RestockDto, SKU_PATTERN } from './catalog.dto';
 import { AddProduct, RestockProduct } from './catalog.commands';
 import { ProductQuery, type ProductView } from './product.query';
@@ -21,12 +27,11 @@ export class CatalogController {
   ) {}
 
   @Post()
-  async add(@Body() body: AddProductDto, @Headers() headers: Headers) {
-    const result = await this.commands.execute(
-      new AddProduct(body.sku, body.name, body.stock),
-      executeOptionsFromHeaders(headers),
+  async add(@Body() body: AddProductDto, @Headers() headers: Headers): Promise<CommandResponse> {
+    const command = new AddProduct(body.sku, body.name, body.stock);
+    return commandResponse(
+      await this.commands.execute(command, executeOptionsFromHeaders(headers)),
     );
-    return { position: result.position, streamVersions: result.streamVersions };
   }
 
   @Post(':sku/restock')
@@ -34,12 +39,11 @@ export class CatalogController {
     @Param('sku', skuParam) sku: string,
     @Body() body: RestockDto,
     @Headers() headers: Headers,
-  ) {
-    const result = await this.commands.execute(
-      new RestockProduct(sku, body.quantity),
-      executeOptionsFromHeaders(headers),
+  ): Promise<CommandResponse> {
+    const command = new RestockProduct(sku, body.quantity);
+    return commandResponse(
+      await this.commands.execute(command, executeOptionsFromHeaders(headers)),
     );
-    return { position: result.position, streamVersions: result.streamVersions };
   }
 
   @Get(':sku')

@@ -1,5 +1,11 @@
 import { Body, Controller, Get, Headers, NotFoundException, Param, Post } from '@nestjs/common';
-import { CommandBus, executeOptionsFromHeaders, PatternPipe } from '@eventcore/nestjs';
+import {
+  CommandBus,
+  type CommandResponse,
+  commandResponse,
+  executeOptionsFromHeaders,
+  PatternPipe,
+} from '@eventcore/nestjs';
 import { SKU_PATTERN } from '../catalog/catalog.dto';
 import { PlaceOrder, RecordPayment } from './order.commands';
 import { OrderQuery, type OrderView } from './order.query';
@@ -18,16 +24,11 @@ export class OrdersController {
   ) {}
 
   @Post()
-  async place(@Body() body: PlaceOrderDto, @Headers() headers: Headers) {
-    const result = await this.commands.execute(
-      new PlaceOrder(body.orderId, body.lines),
-      executeOptionsFromHeaders(headers),
+  async place(@Body() body: PlaceOrderDto, @Headers() headers: Headers): Promise<CommandResponse> {
+    const command = new PlaceOrder(body.orderId, body.lines);
+    return commandResponse(
+      await this.commands.execute(command, executeOptionsFromHeaders(headers)),
     );
-    return {
-      position: result.position,
-      streamVersions: result.streamVersions,
-      attempts: result.attempts,
-    };
   }
 
   /** The payment provider's callback; the fulfilment process manager takes it from there. */
@@ -36,12 +37,11 @@ export class OrdersController {
     @Param('id', orderId) id: string,
     @Body() body: PaymentDto,
     @Headers() headers: Headers,
-  ) {
-    const result = await this.commands.execute(
-      new RecordPayment(id, body.succeeded),
-      executeOptionsFromHeaders(headers),
+  ): Promise<CommandResponse> {
+    const command = new RecordPayment(id, body.succeeded);
+    return commandResponse(
+      await this.commands.execute(command, executeOptionsFromHeaders(headers)),
     );
-    return { position: result.position, streamVersions: result.streamVersions };
   }
 
   @Get(':id')
