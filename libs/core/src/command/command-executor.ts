@@ -15,7 +15,12 @@ import { ExpectedVersion } from '../store/expected-version';
 import type { StreamId } from '../store/stream-id';
 import { isoTime } from '../util/iso-time';
 import { type Clock, systemClock } from './clock';
-import { commandDefinition, type CommandDefinition, declaredStreams } from './command-definition';
+import {
+  checkPropertiesDecorated,
+  commandDefinition,
+  type CommandDefinition,
+  declaredStreams,
+} from './command-definition';
 import type { CommandLogic } from './command-logic';
 import type { CommandResult } from './command-result';
 import {
@@ -615,6 +620,7 @@ export class CommandExecutor {
         validate: options.validate ?? this.validate,
         stateCache: this.cache !== undefined && options.stateCache !== false,
       };
+      if (plan.validate) checkPropertiesDecorated(definition);
       this.plans.set(definition, plan);
     }
     return plan;
