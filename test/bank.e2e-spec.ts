@@ -160,9 +160,14 @@ describe('bank sample app (HTTP)', () => {
     const responses = await Promise.all(transfers.map((t) => http.post('/transfers').send(t)));
 
     const statuses = responses.map((r) => r.status);
-    expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+    expect(statuses.every((s) => s === 201 || s === 409 || s === 503)).toBe(true);
     for (const r of responses.filter((x) => x.status === 409)) {
-      expect(['account.insufficient_funds', 'eventcore.retries_exhausted']).toContain(r.body.code);
+      expect(r.body.code).toBe('account.insufficient_funds');
+    }
+    // Contention is not a refusal: retry later, as the header says.
+    for (const r of responses.filter((x) => x.status === 503)) {
+      expect(r.body.code).toBe('eventcore.retries_exhausted');
+      expect(r.headers['retry-after']).toBe('1');
     }
     const balances = await Promise.all(
       ids.map(async (id) => (await http.get(`/accounts/${id}`)).body.balance as number),

@@ -1,5 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import type { ExecuteOptions } from '@eventcore/core';
+import { RequestErrorCodes } from './problem-details';
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -25,9 +26,9 @@ function header(headers: Headers, name: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !HEADER_VALUE.test(value)) {
     throw new BadRequestException({
-      statusCode: 400,
-      code: 'request.invalid_header',
-      message: `Header ${name} must be 1–200 visible ASCII characters.`,
+      code: RequestErrorCodes.invalidHeader,
+      detail: `Header ${name} must be 1–200 visible ASCII characters.`,
+      header: name,
     });
   }
   return value;

@@ -1,41 +1,61 @@
 import {
-  BadRequestException,
+  type ArgumentMetadata,
   Injectable,
   type PipeTransform,
   ValidationPipe,
   type ValidationError,
 } from '@nestjs/common';
+import {
+  checkRequestInput,
+  invalidRequest,
+  type RequestFailure,
+  type RequestLimits,
+  requestLimits,
+} from './request-limits';
+import { RequestErrorCodes } from './problem-details';
+
+export { invalidRequest, type RequestFailure } from './request-limits';
 
 /** Code of the 400 answer for request bodies and parameters that fail validation. */
-export const INVALID_REQUEST_CODE = 'request.invalid';
+export const INVALID_REQUEST_CODE = RequestErrorCodes.invalid;
+
+/** Options of {@link eventCoreValidationPipe}. */
+export type EventCoreValidationPipeOptions = RequestLimits;
 
 /**
- * A ValidationPipe for EventCore apps: unknown fields are refused, and a 400 lists every failing
+ * A ValidationPipe for EventCore apps. Before class-transformer runs, the input is walked
+ * iteratively and refused with a 400 when it nests deeper than `maxDepth`, holds more than
+ * `maxValues` values, has a `__proto__`, `constructor` or `prototype` key, or a string no store can
+ * hold (NUL, unpaired surrogate). Then unknown fields are refused and a 400 lists every failing
  * field as `{ property, constraints }` under the stable code `request.invalid`.
+ * @throws InvalidOptionsError for limits that are not integers >= 1
  */
-export function eventCoreValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
-    whitelist: true,
-    forbidNonWhitelisted: true,
-    transform: true,
-    exceptionFactory: (errors: ValidationError[]) => invalidRequest(flatten(errors, '')),
-  });
+export class EventCoreValidationPipe extends ValidationPipe {
+  private readonly limits: Required<RequestLimits>;
+
+  constructor(options: EventCoreValidationPipeOptions = {}) {
+    super({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: (errors: ValidationError[]) => invalidRequest(flatten(errors, '')),
+    });
+    this.limits = requestLimits(options);
+  }
+
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'custom') {
+      checkRequestInput(value, metadata.type, metadata.data, this.limits);
+    }
+    return super.transform(value, metadata);
+  }
 }
 
-/** One failing field of a request. */
-export interface RequestFailure {
-  readonly property: string;
-  readonly constraints: Record<string, string>;
-}
-
-/** The 400 every EventCore HTTP helper answers for invalid input, listing the failing fields. */
-export function invalidRequest(failures: readonly RequestFailure[]): BadRequestException {
-  return new BadRequestException({
-    statusCode: 400,
-    code: INVALID_REQUEST_CODE,
-    message: 'The request is invalid; see failures.',
-    failures,
-  });
+/** The {@link EventCoreValidationPipe}, for `app.useGlobalPipes(eventCoreValidationPipe())`. */
+export function eventCoreValidationPipe(
+  options: EventCoreValidationPipeOptions = {},
+): EventCoreValidationPipe {
+  return new EventCoreValidationPipe(options);
 }
 
 /**
