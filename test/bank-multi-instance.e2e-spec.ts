@@ -42,6 +42,10 @@ const START_DEADLINE_MS = 45_000;
 const TAKEOVER_DEADLINE_MS = 30_000;
 const STRONG_READ_TIMEOUT_MS = 25_000;
 
+/** The projections' routes are for administrators: every process gets this token. */
+const ADMIN_TOKEN = 'bank-multi-instance-admin-token';
+const ADMIN = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+
 const ids = Array.from({ length: ACCOUNTS }, (_, i) => `acc${String(i).padStart(2, '0')}`);
 
 /** What a bank write endpoint answers (apps/bank/src/accounts/accounts.controller.ts). */
@@ -79,7 +83,10 @@ interface Transfer {
   readonly amount: number;
   /** Every request sent for it: the answer's status and error code, or the network error. */
   readonly sends: { instance: string; status?: number; code?: string; error?: string }[];
-  /** acknowledged: a 201; refused: a 409 (nothing written); unknown: no definitive answer. */
+  /**
+   * acknowledged: a 201; refused: a 409, or a 503 for exhausted conflict retries on every send
+   * (nothing written); unknown: no definitive answer.
+   */
   outcome?: 'acknowledged' | 'refused' | 'unknown';
   response?: WriteResponse;
 }
@@ -119,6 +126,7 @@ class BankProcess {
         PORT: '0',
         HOST: '127.0.0.1',
         DATABASE_URL: databaseUrl,
+        EVENTCORE_ADMIN_TOKEN: ADMIN_TOKEN,
         NO_COLOR: '1',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -361,12 +369,18 @@ describeWithServer('bank on three processes sharing one PostgreSQL database', ()
             let bank = pick();
             // An unknown outcome (connection lost, 5xx) is sent again elsewhere with the same
             // Idempotency-Key: the store writes it at most once and answers a replay with the first result.
+            // A 503 for exhausted conflict retries wrote nothing: it is sent again after its
+            // Retry-After, like an unknown outcome.
             for (let attempt = 1; attempt <= MAX_SENDS; attempt++) {
-              await send(transfer, bank);
+              const status = await send(transfer, bank);
               if (transfer.outcome !== undefined) break;
+              if (status === 503) await new Promise((resolve) => setTimeout(resolve, 1_000));
               bank = pick(bank);
             }
-            transfer.outcome ??= 'unknown';
+            const contended = transfer.sends.every(
+              (s) => s.status === 503 && s.code === 'eventcore.retries_exhausted',
+            );
+            transfer.outcome ??= contended ? 'refused' : 'unknown';
           }
         };
         await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
@@ -395,11 +409,17 @@ describeWithServer('bank on three processes sharing one PostgreSQL database', ()
         ).toEqual([]);
         expect(failedSends.every(({ t }) => inFlightAtKill.has(t.id))).toBe(true);
         expect(unknown.map((t) => t.id)).toEqual([]);
-        // Every answer is 201 or 409 (a business rule, or conflict retries exhausted); most commit.
+        // Every answer is 201, 409 (a business rule) or 503 (conflict retries exhausted); most commit.
         expect(
           transfers.flatMap((t) =>
             t.sends
-              .filter((s) => s.status !== undefined && s.status !== 201 && s.status !== 409)
+              .filter(
+                (s) =>
+                  s.status !== undefined &&
+                  s.status !== 201 &&
+                  (s.status !== 409 || s.code !== 'account.insufficient_funds') &&
+                  (s.status !== 503 || s.code !== 'eventcore.retries_exhausted'),
+              )
               .map((s) => ({ id: t.id, ...s })),
           ),
         ).toEqual([]);
@@ -558,7 +578,10 @@ describeWithServer('bank on three processes sharing one PostgreSQL database', ()
         }
 
         // --- ...and a rebuild from zero on the process that runs it ends at the same rows -------
-        expectStatus(await call(runner.url, 'POST', `/projections/${PROJECTION}/rebuild`), 200);
+        expectStatus(
+          await call(runner.url, 'POST', `/projections/${PROJECTION}/rebuild`, undefined, ADMIN),
+          200,
+        );
         await eventually('the rebuilt projection is live', TAKEOVER_DEADLINE_MS, async () => {
           const state = (await projectionOf(runner)).state;
           if (state !== 'live') throw new Error(`${runner.name} is ${state}`);
@@ -601,7 +624,7 @@ async function projectionRunner(banks: readonly BankProcess[]): Promise<BankProc
 }
 
 async function projectionOf(bank: BankProcess): Promise<ProjectionStatus> {
-  const reply = await call(bank.url, 'GET', '/projections');
+  const reply = await call(bank.url, 'GET', '/projections', undefined, ADMIN);
   expectStatus(reply, 200);
   const status = (reply.body as ProjectionStatus[]).find((p) => p.name === PROJECTION);
   if (status === undefined) throw new Error(`${bank.name} has no ${PROJECTION} projection`);

@@ -9,8 +9,16 @@ describe('bank read model and projections (HTTP)', () => {
   let app: INestApplication;
   let http: ReturnType<typeof request>;
 
+  /** The projections' routes are for administrators. */
+  const ADMIN_TOKEN = 'bank-projections-admin-token';
+  const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+
   beforeEach(async () => {
-    app = await createBankApp({ eventStore: new InMemoryEventStore(), logger: false });
+    app = await createBankApp({
+      eventStore: new InMemoryEventStore(),
+      logger: false,
+      adminToken: ADMIN_TOKEN,
+    });
     await app.listen(0, '127.0.0.1');
     http = request(await app.getUrl());
   });
@@ -59,30 +67,30 @@ describe('bank read model and projections (HTTP)', () => {
   });
 
   it('lists projections; pause makes strong reads time out with 503, resume and rebuild recover', async () => {
-    const list = await http.get('/projections').expect(200);
+    const list = await http.get('/projections').set(admin).expect(200);
     expect(list.body).toEqual([expect.objectContaining({ name: 'account-balances' })]);
 
     await strongRead(await seed()).expect(200);
-    const paused = await http.post('/projections/account-balances/pause').expect(200);
+    const paused = await http.post('/projections/account-balances/pause').set(admin).expect(200);
     expect(paused.body).toMatchObject({ name: 'account-balances', state: 'paused' });
     const write = await http.post('/accounts/a/deposits').send({ amount: 5 }).expect(201);
     const timedOut = await strongRead(write.body.position, 50).expect(503);
     expect(timedOut.body.code).toBe('eventcore.projection_wait_timeout');
 
-    const resumed = await http.post('/projections/account-balances/resume').expect(200);
+    const resumed = await http.post('/projections/account-balances/resume').set(admin).expect(200);
     expect(resumed.body).toMatchObject({ state: 'live', lagEvents: 0 }); // the state it reached
     const after = { ...expectedAccounts, total: 105 };
     after.accounts = [{ id: 'a', owner: 'Ann', balance: 75 }, expectedAccounts.accounts[1]!];
     expect((await strongRead(write.body.position).expect(200)).body).toMatchObject(after);
 
-    const rebuilt = await http.post('/projections/account-balances/rebuild').expect(200);
+    const rebuilt = await http.post('/projections/account-balances/rebuild').set(admin).expect(200);
     expect(rebuilt.body).toMatchObject({ state: 'rebuilding', handledEvents: 0 });
     expect((await strongRead(write.body.position).expect(200)).body).toMatchObject(after);
   });
 
   it('answers 404 with a code for an unknown projection', async () => {
     for (const action of ['pause', 'resume', 'rebuild']) {
-      const response = await http.post(`/projections/nope/${action}`).expect(404);
+      const response = await http.post(`/projections/nope/${action}`).set(admin).expect(404);
       expect(response.body.code).toBe('eventcore.projection_not_found');
     }
   });
@@ -111,7 +119,7 @@ describe('bank read model and projections (HTTP)', () => {
     });
 
     handle.mockRestore();
-    await http.post('/projections/account-balances/resume').expect(200);
+    await http.post('/projections/account-balances/resume').set(admin).expect(200);
     expect((await strongRead(position).expect(200)).body).toMatchObject(expectedAccounts);
     await http.get('/health').expect(200);
   });

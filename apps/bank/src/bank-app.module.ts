@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { EventCoreModule } from '@eventcore/nestjs';
+import { AdminTokenModule, EventCoreModule } from '@eventcore/nestjs';
 import { AccountsModule } from './accounts/accounts.module';
 import { HealthModule } from './health/health.module';
 import { MetricsController, PROMETHEUS_EXPORTER } from './metrics/metrics.controller';
@@ -23,6 +23,12 @@ export interface BankAppOptions {
   readonly onShutdown?: () => Promise<void>;
   /** Serve these metrics at `/metrics` (see `registerPrometheusMetrics`). @default no endpoint */
   readonly metrics?: PrometheusExporter;
+  /**
+   * Bearer token of the administrative routes (`/projections`: status, pause, resume, rebuild);
+   * at least 16 characters. Without one they answer 403 to everyone.
+   * @default process.env.EVENTCORE_ADMIN_TOKEN
+   */
+  readonly adminToken?: string;
 }
 
 /** The sample bank application. */
@@ -39,6 +45,7 @@ export class BankAppModule {
           // After the projections have stopped and the store is closed.
           afterShutdown: options.onShutdown,
         }),
+        AdminTokenModule.forRoot(options.adminToken ?? process.env.EVENTCORE_ADMIN_TOKEN),
         AccountsModule,
         ReadModelModule.forRoot(options.balances ?? new InMemoryBalanceReadModel()),
         HealthModule,

@@ -1,9 +1,13 @@
-import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
 import type { ProjectionStatus } from '@eventcore/core';
-import { ProjectionRegistry } from '@eventcore/nestjs';
+import { AdminTokenGuard, ProjectionRegistry } from '@eventcore/nestjs';
 
-/** Status and control of the projections; an unknown name answers 404. */
+/**
+ * Status and control of the projections, for administrators only (a rebuild empties the read
+ * model): every route needs `Authorization: Bearer <admin token>`. An unknown name answers 404.
+ */
 @Controller('projections')
+@UseGuards(AdminTokenGuard)
 export class ProjectionsController {
   constructor(private readonly projections: ProjectionRegistry) {}
 
