@@ -7,7 +7,7 @@ export {
   type PostgresEventStoreSettings,
   type PostgresStoreHealth,
 } from './postgres.event-store';
-export { createPostgresEventStore, createPGliteEventStore } from './postgres.factory';
+export { createPostgresEventStore, createPGliteEventStore, openPGlite } from './postgres.factory';
 export type { AppendBatchingOptions } from './append-batcher';
 export type { ReadBatchingOptions } from './read-batcher';
 export type {

@@ -75,7 +75,10 @@ export interface PostgresEventStoreOptions {
 export interface PGliteEventStoreOptions {
   /** Folder of a durable database; omit for an in-memory one. Ignored when `db` is given. @default in memory */
   readonly dataDir?: string;
-  /** A PGlite instance you own: the store uses it and never closes it. */
+  /**
+   * A PGlite instance you own: the store uses it and never closes it. On disk, the instance
+   * becomes its folder's only owner until you close it (open it with `openPGlite` to lock first).
+   */
   readonly db?: import('@electric-sql/pglite').PGliteInterface;
   /** @default 'eventcore' */
   readonly schema?: string;
