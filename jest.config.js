@@ -18,12 +18,9 @@ module.exports = {
   testMatch: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
   transform: { '^.+\\.(t|j|mj)s$': swc },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|uuid)/)'],
-  moduleNameMapper: {
-    '^@eventcore/core$': '<rootDir>/libs/core/src/index.ts',
-    '^@eventcore/core/testing$': '<rootDir>/libs/core/src/testing/index.ts',
-    '^@eventcore/nestjs$': '<rootDir>/libs/nestjs/src/index.ts',
-    '^@eventcore/postgres$': '<rootDir>/libs/postgres/src/index.ts',
-  },
+  // The @eventcore packages resolve through their workspace links to their TypeScript sources (the
+  // "@eventcore/source" export condition), so tests never run against a stale or missing build.
+  testEnvironmentOptions: { customExportConditions: ['@eventcore/source', 'node', 'node-addons'] },
   testTimeout: 60000,
   // One test file at a time: PostgreSQL's gap-safe log hides events committed after any transaction
   // still open anywhere on the server, so a test file holding a transaction open (on purpose, or
