@@ -19,7 +19,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
-import { createTestDatabase } from '../libs/postgres/src/testing/test-database';
+import { createTestDatabase } from '@eventcore/postgres/testing';
 import { measure, type Scenario, type ScenarioResult } from './harness';
 
 const EVENTS = 100_000;

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { CommandExecutor, streamId } from '@eventcore/core';
 import { createPostgresEventStore } from '@eventcore/postgres';
-import { createTestDatabase } from '../libs/postgres/src/testing/test-database';
+import { createTestDatabase } from '@eventcore/postgres/testing';
 import { runConcurrently } from './harness';
 import { BenchDeposit, BenchTransfer } from './memory.scenarios';
 

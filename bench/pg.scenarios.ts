@@ -11,11 +11,7 @@ import { createPostgresEventStore, type PostgresEventStore } from '@eventcore/po
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Client, type Pool } from 'pg';
-import {
-  ADMIN_URL,
-  createTestDatabase,
-  type TestDatabase,
-} from '../libs/postgres/src/testing/test-database';
+import { ADMIN_URL, createTestDatabase, type TestDatabase } from '@eventcore/postgres/testing';
 import { runConcurrently, type Scenario, type ScenarioResult } from './harness';
 import { BenchDeposit, BenchTransfer } from './memory.scenarios';
 

@@ -14,7 +14,7 @@ import {
   createTestDatabase,
   describeWithServer,
   type TestDatabase,
-} from '../libs/postgres/src/testing/test-database';
+} from '@eventcore/postgres/testing';
 
 const ACCOUNTS = 8;
 const CLIENTS = 16;

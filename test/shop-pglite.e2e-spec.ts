@@ -7,7 +7,7 @@ import request from 'supertest';
 import { InMemoryProjectionLock } from '@eventcore/core';
 import { createPGliteEventStore, createPostgresCheckpointStore } from '@eventcore/postgres';
 import { createShopApp } from '../apps/shop/src/shop-app';
-import { loadPGlite } from '../libs/postgres/src/testing/pglite.testing';
+import { loadPGlite } from '@eventcore/postgres/testing';
 
 /**
  * The shop on embedded PGlite, as `npm run start:shop` runs it: one connection for everything. The

@@ -3,14 +3,14 @@ import { ExpectedVersion, streamId } from '@eventcore/core';
 import { testEvent } from '@eventcore/core/testing';
 import { createPostgresEventStore, CURRENT_SCHEMA_VERSION } from '@eventcore/postgres';
 import { DataSource } from 'typeorm';
-import { EVENTCORE_MIGRATIONS } from '../migrations/data-source';
+import { EVENTCORE_MIGRATIONS } from '@eventcore/postgres/migrations';
 import {
   createTestDatabase,
   describeWithServer,
   type TestDatabase,
-} from '../libs/postgres/src/testing/test-database';
+} from '@eventcore/postgres/testing';
 
-/** The TypeORM migrations in `migrations/`, run the way the TypeORM CLI runs them. */
+/** The TypeORM migrations of `@eventcore/postgres/migrations`, run the way the TypeORM CLI runs them. */
 describeWithServer('TypeORM migrations (server)', () => {
   let database: TestDatabase;
   let dataSource: DataSource;

@@ -7,7 +7,8 @@ import NodeEnvironment from 'jest-environment-node';
  * hand the constructor to the tests: `loadPGlite()` in `pglite.testing.ts`.
  *
  * Use it with a docblock at the top of a spec file:
- * `@jest-environment ./libs/postgres/src/testing/pglite.jest-environment.ts`.
+ * `@jest-environment @eventcore/postgres/testing/pglite-environment` (in this repository, the path
+ * `./libs/postgres/src/testing/pglite.jest-environment.ts`, which needs no build).
  */
 export default class PGliteEnvironment extends NodeEnvironment {
   override async setup(): Promise<void> {

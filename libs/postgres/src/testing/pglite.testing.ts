@@ -9,7 +9,7 @@ export function loadPGlite(): typeof PGlite {
     .__eventcorePGlite;
   if (load === undefined) {
     throw new Error(
-      'Add `@jest-environment ./libs/postgres/src/testing/pglite.jest-environment.ts` to the spec file',
+      'Add `@jest-environment @eventcore/postgres/testing/pglite-environment` to the spec file',
     );
   }
   return load().PGlite;

@@ -1,9 +1,9 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { recordVersionSql, SCHEMA_MIGRATIONS } from '../libs/postgres/src/schema/migrations';
+import { recordVersionSql, SCHEMA_MIGRATIONS } from '../schema/migrations';
 
 /**
  * One version of the event store's schema as a TypeORM migration. It runs the very statements
- * `migrate()` runs (they live in libs/postgres so that the library needs no TypeORM at run time)
+ * `migrate()` runs (they live in the package's main entry point so that it needs no TypeORM at run time)
  * and records the version in `<schema>.schema_version`, so either path sees the other's work.
  * Schema: `EVENTCORE_SCHEMA`, default `eventcore`.
  */
