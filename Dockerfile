@@ -3,10 +3,15 @@
 FROM node:20
 WORKDIR /app
 
-# Dependencies first, so a source change does not reinstall them.
+# Dependencies first, so a source change does not reinstall them. npm ci needs every workspace's
+# package.json (libs/*) to link the @eventcore packages.
 COPY package.json package-lock.json ./
+COPY libs/core/package.json libs/core/
+COPY libs/postgres/package.json libs/postgres/
+COPY libs/nestjs/package.json libs/nestjs/
 RUN npm ci
 
+# Builds the packages (libs/*/dist) and then the apps (dist/), which load them by name.
 COPY . .
 RUN npm run build
 
