@@ -234,10 +234,10 @@ describeWithServer('bank on three processes sharing one PostgreSQL database', ()
   }
 
   beforeAll(async () => {
-    // Always build, so the processes never run a stale dist/.
+    // Always build (the packages with tsc, then the apps), so the processes never run a stale dist/.
     await promisify(execFile)('npm', ['run', 'build'], {
       cwd: ROOT,
-      timeout: 120_000,
+      timeout: 240_000,
       maxBuffer: 16 * 1024 * 1024,
     });
     database = await createTestDatabase();
@@ -251,7 +251,7 @@ describeWithServer('bank on three processes sharing one PostgreSQL database', ()
         BankProcess.start('bank-3', database.url),
       ]);
     });
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await Promise.all([...running].map((bank) => bank.kill()));
