@@ -6,7 +6,7 @@ import {
   createTestDatabase,
   describeWithServer,
   type TestDatabase,
-} from '../libs/postgres/src/testing/test-database';
+} from '@eventcore/postgres/testing';
 import { createShopApp } from '../apps/shop/src/shop-app';
 
 const PRODUCTS = 8;
