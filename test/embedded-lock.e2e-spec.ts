@@ -2,7 +2,7 @@ import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { spawnTs, type TsProcess } from '../libs/postgres/src/testing/ts-process';
+import { spawnTs, type TsProcess } from './support/ts-process';
 
 /*
  * Issue 11: two bank processes started in one folder both ran on the embedded default database,

@@ -2,7 +2,7 @@ import type { RecordedEvent } from '@eventcore/core';
 import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnTs, type TsProcess } from '../testing/ts-process';
+import { spawnTs, type TsProcess } from '../../../../test/support/ts-process';
 import { LOCK_FOLDER } from './directory-lock';
 
 /*

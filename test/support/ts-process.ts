@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
-const ROOT = resolve(__dirname, '../../../..');
+const ROOT = resolve(__dirname, '../..');
 
 /**
  * Run in the child before anything else: lets Node `require` the repository's TypeScript sources,
- * compiled file by file with SWC and the build's own `.swcrc` (decorators, `@eventcore/*` paths),
+ * compiled file by file with SWC and the build's own `.swcrc` (decorators); `@eventcore/*` resolve to
+ * their sources through the `@eventcore/source` export condition, as in jest,
  * so a test can start real processes on the current sources without `npm run build` (which
  * rewrites dist/ under any other test using it).
  */
@@ -45,11 +46,15 @@ export function spawnTs(
   args: readonly string[] = [],
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): TsProcess {
-  const child = spawn(process.execPath, ['-e', REGISTER, resolve(ROOT, script), ...args], {
-    cwd: options.cwd ?? ROOT,
-    env: { ...process.env, ...options.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@eventcore/source', '-e', REGISTER, resolve(ROOT, script), ...args],
+    {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   let pending = '';
   const messages: unknown[] = [];
