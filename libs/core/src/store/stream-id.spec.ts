@@ -79,6 +79,14 @@ describe('streamId', () => {
     expect(error.message).toContain('it contains a control character');
   });
 
+  it.each(['a\ud800', '\udc00b', 'a\udc00\ud800b'])(
+    'refuses an unpaired UTF-16 surrogate (%j), which no store can hold',
+    (id) => {
+      expect(() => streamId(id)).toThrow(/unpaired UTF-16 surrogate/);
+      expect(streamId('emoji-\ud83d\ude00')).toBe('emoji-\ud83d\ude00'); // a pair is fine
+    },
+  );
+
   it.each(['*', '?', '[', ']'])('refuses the pattern character %s', (char) => {
     for (const value of [`${char}account`, `acc${char}ount`, `account${char}`]) {
       const error = refusal(value);

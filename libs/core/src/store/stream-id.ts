@@ -1,4 +1,5 @@
 import { InvalidStreamIdError } from '../errors';
+import { unstorableTextReason } from '../util/unstorable-text';
 
 /** A validated stream identifier: use {@link streamId} to make one. */
 export type StreamId = string & { readonly __brand: 'eventcore.StreamId' };
@@ -21,8 +22,8 @@ export const SYSTEM_STREAM_PREFIX = '$';
  * Validates `value` into a {@link StreamId}, unchanged: an id is never normalised (no trimming, no
  * Unicode normalisation), so two different strings never name one stream.
  * @throws InvalidStreamIdError when the id is empty, has leading or trailing whitespace, is longer
- * than 255 characters, contains control characters or any of `* ? [ ]`, or starts with the
- * reserved `$`.
+ * than 255 characters, contains control characters, an unpaired surrogate or any of `* ? [ ]`,
+ * or starts with the reserved `$`.
  */
 export function streamId(value: string): StreamId {
   const reason = streamIdProblem(value);
@@ -49,6 +50,8 @@ export function streamIdProblem(value: unknown): string | undefined {
       return 'it contains one of * ? [ ], reserved for stream patterns';
   }
   if (value.startsWith(SYSTEM_STREAM_PREFIX)) return 'it starts with "$", reserved for EventCore';
+  // NUL is a control character (above); a lone surrogate has no UTF-8 form, so PostgreSQL refuses it.
+  if (unstorableTextReason(value) !== undefined) return 'it contains an unpaired UTF-16 surrogate';
   return undefined;
 }
 
