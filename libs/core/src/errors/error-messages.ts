@@ -60,6 +60,8 @@ export const ErrorMessages = {
     state === 'standby'
       ? `Projection "${name}" cannot be ${action} on this instance: another instance holds its lock and runs it (this one stands by). Nothing was changed; send the request to the instance whose status shows the projection running.`
       : `Projection "${name}" cannot be ${action} on this instance: it is not running here (${state}). Nothing was changed; start it first, or send the request to the instance that runs it.`,
+  projectionSetupFailed: (name: string, reason: string) =>
+    `The setup step of projection "${name}" failed: ${reason}. The projection is faulted and handled no event; fix the setup (its SQL, the database's permissions) and resume the projection, or restart.`,
   eventDecode: (eventId: string, streamId: string, type: string, version: number, reason: string) =>
     `Event ${eventId} of stream "${streamId}" (type "${type}", stored schema version ${version}) cannot be decoded: ${reason}. Register the missing upcaster or fix the failing one; the event was not used.`,
   storeClosed: () => 'The event store is closed. Create a new store or restart the application.',

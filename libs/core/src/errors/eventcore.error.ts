@@ -23,6 +23,7 @@ export const ErrorCodes = {
   projectionWaitTimeout: 'eventcore.projection_wait_timeout',
   invalidProjection: 'eventcore.invalid_projection',
   projectionNotActive: 'eventcore.projection_not_active',
+  projectionSetupFailed: 'eventcore.projection_setup_failed',
   eventDecode: 'eventcore.event_decode',
 } as const;
 

@@ -56,3 +56,23 @@ export class InvalidProjectionError extends EventCoreError {
     super(ErrorMessages.invalidProjection(projection, reason));
   }
 }
+
+/**
+ * A projection's `setup` step (creating its read-model tables) failed after the error policy's
+ * retries: the projection is faulted until resumed. The original error is the `cause`.
+ */
+export class ProjectionSetupError extends EventCoreError {
+  readonly code = ErrorCodes.projectionSetupFailed;
+  constructor(
+    readonly projection: string,
+    cause: unknown,
+  ) {
+    super(
+      ErrorMessages.projectionSetupFailed(
+        projection,
+        cause instanceof Error ? cause.message : String(cause),
+      ),
+      { cause },
+    );
+  }
+}

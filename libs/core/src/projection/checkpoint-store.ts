@@ -26,6 +26,11 @@ export interface CheckpointStore<Tx = unknown> {
   ): Promise<T>;
   /** Forgets the checkpoint (for a rebuild); `work` resets the read model in the same transaction. */
   reset(projection: string, work: (tx: Tx) => Promise<void>): Promise<void>;
+  /**
+   * Runs `work` in one transaction of this store without moving any checkpoint: a projection's
+   * `setup` step (creating its tables) gets the same `tx` its handler gets.
+   */
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /** Records an event the projection gave up on and moves the checkpoint from `from` past it (fenced). */
   deadLetter(
     projection: string,
@@ -83,6 +88,10 @@ export class InMemoryCheckpointStore implements CheckpointStore<undefined> {
     this.positions.delete(projection);
   }
 
+  transaction<T>(work: (tx: undefined) => Promise<T>): Promise<T> {
+    return work(undefined);
+  }
+
   async deadLetter(
     projection: string,
     from: Position | undefined,
@@ -137,6 +146,7 @@ export function atLeastOnce<Tx>(inner: CheckpointStore<Tx>): CheckpointStore<und
       await work(undefined);
       await inner.reset(projection, async () => undefined);
     },
+    transaction: (work) => work(undefined),
     deadLetter: (projection, from, to, event, error) =>
       inner.deadLetter(projection, from, to, event, error),
     deadLetters: (projection) => inner.deadLetters(projection),

@@ -254,6 +254,52 @@ describe('ProjectionWorker', () => {
     expect(recorder.seen.map((e) => e.id)).toEqual(fresh);
   });
 
+  it('runs setup once per run before the first event, and again after a rebuild reset', async () => {
+    await appendMany(store, 'a-1', 3);
+    const steps: string[] = [];
+    const handler: ProjectionHandler = {
+      setup: () => void steps.push('setup'),
+      reset: () => void steps.push('reset'),
+      handle: (e) => void steps.push(`handle ${e.streamVersion}`),
+    };
+    const worker = startWorker(handler);
+    await until(() => worker.status().state === 'live', 'live');
+    expect(steps).toEqual(['setup', 'handle 1', 'handle 2', 'handle 3']);
+    steps.length = 0;
+    await worker.rebuild();
+    await until(() => worker.status().state === 'live', 'live again');
+    expect(steps).toEqual(['reset', 'setup', 'handle 1', 'handle 2', 'handle 3']);
+  });
+
+  it('faults with a ProjectionSetupError when setup keeps failing, handles nothing, and retries it on resume', async () => {
+    await appendMany(store, 'a-1', 2);
+    let broken = true;
+    const recorder = new Recorder();
+    const handler: ProjectionHandler = {
+      setup: () => {
+        if (broken) throw new Error('permission denied for schema bank');
+      },
+      handle: (e) => recorder.handle(e),
+    };
+    const errors: unknown[] = [];
+    const worker = new ProjectionWorker(
+      { name: 'p', pollIntervalMs: 20, errorPolicy: { retryDelayMs: 1, maxRetries: 2 } },
+      handler,
+      { store, checkpoints, lock, onError: (_name, error) => errors.push(error) },
+    );
+    workers.push(worker);
+    worker.start();
+    await until(() => worker.status().state === 'faulted', 'faulted');
+    expect(recorder.seen).toHaveLength(0);
+    expect(worker.status().lastError).toBe(
+      'The setup step of projection "p" failed: permission denied for schema bank. The projection is faulted and handled no event; fix the setup (its SQL, the database\'s permissions) and resume the projection, or restart.',
+    );
+    expect(errors.at(-1)).toMatchObject({ code: ErrorCodes.projectionSetupFailed });
+    broken = false;
+    await worker.resume();
+    await until(() => recorder.seen.length === 2, 'the events after the repaired setup');
+  });
+
   it('runs on one worker per lock; another takes over from the checkpoint when the lease is lost', async () => {
     await appendMany(store, 'a-1', 60);
     const shared: RecordedEvent[] = [];

@@ -1,4 +1,9 @@
-import { CheckpointMovedError, InvalidProjectionError, ProjectionNotActiveError } from '../errors';
+import {
+  CheckpointMovedError,
+  InvalidProjectionError,
+  ProjectionNotActiveError,
+  ProjectionSetupError,
+} from '../errors';
 import type { RecordedEvent } from '../events/event';
 import type { EventTypeRegistry } from '../events/event-type-registry';
 import type { EventStore, Position, ReadAllPage } from '../store/event-store';
@@ -88,6 +93,8 @@ export class ProjectionWorker<Tx = unknown> {
   /** Turns of the loop that read the log (successfully or not), to tell when a resume took effect. */
   private turns = 0;
   private rebuilding = false;
+  /** The handler's `setup` has run in this lease (or there is none): batches may be handled. */
+  private setUp = false;
   private positionWaiters: Waiter[] = [];
   private unsubscribe: (() => void) | undefined;
   private lastError: string | null = null;
@@ -318,6 +325,7 @@ export class ProjectionWorker<Tx = unknown> {
         return;
       }
       this.lease.onLost(() => this.interrupt());
+      this.setUp = this.handler.setup === undefined;
       const checkpoint = await this.deps.checkpoints.load(this.name);
       this.state = 'catching-up';
       if (checkpoint !== undefined) this.advance(checkpoint); // waits already passed resolve now
@@ -332,6 +340,7 @@ export class ProjectionWorker<Tx = unknown> {
     if (this.state === 'paused' || this.state === 'faulted') {
       this.state = this.rebuilding ? 'rebuilding' : 'catching-up';
     }
+    if (!this.setUp && !(await this.setUpReadModel())) return this.endTurn();
 
     const page = await this.deps.store.readAll({
       after: this.position,
@@ -380,7 +389,10 @@ export class ProjectionWorker<Tx = unknown> {
     try {
       await this.deps.checkpoints.reset(this.name, async (tx) => {
         await this.handler.reset?.({ tx });
+        // A reset that dropped the tables gets them back before the replay's first batch.
+        await this.handler.setup?.({ tx });
       });
+      this.setUp = true;
       this.position = undefined;
       this.handledEvents = 0;
       this.lastError = null;
@@ -392,6 +404,33 @@ export class ProjectionWorker<Tx = unknown> {
       for (const waiter of waiters) waiter.reject(error);
       throw error;
     }
+  }
+
+  /**
+   * Runs the handler's `setup` in a transaction of the checkpoint store, with the error policy's
+   * retries; when they are spent, faults the projection (false) with a ProjectionSetupError.
+   */
+  private async setUpReadModel(): Promise<boolean> {
+    let failure: unknown;
+    const ok = await this.withRetries(
+      () =>
+        this.deps.checkpoints.transaction(async (tx) => {
+          // As in deliver(): without the lease another instance may be setting up; write nothing.
+          if (this.lease === undefined || !this.lease.isHeld()) {
+            throw new CheckpointMovedError(this.name);
+          }
+          await this.handler.setup?.({ tx });
+        }),
+      (error) => (failure = error),
+    );
+    if (ok) {
+      this.setUp = true;
+      return true;
+    }
+    this.report(new ProjectionSetupError(this.name, failure));
+    this.faulted = true;
+    this.state = 'faulted';
+    return false;
   }
 
   /** Handles a page in one commit, with retries; falls back to one event at a time on failure. */

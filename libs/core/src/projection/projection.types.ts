@@ -45,6 +45,14 @@ export interface ProjectionHandler<Tx = unknown> {
     events: readonly RecordedEvent[],
     context: ProjectionContext<Tx>,
   ): Promise<void> | void;
+  /**
+   * Optional: creates what the read model needs (tables, indexes) — idempotently, e.g.
+   * `CREATE TABLE IF NOT EXISTS`. The worker runs it under the projection's lock, in one transaction
+   * of the checkpoint store, once per run before the first batch (each time it takes the lease),
+   * and again right after `reset` in the rebuild's transaction. A failure follows the error
+   * policy's retries, then faults the projection with a `ProjectionSetupError`.
+   */
+  setup?(context: ProjectionContext<Tx>): Promise<void> | void;
   /** Empties the read model before a rebuild (same transaction as the checkpoint reset). */
   reset?(context: ProjectionContext<Tx>): Promise<void> | void;
   /** Called each time the projection catches up with the log. */

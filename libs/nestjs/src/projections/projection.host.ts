@@ -21,6 +21,13 @@ export abstract class ProjectionHost<Tx = unknown> implements ProjectionHandler<
     context: ProjectionContext<Tx>,
   ): Promise<void> | void;
 
+  /**
+   * Optional: creates the read model's tables, idempotently (`CREATE TABLE IF NOT EXISTS`). Runs
+   * under the projection's lock in one checkpoint-store transaction (`context.tx`), once per run
+   * before the first batch and again after `reset` in a rebuild; a failure faults the projection.
+   */
+  setup?(context: ProjectionContext<Tx>): Promise<void> | void;
+
   /** Empties the read model before a rebuild, in the same transaction as the checkpoint reset. */
   reset?(context: ProjectionContext<Tx>): Promise<void> | void;
 

@@ -121,6 +121,11 @@ export class PostgresCheckpointStore implements CheckpointStore<PostgresProjecti
     });
   }
 
+  /** Runs `work` (a projection's `setup`) in one transaction; no checkpoint moves. */
+  transaction<T>(work: (tx: PostgresProjectionTx) => Promise<T>): Promise<T> {
+    return this.executor.transaction(work);
+  }
+
   /**
    * Records the event (id, stream, type, position and the error message — never its data) and
    * moves the checkpoint past it, in one transaction.
