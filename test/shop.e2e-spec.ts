@@ -139,6 +139,7 @@ describe('shop sample app (HTTP)', () => {
 
   it('reports health with the process manager', async () => {
     const health = await http.get('/health').expect(200);
-    expect(health.body.info.processManagers.status).toBe('up');
+    expect(health.body.info.projections.status).toBe('up');
+    expect(health.body.info.projections.projections).toHaveProperty('fulfilment');
   });
 });

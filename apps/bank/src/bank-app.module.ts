@@ -1,9 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { AdminTokenModule, EventCoreModule } from '@eventcore/nestjs';
+import { AdminTokenModule, EventCoreHealthModule, EventCoreModule } from '@eventcore/nestjs';
 import { AccountsModule } from './accounts/accounts.module';
-import { HealthModule } from './health/health.module';
 import { MetricsController, PROMETHEUS_EXPORTER } from './metrics/metrics.controller';
 import type { BalanceReadModel } from './read-model/balance-read-model';
 import { InMemoryBalanceReadModel } from './read-model/in-memory.balance-read-model';
@@ -48,7 +47,8 @@ export class BankAppModule {
         AdminTokenModule.forRoot(options.adminToken ?? process.env.EVENTCORE_ADMIN_TOKEN),
         AccountsModule,
         ReadModelModule.forRoot(options.balances ?? new InMemoryBalanceReadModel()),
-        HealthModule,
+        // GET /health: the store and every projection (faulted, or a minute behind, is down).
+        EventCoreHealthModule.forRoot({ path: 'health', projections: { maxLagSeconds: 60 } }),
       ],
       providers: [
         ...(options.metrics ? [{ provide: PROMETHEUS_EXPORTER, useValue: options.metrics }] : []),

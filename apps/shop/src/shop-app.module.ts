@@ -1,9 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
-import { EventCoreModule } from '@eventcore/nestjs';
+import { EventCoreHealthModule, EventCoreModule } from '@eventcore/nestjs';
 import { CatalogController } from './catalog/catalog.controller';
 import { ProductQuery } from './catalog/product.query';
-import { HealthModule } from './health/health.module';
 import { FulfilmentProcessManager } from './orders/fulfilment.process-manager';
 import { OrderQuery } from './orders/order.query';
 import { OrdersController } from './orders/orders.controller';
@@ -33,7 +32,8 @@ export class ShopAppModule {
           projectionLock: options.projectionLock,
           afterShutdown: options.onShutdown,
         }),
-        HealthModule,
+        // GET /health: the store and every projection (faulted, or a minute behind, is down).
+        EventCoreHealthModule.forRoot({ path: 'health', projections: { maxLagSeconds: 60 } }),
       ],
       controllers: [CatalogController, OrdersController],
       providers: [ProductQuery, OrderQuery, FulfilmentProcessManager],

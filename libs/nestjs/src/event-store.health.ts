@@ -1,8 +1,7 @@
-import { Injectable, Module } from '@nestjs/common';
-import { HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
 import type { EventStore } from '@eventcore/core';
 import { InjectEventStore } from './inject-event-store.decorator';
-import { ProjectionsHealthIndicator } from './projections/projections.health';
 
 /** Stores that can report more than a ping (pool totals, schema version, ...). */
 interface StoreWithHealthDetails {
@@ -40,14 +39,3 @@ export class EventStoreHealthIndicator {
 function hasHealthDetails(store: EventStore): store is EventStore & StoreWithHealthDetails {
   return typeof (store as Partial<StoreWithHealthDetails>).health === 'function';
 }
-
-/**
- * Import next to `TerminusModule` to inject {@link EventStoreHealthIndicator} and
- * {@link ProjectionsHealthIndicator} in a health controller.
- */
-@Module({
-  imports: [TerminusModule],
-  providers: [EventStoreHealthIndicator, ProjectionsHealthIndicator],
-  exports: [EventStoreHealthIndicator, ProjectionsHealthIndicator],
-})
-export class EventCoreHealthModule {}

@@ -6,5 +6,6 @@ export * from './eventcore.module';
 export * from './command-bus';
 export * from './inject-event-store.decorator';
 export * from './event-store.health';
+export * from './health';
 export * from './projections';
 export * from './http';

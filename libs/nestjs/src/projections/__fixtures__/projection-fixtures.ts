@@ -15,7 +15,7 @@ import {
   streamId,
 } from '@eventcore/core';
 import { EventCoreModule } from '../../eventcore.module';
-import { EventCoreHealthModule } from '../../event-store.health';
+import { EventCoreHealthModule } from '../../health';
 import type { ProjectionsModuleOptions } from '../../eventcore-module.options';
 import { Projection } from '../projection.decorator';
 import { ProjectionHost } from '../projection.host';

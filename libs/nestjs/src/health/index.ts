@@ -1,0 +1,1 @@
+export * from './eventcore-health.module';
