@@ -1,32 +1,28 @@
 /**
  * @eventcore/core — the command model, executor, event-store port and in-memory store.
  * No NestJS, no database driver: this package runs anywhere Node.js does.
+ * Helpers for store authors live in `@eventcore/core/adapter`, the testing kit in
+ * `@eventcore/core/testing`.
  */
 export * from './errors';
 export * from './events/event';
-export * from './events/event-id';
+export { newEventId } from './events/event-id';
 export * from './events/event-type-registry';
-export * from './events/event-serializer';
-export * from './store/stream-id';
-export * from './store/expected-version';
+export { type EventSerializer, MessagePackSerializer } from './events/event-serializer';
+export { type StreamId, streamId } from './store/stream-id';
+export { ExpectedVersion } from './store/expected-version';
 export * from './store/event-store';
-export { validateWrites, encodeJson, findConflicts } from './store/append-validation';
-export * from './command/command.decorators';
+export { Command, Stream, type CommandOptions } from './command/command.decorators';
 export * from './command/command-logic';
 export * from './command/command-result';
-export * from './command/retry-policy';
-export * from './command/clock';
+export type { RetryOptions } from './command/retry-options';
+export type { Clock } from './command/clock';
 export {
   CommandExecutor,
   type ExecutorOptions,
   type ExecuteOptions,
 } from './command/command-executor';
-export { IDEMPOTENCY_RECORD_TYPE } from './command/idempotency';
-export {
-  InMemoryEventStore,
-  type InMemoryEventStoreOptions,
-  compileFilter,
-} from './memory/in-memory.event-store';
+export { InMemoryEventStore, type InMemoryEventStoreOptions } from './memory/in-memory.event-store';
 export * from './projection';
 export * from './process';
-export * from './telemetry';
+export { TELEMETRY_SCOPE } from './telemetry';

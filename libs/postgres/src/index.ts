@@ -4,7 +4,7 @@
  */
 export {
   PostgresEventStore,
-  type PostgresEventStoreSettings,
+  type PostgresEventStoreConstructorOptions,
   type PostgresStoreHealth,
 } from './postgres.event-store';
 export { createPostgresEventStore, createPGliteEventStore, openPGlite } from './postgres.factory';
@@ -13,7 +13,6 @@ export type { ReadBatchingOptions } from './read-batcher';
 export type {
   PostgresEventStoreOptions,
   PGliteEventStoreOptions,
-  ConnectionRetryOptions,
   CircuitBreakerOptions,
 } from './postgres.options';
 export type {

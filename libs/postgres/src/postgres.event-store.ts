@@ -3,9 +3,9 @@ import {
   EventCoreError,
   type AppendResult,
   type EventStore,
-  findConflicts,
   InvalidAppendError,
   InvalidOptionsError,
+  type Clock,
   type Position,
   type ReadAllFilter,
   type ReadAllOptions,
@@ -14,15 +14,16 @@ import {
   type RecordedEvent,
   StoreClosedError,
   type StreamId,
+  type RetryOptions,
   type StreamWrite,
-  validateWrites,
 } from '@eventcore/core';
-import type { CircuitBreakerSettings } from './executor/circuit-breaker';
+import { findConflicts, validateWrites } from '@eventcore/core/adapter';
+import { ConnectionGuard } from './executor/connection.guard';
 import {
-  ConnectionGuard,
-  type GuardEnvironment,
-  type RetrySettings,
-} from './executor/connection.guard';
+  type CircuitBreakerOptions,
+  resolveCircuitBreaker,
+  resolveConnectionRetry,
+} from './postgres.options';
 import { type PoolStats, SqlConnectionError, type SqlExecutor } from './executor/sql-executor';
 import {
   comparePositions,
@@ -57,14 +58,20 @@ const MAX_PAGE = 10_000;
 const MIN_SCAN = 1_000;
 const MAX_SCAN = 100_000;
 
-/** Settings of a {@link PostgresEventStore} built by hand (the factories fill them in). */
-export interface PostgresEventStoreSettings {
+/**
+ * Options of a {@link PostgresEventStore} built by hand over a {@link SqlExecutor}; the factories
+ * (`createPostgresEventStore`, `createPGliteEventStore`) build it for you.
+ */
+export interface PostgresEventStoreConstructorOptions {
   /** @default 'eventcore' */
   readonly schema?: string;
-  /** Retries of transient connection failures. @default no retry */
-  readonly retry?: RetrySettings;
-  /** @default disabled */
-  readonly circuitBreaker?: CircuitBreakerSettings | false;
+  /**
+   * Retry of transient connection failures, as in `PostgresEventStoreOptions.retry` (whose
+   * defaults fill the fields left out). @default no retry
+   */
+  readonly retry?: Omit<RetryOptions, 'timeoutMs'> | false;
+  /** As in `PostgresEventStoreOptions.circuitBreaker`. @default disabled */
+  readonly circuitBreaker?: CircuitBreakerOptions | false;
   /** Use named prepared statements for the hot queries. @default true */
   readonly preparedStatements?: boolean;
   /**
@@ -84,8 +91,12 @@ export interface PostgresEventStoreSettings {
    * read on its own. @default { maxInFlight: 4 }
    */
   readonly readBatching?: ReadBatchingOptions | false;
-  /** Clock, sleep and randomness of retries and the circuit breaker (tests). */
-  readonly environment?: GuardEnvironment;
+  /** Time of the circuit breaker. @default the system clock */
+  readonly clock?: Clock;
+  /** Waits between retries. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Source of jitter, in [0, 1). @default Math.random */
+  readonly random?: () => number;
 }
 
 /** What {@link PostgresEventStore.health} reports. */
@@ -146,13 +157,13 @@ export class PostgresEventStore implements EventStore {
 
   constructor(
     private readonly executor: SqlExecutor,
-    settings: PostgresEventStoreSettings = {},
+    options: PostgresEventStoreConstructorOptions = {},
   ) {
-    this.schema = checkSchemaName(settings.schema ?? DEFAULT_SCHEMA);
+    this.schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
     this.guard = new ConnectionGuard(
-      settings.retry ?? { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 },
-      settings.circuitBreaker ?? false,
-      settings.environment,
+      resolveConnectionRetry(options.retry, 'off'),
+      resolveCircuitBreaker(options.circuitBreaker, 'off'),
+      { clock: options.clock, sleep: options.sleep, random: options.random },
     );
     this.sql = {
       append: appendBatchCallSql(this.schema),
@@ -165,9 +176,9 @@ export class PostgresEventStore implements EventStore {
     };
     this.channel = notificationChannel(this.schema);
     this.notifyAfterCommit =
-      (settings.notify ?? 'after-commit') === 'after-commit' && executor.notify !== undefined;
+      (options.notify ?? 'after-commit') === 'after-commit' && executor.notify !== undefined;
     this.names =
-      settings.preparedStatements === false
+      options.preparedStatements === false
         ? {}
         : {
             append: `eventcore_append_batch_${this.schema}`,
@@ -186,11 +197,11 @@ export class PostgresEventStore implements EventStore {
           ),
         ),
       isStatementError,
-      resolveAppendBatching(settings.appendBatching),
+      resolveAppendBatching(options.appendBatching),
     );
     this.reads = new ReadBatcher(
       (ids) => this.queryStreams(ids),
-      resolveReadBatching(settings.readBatching),
+      resolveReadBatching(options.readBatching),
     );
   }
 

@@ -50,8 +50,9 @@ export async function createPostgresEventStore(
   const executor = new PgPoolSqlExecutor(pool, ownsPool);
   const store = new PostgresEventStore(executor, {
     schema,
-    retry: resolved.retry,
-    circuitBreaker: resolved.circuitBreaker,
+    // Checked above (resolvePostgresOptions); the factory's defaults apply to what is left out.
+    retry: options.retry ?? {},
+    circuitBreaker: options.circuitBreaker ?? {},
     preparedStatements: options.preparedStatements ?? true,
     notify: options.notify,
     appendBatching: options.appendBatching,

@@ -1,6 +1,7 @@
 import {
   ConcurrencyConflictError,
   ExpectedVersion,
+  InvalidOptionsError,
   StoreUnavailableError,
   streamId,
 } from '@eventcore/core';
@@ -37,13 +38,11 @@ function setup(retryAttempts = 1) {
   const store = new PostgresEventStore(db, {
     retry: { maxAttempts: retryAttempts, initialDelayMs: 100, maxDelayMs: 1000 },
     circuitBreaker: { failureThreshold: 3, cooldownMs: 5000 },
-    environment: {
-      now: () => now,
-      sleep: async (ms) => {
-        sleeps.push(ms);
-      },
-      random: () => 0.5,
+    clock: { now: () => new Date(now) },
+    sleep: async (ms) => {
+      sleeps.push(ms);
     },
+    random: () => 0.5,
   });
   return { db, store, sleeps, advance: (ms: number) => (now += ms) };
 }
@@ -94,6 +93,33 @@ describe('PostgresEventStore connection faults (fake database)', () => {
     await expect(store.ping()).resolves.toBeUndefined();
     expect(db.calls).toBe(2);
     expect(sleeps).toHaveLength(1);
+  });
+
+  it('spaces connection retries by the shared retry options (backoffFactor, maxDelayMs, jitter)', async () => {
+    const db = new FakeDatabase();
+    const sleeps: number[] = [];
+    const store = new PostgresEventStore(db, {
+      retry: { maxAttempts: 4, initialDelayMs: 10, backoffFactor: 3, maxDelayMs: 50, jitter: 0 },
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+    });
+    db.down = true;
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(sleeps).toEqual([10, 30, 50]);
+  });
+
+  it('refuses a connection retry timeoutMs, which nothing would honour', () => {
+    const db = new FakeDatabase();
+    const refused = (() => {
+      try {
+        new PostgresEventStore(db, { retry: { timeoutMs: 1000 } as never });
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refused).toBeInstanceOf(InvalidOptionsError);
+    expect((refused as InvalidOptionsError).message).toContain('retry.timeoutMs');
   });
 
   it('never retries an append whose connection broke in flight: the outcome is unknown', async () => {

@@ -1,20 +1,14 @@
 import type { AppendBatchingOptions } from './append-batcher';
 import type { ReadBatchingOptions } from './read-batcher';
 
-import { InvalidOptionsError } from '@eventcore/core';
+import { InvalidOptionsError, type RetryOptions } from '@eventcore/core';
+import {
+  type ResolvedRetryOptions,
+  resolveRetryOptions,
+  type RetryUse,
+} from '@eventcore/core/adapter';
 import type { Pool } from 'pg';
-import type { CircuitBreakerSettings } from './executor/circuit-breaker';
-import type { RetrySettings } from './executor/connection.guard';
-
-/** Retry of transient connection failures (never of conflicts or other database answers). */
-export interface ConnectionRetryOptions {
-  /** Attempts in all, the first included; 1 disables retries. @default 3 */
-  readonly maxAttempts?: number;
-  /** Delay before the second attempt (doubled each time, with jitter). @default 100 */
-  readonly initialDelayMs?: number;
-  /** Upper bound of one delay. @default 2000 */
-  readonly maxDelayMs?: number;
-}
+import type { ResolvedCircuitBreakerOptions } from './executor/circuit-breaker';
 
 /** The circuit breaker that makes calls fail fast while the database is down. */
 export interface CircuitBreakerOptions {
@@ -41,8 +35,13 @@ export interface PostgresEventStoreOptions {
   readonly statementTimeoutMs?: number;
   /** Limit of opening a connection (and of waiting for a free one). @default 5000 */
   readonly connectTimeoutMs?: number;
-  /** Retry of transient connection failures; `false` disables it. @default { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 2000 } */
-  readonly retry?: ConnectionRetryOptions | false;
+  /**
+   * Retry of transient connection failures (never of conflicts or other database answers): reads
+   * whenever the connection failed, writes only when the statement was certainly not sent.
+   * `false` disables it. `timeoutMs` does not apply: `connectTimeoutMs` bounds each attempt.
+   * @default { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 2000, backoffFactor: 2, jitter: 0.5 }
+   */
+  readonly retry?: Omit<RetryOptions, 'timeoutMs'> | false;
   /** `false` disables the breaker. @default { failureThreshold: 5, cooldownMs: 5000 } */
   readonly circuitBreaker?: CircuitBreakerOptions | false;
   /** Run `migrate()` before returning the store. @default true */
@@ -91,12 +90,55 @@ export interface ResolvedPostgresOptions {
   readonly poolSize: number;
   readonly statementTimeoutMs: number;
   readonly connectTimeoutMs: number;
-  readonly retry: RetrySettings;
-  readonly circuitBreaker: CircuitBreakerSettings | false;
+  readonly retry: ResolvedRetryOptions;
+  readonly circuitBreaker: ResolvedCircuitBreakerOptions | false;
 }
 
-const DEFAULT_RETRY: RetrySettings = { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 2000 };
-const DEFAULT_BREAKER: CircuitBreakerSettings = { failureThreshold: 5, cooldownMs: 5000 };
+/** The store's retry of transient connection failures. */
+const CONNECTION_RETRY: RetryUse = {
+  field: 'retry',
+  timeout: false,
+  // Half jitter: spreads the reconnects of many callers and keeps a floor under each wait.
+  defaults: {
+    maxAttempts: 3,
+    initialDelayMs: 100,
+    maxDelayMs: 2000,
+    backoffFactor: 2,
+    jitter: 0.5,
+    timeoutMs: Number.POSITIVE_INFINITY,
+  },
+};
+const DEFAULT_BREAKER: ResolvedCircuitBreakerOptions = { failureThreshold: 5, cooldownMs: 5000 };
+
+/**
+ * The retry of transient connection failures: `false` (or, with `absent: 'off'`, nothing) gives a
+ * single attempt.
+ * @throws InvalidOptionsError naming the field.
+ */
+export function resolveConnectionRetry(
+  retry: Omit<RetryOptions, 'timeoutMs'> | false | undefined,
+  absent: 'defaults' | 'off',
+): ResolvedRetryOptions {
+  if (retry === false || (retry === undefined && absent === 'off')) {
+    return { ...CONNECTION_RETRY.defaults, maxAttempts: 1 };
+  }
+  return resolveRetryOptions(CONNECTION_RETRY, retry);
+}
+
+/**
+ * The circuit breaker, or `false` when disabled (by `false`, or, with `absent: 'off'`, by nothing).
+ * @throws InvalidOptionsError naming the field.
+ */
+export function resolveCircuitBreaker(
+  options: CircuitBreakerOptions | false | undefined,
+  absent: 'defaults' | 'off',
+): ResolvedCircuitBreakerOptions | false {
+  if (options === false || (options === undefined && absent === 'off')) return false;
+  const breaker = { ...DEFAULT_BREAKER, ...definedOnly(options) };
+  integer('circuitBreaker.failureThreshold', breaker.failureThreshold, 1, 1_000_000);
+  integer('circuitBreaker.cooldownMs', breaker.cooldownMs, 1, 3_600_000);
+  return breaker;
+}
 
 /**
  * Validates options and fills in defaults.
@@ -128,21 +170,8 @@ export function resolvePostgresOptions(
   if (hasPool && typeof (options.pool as { connect?: unknown }).connect !== 'function') {
     throw new InvalidOptionsError('pool', 'pass a pg Pool');
   }
-  const retry =
-    options.retry === false
-      ? { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 }
-      : { ...DEFAULT_RETRY, ...definedOnly(options.retry) };
-  integer('retry.maxAttempts', retry.maxAttempts, 1, 100);
-  integer('retry.initialDelayMs', retry.initialDelayMs, 0, 600_000);
-  integer('retry.maxDelayMs', retry.maxDelayMs, retry.initialDelayMs, 600_000);
-  const breaker =
-    options.circuitBreaker === false
-      ? false
-      : { ...DEFAULT_BREAKER, ...definedOnly(options.circuitBreaker) };
-  if (breaker !== false) {
-    integer('circuitBreaker.failureThreshold', breaker.failureThreshold, 1, 1_000_000);
-    integer('circuitBreaker.cooldownMs', breaker.cooldownMs, 1, 3_600_000);
-  }
+  const retry = resolveConnectionRetry(options.retry, 'defaults');
+  const breaker = resolveCircuitBreaker(options.circuitBreaker, 'defaults');
   return {
     poolSize: integer('poolSize', options.poolSize ?? 10, 1, 1000),
     statementTimeoutMs: integer(
@@ -172,7 +201,7 @@ function definedOnly<T extends object>(value: T | undefined): Partial<T> {
   if (typeof value !== 'object' || value === null) {
     throw new InvalidOptionsError(
       'Postgres event store options',
-      'retry and circuitBreaker take an object or false',
+      'circuitBreaker takes an object or false',
     );
   }
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

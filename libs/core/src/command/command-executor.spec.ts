@@ -41,7 +41,7 @@ import { Command, Stream } from './command.decorators';
 import { CommandExecutor, type ExecutorOptions } from './command-executor';
 import type { CommandContext, CommandLogic } from './command-logic';
 import { IDEMPOTENCY_RECORD_TYPE } from './idempotency';
-import type { RetryPolicy } from './retry-policy';
+import type { RetryOptions } from './retry-options';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -893,7 +893,7 @@ describe('CommandExecutor', () => {
       expect(error.attempts).toBe(3);
     });
 
-    const invalidRetries: [Partial<RetryPolicy>, string][] = [
+    const invalidRetries: [RetryOptions, string][] = [
       [{ maxAttempts: 0 }, 'retry.maxAttempts'],
       [{ maxAttempts: 1.5 }, 'retry.maxAttempts'],
       [{ initialDelayMs: -1 }, 'retry.initialDelayMs'],

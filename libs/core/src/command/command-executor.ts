@@ -38,15 +38,21 @@ import {
 } from './idempotency';
 import { Deadlines } from './deadlines';
 import { StreamTurns, type Turn } from './stream-turns';
-import { backoffDelay, resolveRetryPolicy, type RetryPolicy } from './retry-policy';
+import {
+  backoffDelay,
+  COMMAND_RETRY,
+  type ResolvedRetryOptions,
+  resolveRetryOptions,
+  type RetryOptions,
+} from './retry-options';
 import { type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
 import { validateCommand } from './validate-command';
 import { type CommandObservation, CommandTelemetry } from '../telemetry/command-telemetry';
 
 /** Defaults for every command run by one executor (a module's `executor` options). */
 export interface ExecutorOptions {
-  /** Retry policy defaults; a command's `@Command({ retry })` and the call's options override them. */
-  readonly retry?: Partial<RetryPolicy>;
+  /** Retry of concurrency conflicts; a command's `@Command({ retry })` and the call's options override it. */
+  readonly retry?: RetryOptions;
   /** Most rounds of dynamic stream discovery. @default 8 */
   readonly maxDiscoveryIterations?: number;
   /** Validate command input with class-validator. @default true */
@@ -88,7 +94,7 @@ export interface ExecuteOptions {
   /** Executing twice with the same key writes once and returns the first result. */
   readonly idempotencyKey?: string;
   /** Retry overrides for this call. */
-  readonly retry?: Partial<RetryPolicy>;
+  readonly retry?: RetryOptions;
 }
 
 const DEFAULT_DISCOVERY_ITERATIONS = 8;
@@ -119,10 +125,10 @@ export class CommandExecutor {
   private readonly deadlines = new Deadlines();
   private readonly turns: StreamTurns | undefined;
   private readonly plans = new WeakMap<CommandDefinition, Plan>();
-  private readonly policies = new WeakMap<CommandDefinition, RetryPolicy>();
+  private readonly policies = new WeakMap<CommandDefinition, ResolvedRetryOptions>();
   private readonly maxDiscoveryIterations: number;
   private readonly validate: boolean;
-  private readonly retryDefaults: Partial<RetryPolicy> | undefined;
+  private readonly retryDefaults: RetryOptions | undefined;
 
   constructor(
     private readonly store: EventStore,
@@ -158,7 +164,8 @@ export class CommandExecutor {
     }
     this.turns = options.streamTurns === false ? undefined : new StreamTurns();
     this.retryDefaults = options.retry;
-    resolveRetryPolicy(this.retryDefaults); // fail at construction, not on the first command
+    // Fail at construction, not on the first command.
+    resolveRetryOptions(COMMAND_RETRY, this.retryDefaults);
   }
 
   /**
@@ -216,7 +223,12 @@ export class CommandExecutor {
     const policy =
       options.retry === undefined
         ? this.commandPolicy(definition)
-        : resolveRetryPolicy(this.retryDefaults, definition.options.retry, options.retry);
+        : resolveRetryOptions(
+            COMMAND_RETRY,
+            this.retryDefaults,
+            definition.options.retry,
+            options.retry,
+          );
     const plan = this.planOf(definition);
     if (plan.validate) {
       const validation = validateCommand(command, definition.name);
@@ -599,10 +611,10 @@ export class CommandExecutor {
   }
 
   /** The executor's and the command's policy layers, merged and checked once per command class. */
-  private commandPolicy(definition: CommandDefinition): RetryPolicy {
+  private commandPolicy(definition: CommandDefinition): ResolvedRetryOptions {
     let policy = this.policies.get(definition);
     if (policy === undefined) {
-      policy = resolveRetryPolicy(this.retryDefaults, definition.options.retry);
+      policy = resolveRetryOptions(COMMAND_RETRY, this.retryDefaults, definition.options.retry);
       this.policies.set(definition, policy);
     }
     return policy;
@@ -705,7 +717,7 @@ interface Run<S, E extends DomainEvent> {
   readonly commandId: string;
   readonly baseMetadata: EventMetadata;
   readonly deadline: number;
-  readonly policy: RetryPolicy;
+  readonly policy: ResolvedRetryOptions;
   /** Whether states of this command are kept in, and taken from, the state cache. */
   readonly cacheable: boolean;
   /** This command's place in the executor's stream turns; it grows with discovered streams. */

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { registerDecorator } from 'class-validator';
-import type { RetryPolicy } from './retry-policy';
+import type { RetryOptions } from './retry-options';
 import { streamIdProblem } from '../store/stream-id';
 
 /** Metadata key of {@link Command}. */
@@ -12,8 +12,8 @@ export const STREAM_PROPERTIES_METADATA = 'eventcore:stream-properties';
 export interface CommandOptions {
   /** Name used in errors, metadata and idempotency records. @default the class name */
   readonly name?: string;
-  /** Retry policy overrides for this command. */
-  readonly retry?: Partial<RetryPolicy>;
+  /** Retry overrides for this command, field by field. */
+  readonly retry?: RetryOptions;
   /** Validate input with class-validator before any I/O. @default true */
   readonly validate?: boolean;
   /** Most rounds of dynamic stream discovery. @default the executor's (8) */

@@ -339,7 +339,9 @@ describe('InMemoryEventStore specifics', () => {
   });
 
   it('stamps recordedAt from the injected clock', async () => {
-    const clocked = new InMemoryEventStore({ now: () => new Date('2030-01-02T03:04:05.678Z') });
+    const clocked = new InMemoryEventStore({
+      clock: { now: () => new Date('2030-01-02T03:04:05.678Z') },
+    });
     const result = await clocked.append([
       { streamId: A, expected: ExpectedVersion.any, events: [testEvent('E1')] },
     ]);

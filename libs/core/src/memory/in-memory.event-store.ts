@@ -22,14 +22,15 @@ import { deepFreeze } from '../util/deep-freeze';
 import { StoredIds } from './stored-ids';
 import { frozenJsonCopy, NOT_PLAIN_JSON } from '../util/frozen-json';
 import { isoTime } from '../util/iso-time';
+import type { Clock } from '../command/clock';
 
 const MAX_PAGE = 10_000;
 const EMPTY: readonly RecordedEvent[] = Object.freeze([]);
 
 /** Options of {@link InMemoryEventStore}. */
 export interface InMemoryEventStoreOptions {
-  /** Source of `recordedAt`. @default () => new Date() */
-  readonly now?: () => Date;
+  /** Source of `recordedAt`. @default the system clock */
+  readonly clock?: Clock;
 }
 
 /**
@@ -43,11 +44,11 @@ export class InMemoryEventStore implements EventStore {
   private readonly eventIds = new StoredIds(this.log);
   private readonly listeners = new Set<() => void>();
   /** Undefined for the system clock, read through {@link isoTime}. */
-  private readonly now: (() => Date) | undefined;
+  private readonly clock: Clock | undefined;
   private closed = false;
 
   constructor(options: InMemoryEventStoreOptions = {}) {
-    this.now = options.now;
+    this.clock = options.clock;
   }
 
   async readStreams(streamIds: readonly StreamId[]): Promise<ReadStreamsResult> {
@@ -81,7 +82,8 @@ export class InMemoryEventStore implements EventStore {
     const conflicts = findConflicts(writes, (id) => this.streams.get(id)?.length ?? 0);
     if (conflicts.length > 0) throw new ConcurrencyConflictError(conflicts);
 
-    const recordedAt = this.now === undefined ? isoTime(Date.now()) : this.now().toISOString();
+    const recordedAt =
+      this.clock === undefined ? isoTime(Date.now()) : this.clock.now().toISOString();
     const written: RecordedEvent[] = [];
     const versions = new Map<StreamId, number>();
     let copied = 0;

@@ -1,10 +1,9 @@
-/** Settings of {@link CircuitBreaker}. */
-export interface CircuitBreakerSettings {
-  /** Consecutive connection failures that open the circuit. */
-  readonly failureThreshold: number;
-  /** How long an open circuit fails calls fast before letting one trial call through. */
-  readonly cooldownMs: number;
-}
+import type { Clock } from '@eventcore/core';
+import { systemClock } from '@eventcore/core/adapter';
+import type { CircuitBreakerOptions } from '../postgres.options';
+
+/** {@link CircuitBreakerOptions} with every field filled in and checked. */
+export type ResolvedCircuitBreakerOptions = Required<CircuitBreakerOptions>;
 
 /** What {@link CircuitBreaker.admit} decided for one call. */
 export type Admission =
@@ -22,13 +21,17 @@ export class CircuitBreaker {
   private trialInFlight = false;
 
   constructor(
-    private readonly settings: CircuitBreakerSettings,
-    private readonly now: () => number = Date.now,
+    private readonly options: ResolvedCircuitBreakerOptions,
+    private readonly clock: Clock = systemClock,
   ) {}
+
+  private now(): number {
+    return this.clock.now().getTime();
+  }
 
   get state(): 'closed' | 'open' | 'half-open' {
     if (this.openedAt === undefined) return 'closed';
-    return this.trialInFlight || this.now() - this.openedAt >= this.settings.cooldownMs
+    return this.trialInFlight || this.now() - this.openedAt >= this.options.cooldownMs
       ? 'half-open'
       : 'open';
   }
@@ -40,8 +43,8 @@ export class CircuitBreaker {
   admit(): Admission {
     if (this.openedAt === undefined) return { admitted: true, trial: false };
     const waited = this.now() - this.openedAt;
-    if (waited < this.settings.cooldownMs) {
-      return { admitted: false, retryInMs: this.settings.cooldownMs - waited };
+    if (waited < this.options.cooldownMs) {
+      return { admitted: false, retryInMs: this.options.cooldownMs - waited };
     }
     if (this.trialInFlight) return { admitted: false, retryInMs: 0 };
     this.trialInFlight = true;
@@ -59,6 +62,6 @@ export class CircuitBreaker {
   failed(trial: boolean): void {
     this.failures++;
     if (trial) this.trialInFlight = false;
-    if (trial || this.failures >= this.settings.failureThreshold) this.openedAt = this.now();
+    if (trial || this.failures >= this.options.failureThreshold) this.openedAt = this.now();
   }
 }

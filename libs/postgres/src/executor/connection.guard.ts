@@ -1,18 +1,11 @@
-import { StoreUnavailableError } from '@eventcore/core';
-import { CircuitBreaker, type CircuitBreakerSettings } from './circuit-breaker';
+import { type Clock, StoreUnavailableError } from '@eventcore/core';
+import { backoffDelay, type ResolvedRetryOptions } from '@eventcore/core/adapter';
+import { CircuitBreaker, type ResolvedCircuitBreakerOptions } from './circuit-breaker';
 import { SqlConnectionError } from './sql-executor';
-
-/** How transient connection failures are retried. */
-export interface RetrySettings {
-  /** Attempts in all, the first included; 1 disables retries. */
-  readonly maxAttempts: number;
-  readonly initialDelayMs: number;
-  readonly maxDelayMs: number;
-}
 
 /** Collaborators of {@link ConnectionGuard}; replace them in tests. */
 export interface GuardEnvironment {
-  readonly now?: () => number;
+  readonly clock?: Clock;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
 }
@@ -32,11 +25,11 @@ export class ConnectionGuard {
   private readonly random: () => number;
 
   constructor(
-    private readonly retry: RetrySettings,
-    breaker: CircuitBreakerSettings | false,
+    private readonly retry: ResolvedRetryOptions,
+    breaker: ResolvedCircuitBreakerOptions | false,
     environment: GuardEnvironment = {},
   ) {
-    this.breaker = breaker === false ? undefined : new CircuitBreaker(breaker, environment.now);
+    this.breaker = breaker === false ? undefined : new CircuitBreaker(breaker, environment.clock);
     this.sleep = environment.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = environment.random ?? Math.random;
   }
@@ -75,13 +68,8 @@ export class ConnectionGuard {
             cause: error,
           });
         }
-        await this.sleep(this.delay(attempt));
+        await this.sleep(backoffDelay(this.retry, attempt, this.random));
       }
     }
-  }
-
-  private delay(attempt: number): number {
-    const base = Math.min(this.retry.maxDelayMs, this.retry.initialDelayMs * 2 ** (attempt - 1));
-    return base / 2 + (base / 2) * this.random(); // half jitter: spread reconnects, keep a floor
   }
 }

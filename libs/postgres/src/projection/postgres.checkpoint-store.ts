@@ -4,8 +4,8 @@ import {
   type DeadLetter,
   type Position,
   type RecordedEvent,
-  toDeadLetter,
 } from '@eventcore/core';
+import { toDeadLetter } from '@eventcore/core/adapter';
 import type { SqlExecutor, SqlQueryable } from '../executor/sql-executor';
 import { PostgresEventStore } from '../postgres.event-store';
 import { migrate } from '../schema/migrate';

@@ -1,11 +1,10 @@
 import {
   EventSerializationError,
   InvalidAppendError,
-  JSON_ENCODING,
-  encodeJson,
   type EventMetadata,
   type StreamWrite,
 } from '@eventcore/core';
+import { JSON_ENCODING, encodeJson } from '@eventcore/core/adapter';
 
 /** An append, encoded once into the parameters of the append function (`append_events_v4`). */
 export interface AppendRequest {

@@ -1,0 +1,17 @@
+/**
+ * @eventcore/core/adapter — helpers for authors of event stores and checkpoint stores (what
+ * @eventcore/postgres uses), kept out of the main barrel: applications never need them, and they
+ * may change with the store contract.
+ */
+export { validateWrites, encodeJson, findConflicts } from '../store/append-validation';
+export { satisfies } from '../store/expected-version';
+export { compileFilter } from '../memory/in-memory.event-store';
+export { JSON_ENCODING } from '../events/event-serializer';
+export { toDeadLetter } from '../projection/checkpoint-store';
+export { systemClock } from '../command/clock';
+export {
+  backoffDelay,
+  resolveRetryOptions,
+  type ResolvedRetryOptions,
+  type RetryUse,
+} from '../command/retry-options';
