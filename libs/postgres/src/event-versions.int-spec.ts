@@ -116,7 +116,7 @@ describeWithServer('event versions on PostgreSQL', () => {
         name: 'deposits',
         filter: { streamPrefixes: ['account-'] },
         pollIntervalMs: 20,
-        errorPolicy: { onFailure: 'dead-letter', maxRetries: 0 },
+        errorPolicy: { onFailure: 'dead-letter', retry: { maxAttempts: 1 } },
       },
       { handle: (event) => void seen.push(event.data) },
       { store, checkpoints, lock: new InMemoryProjectionLock(), events: registry(500) },

@@ -76,7 +76,7 @@ describe('ProjectionWorker', () => {
         name: 'p',
         batchSize: 50,
         pollIntervalMs: 20,
-        errorPolicy: { retryDelayMs: 1, maxRetries: 2 },
+        errorPolicy: { retry: { initialDelayMs: 1, maxAttempts: 3 } },
         ...definition,
       },
       handler,
@@ -210,7 +210,7 @@ describe('ProjectionWorker', () => {
     const recorder = new Recorder();
     recorder.failOn = (e) => e.streamVersion === 3;
     const worker = startWorker(recorder, {
-      errorPolicy: { onFailure: 'dead-letter', retryDelayMs: 1, maxRetries: 1 },
+      errorPolicy: { onFailure: 'dead-letter', retry: { initialDelayMs: 1, maxAttempts: 2 } },
     });
     await until(() => recorder.unique().length === 7, 'the 7 other events');
     expect(recorder.unique().map((e) => e.streamVersion)).toEqual([1, 2, 4, 5, 6, 7, 8]);
@@ -283,7 +283,11 @@ describe('ProjectionWorker', () => {
     };
     const errors: unknown[] = [];
     const worker = new ProjectionWorker(
-      { name: 'p', pollIntervalMs: 20, errorPolicy: { retryDelayMs: 1, maxRetries: 2 } },
+      {
+        name: 'p',
+        pollIntervalMs: 20,
+        errorPolicy: { retry: { initialDelayMs: 1, maxAttempts: 3 } },
+      },
       handler,
       { store, checkpoints, lock, onError: (_name, error) => errors.push(error) },
     );
@@ -356,6 +360,21 @@ describe('ProjectionWorker', () => {
           lock,
         }),
     ).toThrow(/batchSize/);
+    for (const retry of [{ maxAttempts: 0 }, { timeoutMs: 1000 }]) {
+      expect(
+        () =>
+          new ProjectionWorker({ name: 'p', errorPolicy: { retry } }, new Recorder(), {
+            store,
+            checkpoints,
+            lock,
+          }),
+      ).toThrow(
+        expect.objectContaining({
+          code: ErrorCodes.invalidProjection,
+          message: expect.stringContaining(`errorPolicy.retry.${Object.keys(retry)[0]}`),
+        }),
+      );
+    }
   });
 });
 
@@ -387,7 +406,7 @@ describe('ProjectionWorker with event versions', () => {
       {
         name: 'names',
         pollIntervalMs: 20,
-        errorPolicy: { onFailure: 'dead-letter', maxRetries: 0 },
+        errorPolicy: { onFailure: 'dead-letter', retry: { maxAttempts: 1 } },
       },
       { handle: (e) => void seen.push(e.data) },
       { store, checkpoints, lock: new InMemoryProjectionLock(), events: registry },
@@ -424,7 +443,7 @@ describe('ProjectionWorker edge cases', () => {
         name: 'p',
         batchSize: 10,
         pollIntervalMs: 10,
-        errorPolicy: { retryDelayMs: 1, maxRetries: 1 },
+        errorPolicy: { retry: { initialDelayMs: 1, maxAttempts: 2 } },
         ...definition,
       },
       handler,
@@ -490,7 +509,7 @@ describe('ProjectionWorker edge cases', () => {
           throw new Error('fails while stopping');
         },
       },
-      { errorPolicy: { onFailure: 'dead-letter', retryDelayMs: 1, maxRetries: 5 } },
+      { errorPolicy: { onFailure: 'dead-letter', retry: { initialDelayMs: 1, maxAttempts: 6 } } },
     );
     worker.start();
     await until(() => tries === 1, 'first try');
@@ -507,7 +526,10 @@ describe('ProjectionWorker edge cases', () => {
     const worker = new ProjectionWorker(
       {
         name: 'p',
-        errorPolicy: { onFailure: 'dead-letter', retryDelayMs: 600_000, maxRetries: 1 },
+        errorPolicy: {
+          onFailure: 'dead-letter',
+          retry: { initialDelayMs: 600_000, maxDelayMs: 600_000, maxAttempts: 2 },
+        },
       },
       {
         handle: () => {
@@ -636,7 +658,12 @@ describe('ProjectionWorker edge cases', () => {
           if (failing) throw new Error('read model down');
         },
       },
-      { errorPolicy: { onFailure: 'dead-letter', retryDelayMs: 600_000, maxRetries: 3 } },
+      {
+        errorPolicy: {
+          onFailure: 'dead-letter',
+          retry: { initialDelayMs: 600_000, maxDelayMs: 600_000, maxAttempts: 4 },
+        },
+      },
     );
     worker.start();
     await until(() => tries === 1, 'first try');
@@ -695,7 +722,7 @@ describe('ProjectionWorker with a batch handler', () => {
         name: 'batched',
         batchSize: 10,
         pollIntervalMs: 10,
-        errorPolicy: { maxRetries: 0, onFailure: 'dead-letter' },
+        errorPolicy: { onFailure: 'dead-letter', retry: { maxAttempts: 1 } },
       },
       {
         handle: () => {

@@ -1,11 +1,18 @@
 import {
   CheckpointMovedError,
+  InvalidOptionsError,
   InvalidProjectionError,
   ProjectionNotActiveError,
   ProjectionSetupError,
 } from '../errors';
 import type { RecordedEvent } from '../events/event';
 import type { EventTypeRegistry } from '../events/event-type-registry';
+import {
+  backoffDelay,
+  type ResolvedRetryOptions,
+  resolveRetryOptions,
+  type RetryUse,
+} from '../command/retry-options';
 import type { EventStore, Position, ReadAllPage } from '../store/event-store';
 import type { CheckpointStore } from './checkpoint-store';
 import type { ProjectionLease, ProjectionLock } from './projection-lock';
@@ -20,12 +27,19 @@ import type {
 /** Least time between two counts of a projection's lag in events. */
 const LAG_COUNT_INTERVAL_MS = 1_000;
 
-const DEFAULT_POLICY: ProjectionErrorPolicy = {
-  maxRetries: 3,
-  retryDelayMs: 100,
-  maxRetryDelayMs: 5_000,
-  onFailure: 'fault',
-};
+/** A projection's retry of a failing handler. */
+const PROJECTION_RETRY: RetryUse = Object.freeze({
+  field: 'errorPolicy.retry',
+  timeout: false,
+  defaults: Object.freeze({
+    maxAttempts: 4,
+    initialDelayMs: 100,
+    maxDelayMs: 5_000,
+    backoffFactor: 2,
+    jitter: 0,
+    timeoutMs: Number.POSITIVE_INFINITY,
+  }),
+});
 
 /** Collaborators of a worker. */
 export interface ProjectionWorkerDeps<Tx> {
@@ -72,7 +86,8 @@ export class ProjectionWorker<Tx = unknown> {
   readonly name: string;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
-  private readonly policy: ProjectionErrorPolicy;
+  private readonly retry: ResolvedRetryOptions;
+  private readonly onFailure: NonNullable<ProjectionErrorPolicy['onFailure']>;
   private state: ProjectionState = 'stopped';
   private position: Position | undefined;
   private lease: ProjectionLease | undefined;
@@ -112,7 +127,8 @@ export class ProjectionWorker<Tx = unknown> {
     this.name = checkDefinition(definition);
     this.batchSize = definition.batchSize ?? 100;
     this.pollIntervalMs = definition.pollIntervalMs ?? 500;
-    this.policy = { ...DEFAULT_POLICY, ...definition.errorPolicy };
+    this.retry = resolveRetryOptions(PROJECTION_RETRY, definition.errorPolicy?.retry);
+    this.onFailure = definition.errorPolicy?.onFailure ?? 'fault';
   }
 
   /** Starts the loop in the background; returns at once. */
@@ -473,7 +489,7 @@ export class ProjectionWorker<Tx = unknown> {
       );
       if (ok) {
         this.handledEvents++;
-      } else if (this.policy.onFailure === 'dead-letter') {
+      } else if (this.onFailure === 'dead-letter') {
         await this.deps.checkpoints.deadLetter(this.name, from, single.next, event, failure);
         this.deadLetters++;
       } else {
@@ -486,7 +502,7 @@ export class ProjectionWorker<Tx = unknown> {
     return true;
   }
 
-  /** Runs `attempt` up to 1 + maxRetries times; false when every try failed. Lease loss propagates. */
+  /** Runs `attempt` up to `retry.maxAttempts` times; false when every try failed. Lease loss propagates. */
   private async withRetries(
     attempt: () => Promise<unknown>,
     onFailure?: (error: unknown) => void,
@@ -503,10 +519,8 @@ export class ProjectionWorker<Tx = unknown> {
         if (!this.running) throw new Stopping();
         // Nor is a pause: the event is tried afresh on resume.
         if (this.pauseRequested) throw new Pausing();
-        if (retry >= this.policy.maxRetries) return false;
-        await this.backoff(
-          Math.min(this.policy.maxRetryDelayMs, this.policy.retryDelayMs * 2 ** retry),
-        );
+        if (retry + 1 >= this.retry.maxAttempts) return false;
+        await this.backoff(backoffDelay(this.retry, retry + 1, Math.random));
         if (!this.running) throw new Stopping();
         if (this.pauseRequested) throw new Pausing();
       }
@@ -664,11 +678,13 @@ function checkDefinition(definition: ProjectionDefinition): string {
       `errorPolicy.onFailure must be 'fault' or 'dead-letter'`,
     );
   }
-  if (
-    policy?.maxRetries !== undefined &&
-    (!Number.isSafeInteger(policy.maxRetries) || policy.maxRetries < 0)
-  ) {
-    throw new InvalidProjectionError(name, 'errorPolicy.maxRetries must be an integer >= 0');
+  try {
+    resolveRetryOptions(PROJECTION_RETRY, policy?.retry);
+  } catch (error) {
+    if (error instanceof InvalidOptionsError) {
+      throw new InvalidProjectionError(name, `${error.what}: ${error.reason}`);
+    }
+    throw error;
   }
   return name;
 }

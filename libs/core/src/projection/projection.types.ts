@@ -1,16 +1,17 @@
 import type { RecordedEvent } from '../events/event';
 import type { ReadAllFilter } from '../store/event-store';
+import type { RetryOptions } from '../command/retry-options';
 
 /** What a projection does when its handler throws. */
 export interface ProjectionErrorPolicy {
-  /** Retries of a failing batch (and then of the failing event) before giving up. @default 3 */
-  readonly maxRetries: number;
-  /** First retry delay; doubles each time. @default 100 */
-  readonly retryDelayMs: number;
-  /** Upper bound of one retry delay. @default 5000 */
-  readonly maxRetryDelayMs: number;
-  /** After the retries: stop as `faulted` (until resumed) or record a dead letter and go on. @default 'fault' */
-  readonly onFailure: 'fault' | 'dead-letter';
+  /**
+   * Tries of a failing batch (and then of the failing event), the first included, and the waits
+   * between them. `timeoutMs` does not apply.
+   * @default { maxAttempts: 4, initialDelayMs: 100, backoffFactor: 2, maxDelayMs: 5000, jitter: 0 }
+   */
+  readonly retry?: Omit<RetryOptions, 'timeoutMs'>;
+  /** After the last try: stop as `faulted` (until resumed) or record a dead letter and go on. @default 'fault' */
+  readonly onFailure?: 'fault' | 'dead-letter';
 }
 
 /** Static description of a projection. */
@@ -21,7 +22,7 @@ export interface ProjectionDefinition {
   readonly filter?: ReadAllFilter;
   /** Most events per batch (one transaction each). @default 100 */
   readonly batchSize?: number;
-  readonly errorPolicy?: Partial<ProjectionErrorPolicy>;
+  readonly errorPolicy?: ProjectionErrorPolicy;
   /** Poll interval while live; wake-ups from the store make it mostly idle. @default 500 */
   readonly pollIntervalMs?: number;
 }

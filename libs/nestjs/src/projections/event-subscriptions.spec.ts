@@ -120,7 +120,7 @@ describe('EventSubscriptions with event types', () => {
     const seen: RecordedEvent[] = [];
     const sub = await app.get(EventSubscriptions).subscribe({
       from: 'beginning',
-      errorPolicy: { onFailure: 'dead-letter', maxRetries: 0 },
+      errorPolicy: { onFailure: 'dead-letter', retry: { maxAttempts: 1 } },
       onEvent: (event) => void seen.push(event),
     });
     await eventually(() => sub.status().state === 'live', 'live');
@@ -150,7 +150,7 @@ describe('EventSubscriptions with event types', () => {
     const seen: RecordedEvent[] = [];
     const sub = await app.get(EventSubscriptions).subscribe({
       from: 'beginning',
-      errorPolicy: { retryDelayMs: 1, maxRetries: 1 },
+      errorPolicy: { retry: { initialDelayMs: 1, maxAttempts: 2 } },
       onEvent: (event) => void seen.push(event),
     });
     await eventually(() => sub.status().state === 'faulted', 'faulted');

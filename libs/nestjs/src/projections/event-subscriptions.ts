@@ -28,7 +28,7 @@ export interface SubscribeOptions {
    * What to do when `onEvent` throws, or an event cannot be upcast (`EventDecodeError`).
    * @default 3 retries from 100 ms, then 'fault'
    */
-  readonly errorPolicy?: Partial<ProjectionErrorPolicy>;
+  readonly errorPolicy?: ProjectionErrorPolicy;
   /** Called with each event, one at a time, in log order, upcast to its type's current version. */
   onEvent(event: RecordedEvent): Promise<void> | void;
   /** Called each time the subscription has caught up with the log. */

@@ -13,7 +13,7 @@ export interface ProjectionOptions {
   /** Most events per batch (one checkpoint commit each). @default 100 */
   readonly batchSize?: number;
   /** Retries, backoff, then `'fault'` or `'dead-letter'`. @default 3 retries from 100 ms, then 'fault' */
-  readonly errorPolicy?: Partial<ProjectionErrorPolicy>;
+  readonly errorPolicy?: ProjectionErrorPolicy;
   /** Poll interval while live; store wake-ups make it mostly idle. @default 500 */
   readonly pollIntervalMs?: number;
 }

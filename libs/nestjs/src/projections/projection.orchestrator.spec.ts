@@ -23,7 +23,7 @@ import { ProjectionHost } from './projection.host';
 import { ProjectionRegistry } from './projection.registry';
 import { ProjectionsHealthIndicator } from './projections.health';
 
-const FAST_RETRIES = { maxRetries: 2, retryDelayMs: 1, maxRetryDelayMs: 5 };
+const FAST_RETRIES = { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5 } };
 
 @Projection({
   name: 'faulting',

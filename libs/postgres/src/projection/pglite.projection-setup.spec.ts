@@ -58,7 +58,11 @@ describe('a projection setup step on PGlite', () => {
 
   const start = (handler: ProjectionHandler<PostgresProjectionTx>) => {
     const worker = new ProjectionWorker<PostgresProjectionTx>(
-      { name: 'notes', pollIntervalMs: 20, errorPolicy: { retryDelayMs: 1, maxRetries: 1 } },
+      {
+        name: 'notes',
+        pollIntervalMs: 20,
+        errorPolicy: { retry: { initialDelayMs: 1, maxAttempts: 2 } },
+      },
       handler,
       { store, checkpoints, lock: new InMemoryProjectionLock() },
     );

@@ -66,7 +66,7 @@ describe('PostgreSQL projections on PGlite', () => {
         name: 'sums',
         batchSize: 25,
         pollIntervalMs,
-        errorPolicy: { retryDelayMs: 1, maxRetries: 2 },
+        errorPolicy: { retry: { initialDelayMs: 1, maxAttempts: 3 } },
       },
       readModel,
       { store, checkpoints, lock: new InMemoryProjectionLock(), standbyRetryMs: 10 },
