@@ -31,7 +31,8 @@ export async function bankStoreFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     eventStore: storage.eventStore,
     checkpointStore: storage.checkpointStore,
     projectionLock: storage.projectionLock,
-    balances: await SqlBalanceReadModel.create(storage.eventStore.sqlExecutor),
+    // Its tables come from the projection's setup step, not from here.
+    balances: new SqlBalanceReadModel(storage.eventStore.sqlExecutor),
     description: storage.description,
     onShutdown: () => storage.close(),
   };

@@ -42,6 +42,11 @@ export class AccountBalancesProjection extends ProjectionHost {
     return this.readModel.applyBatch(events, context.tx);
   }
 
+  /** Creates the read model's tables before the first batch (see `SqlBalanceReadModel.setup`). */
+  override setup(context: ProjectionContext): Promise<void> {
+    return this.readModel.setup(context.tx);
+  }
+
   override reset(context: ProjectionContext): Promise<void> {
     return this.readModel.reset(context.tx);
   }

@@ -17,6 +17,8 @@ export const BALANCE_READ_MODEL = 'BANK:BALANCE_READ_MODEL';
  * ignores it (and is idempotent instead, since delivery is then at-least-once).
  */
 export interface BalanceReadModel {
+  /** Creates the storage if needed (idempotent), in the projection's setup transaction `tx`. */
+  setup(tx: unknown): Promise<void>;
   /** Applies a batch of events (in log order) through the checkpoint transaction `tx`. */
   applyBatch(events: readonly RecordedEvent[], tx: unknown): Promise<void>;
   /** Empties the read model (rebuild), in the checkpoint reset's transaction. */

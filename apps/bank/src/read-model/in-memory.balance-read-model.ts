@@ -20,6 +20,9 @@ interface Row extends AccountBalance {
 export class InMemoryBalanceReadModel implements BalanceReadModel {
   private readonly rows = new Map<string, Row>();
 
+  /** Process memory needs no tables. */
+  async setup(): Promise<void> {}
+
   async applyBatch(events: readonly RecordedEvent[]): Promise<void> {
     for (const event of events) this.apply(event);
   }

@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '@eventcore/core';
-import type { SqlExecutor, SqlQueryable } from '@eventcore/postgres';
+import type { SqlQueryable } from '@eventcore/postgres';
 import {
   type AccountBalance,
   accountIdOf,
@@ -14,18 +14,16 @@ import {
  * commits with the projection's checkpoint, exactly once, so no idempotency check is needed.
  */
 export class SqlBalanceReadModel implements BalanceReadModel {
-  private constructor(private readonly db: SqlQueryable) {}
+  /** `db` serves the reads; the projection's `setup` creates the tables (see {@link setup}). */
+  constructor(private readonly db: SqlQueryable) {}
 
   /**
-   * Creates the tables if needed, under an advisory lock: `CREATE ... IF NOT EXISTS` is not safe when
-   * several instances start at once on an empty database. `db` then serves the reads.
+   * Creates the tables if needed. The projection runs this as its `setup` step: under the
+   * projection's lock (one instance at a time) and in the checkpoint store's transaction, before
+   * its first batch and again after a rebuild's reset.
    */
-  static async create(db: SqlExecutor): Promise<SqlBalanceReadModel> {
-    await db.transaction(async (tx) => {
-      await tx.query("SELECT pg_advisory_xact_lock(hashtext('eventcore.sample.bank.read-model'))");
-      await createTables(tx);
-    });
-    return new SqlBalanceReadModel(db);
+  async setup(tx: unknown): Promise<void> {
+    await createTables(tx as SqlQueryable);
   }
 
   /**
@@ -75,15 +73,34 @@ export class SqlBalanceReadModel implements BalanceReadModel {
   }
 
   async list(): Promise<AccountBalance[]> {
-    const rows = await this.db.query<{ account_id: string; owner: string; balance: string }>(
-      'SELECT account_id, owner, balance FROM bank.account_balances ORDER BY account_id COLLATE "C"',
+    const rows = await beforeSetup(
+      this.db.query<{ account_id: string; owner: string; balance: string }>(
+        'SELECT account_id, owner, balance FROM bank.account_balances ORDER BY account_id COLLATE "C"',
+      ),
+      [],
     );
     return rows.map((r) => ({ id: r.account_id, owner: r.owner, balance: Number(r.balance) }));
   }
 
   async total(): Promise<number> {
-    const [row] = await this.db.query<{ total: string }>('SELECT total FROM bank.bank_totals');
+    const [row] = await beforeSetup(
+      this.db.query<{ total: string }>('SELECT total FROM bank.bank_totals'),
+      [],
+    );
     return Number(row?.total ?? 0);
+  }
+}
+
+/**
+ * A read that may come before the projection's first setup on a new database: the tables do not
+ * exist yet (SQLSTATE 42P01, undefined_table), which means nothing has been projected: `empty`.
+ */
+async function beforeSetup<T>(rows: Promise<T>, empty: T): Promise<T> {
+  try {
+    return await rows;
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code === '42P01') return empty;
+    throw error;
   }
 }
 
