@@ -1,7 +1,7 @@
 import type {
   CheckpointStore,
   EventStore,
-  EventTypeDefinition,
+  EventTypeRegistry,
   ExecutorOptions,
   ProjectionLock,
 } from '@eventcore/core';
@@ -36,11 +36,13 @@ export interface EventCoreModuleOptions {
    */
   readonly executor?: Omit<ExecutorOptions, 'events'>;
   /**
-   * Event types with their current schema version and upcasters. New events are written with the
-   * current version; older stored events are upcast for commands, projections and process managers.
-   * @default none: every type at version 1
+   * Event types with their current schema version and upcasters (`new EventTypeRegistry([...])`,
+   * the same form `CommandExecutor` takes). New events are written with the current version; older
+   * stored events are upcast for commands, projections, subscriptions and process managers. Inject
+   * it with `@InjectEventTypes()`.
+   * @default an empty registry: every type at version 1
    */
-  readonly events?: readonly EventTypeDefinition[];
+  readonly events?: EventTypeRegistry;
   /**
    * Close the event store when the application shuts down (after the projections have stopped).
    * Turn it off when the store is shared with something that outlives the module.

@@ -12,5 +12,5 @@ export const EVENTCORE_PROJECTION_LOCK = 'EVENTCORE:PROJECTION_LOCK';
 /** Metadata key set by `@Projection()`. */
 export const EVENTCORE_PROJECTION_METADATA = 'eventcore:projection';
 
-/** Injection token of the `EventTypeRegistry` (schema versions and upcasters). */
+/** Injection token of the `EventTypeRegistry` (schema versions and upcasters). Prefer `@InjectEventTypes()`. */
 export const EVENTCORE_EVENT_TYPES = 'EVENTCORE:EVENT_TYPES';

@@ -6,6 +6,7 @@ import {
   type CommandLogic,
   ErrorCodes,
   type EventStore,
+  EventTypeRegistry,
   InMemoryEventStore,
   Stream,
   type StreamId,
@@ -15,6 +16,7 @@ import { CommandBus } from './command-bus';
 import { EVENTCORE_EVENT_STORE } from './eventcore.constants';
 import { EventCoreModule } from './eventcore.module';
 import { InjectEventStore } from './inject-event-store.decorator';
+import { InjectEventTypes } from './inject-event-types.decorator';
 
 type Noted = { type: 'Noted'; data: { text: string } };
 
@@ -35,6 +37,11 @@ class Note implements CommandLogic<number, Noted> {
 @Injectable()
 class UsesStore {
   constructor(@InjectEventStore() readonly store: EventStore) {}
+}
+
+@Injectable()
+class UsesEventTypes {
+  constructor(@InjectEventTypes() readonly events: EventTypeRegistry) {}
 }
 
 @Module({ providers: [UsesStore], exports: [UsesStore] })
@@ -99,6 +106,41 @@ describe('EventCoreModule', () => {
     const result = await moduleRef.get(CommandBus).execute(new Note());
     expect(result.events[0]!.occurredAt).toBe('2030-01-02T03:04:05.000Z');
     await moduleRef.close();
+  });
+
+  it('injects its event types with @InjectEventTypes(), the registry its commands write with', async () => {
+    const events = new EventTypeRegistry([
+      { type: 'Noted', version: 2, upcasters: { 1: (d) => d } },
+    ]);
+    const moduleRef = await Test.createTestingModule({
+      imports: [EventCoreModule.forRoot({ events })],
+      providers: [UsesEventTypes],
+    }).compile();
+    expect(moduleRef.get(UsesEventTypes).events).toBe(events);
+    const result = await moduleRef.get(CommandBus).execute(new Note());
+    expect(result.events[0]!.schemaVersion).toBe(2);
+    await moduleRef.close();
+  });
+
+  it('injects an empty registry when no event types are given', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [EventCoreModule.forRoot({})],
+      providers: [UsesEventTypes],
+    }).compile();
+    const { events } = moduleRef.get(UsesEventTypes);
+    expect(events).toBeInstanceOf(EventTypeRegistry);
+    expect(events.currentVersion('Noted')).toBe(1);
+    await moduleRef.close();
+  });
+
+  it('refuses event types given as a list instead of a registry', async () => {
+    const compiling = Test.createTestingModule({
+      imports: [EventCoreModule.forRoot({ events: [{ type: 'Noted' }] as never })],
+    }).compile();
+    await expect(compiling).rejects.toMatchObject({
+      code: ErrorCodes.invalidOptions,
+      message: expect.stringContaining('EventTypeRegistry'),
+    });
   });
 
   it('fails at startup with a clear error for invalid executor options', async () => {

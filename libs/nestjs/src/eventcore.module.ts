@@ -7,6 +7,7 @@ import {
   InMemoryCheckpointStore,
   InMemoryEventStore,
   InMemoryProjectionLock,
+  InvalidOptionsError,
 } from '@eventcore/core';
 import { CommandBus } from './command-bus';
 import {
@@ -37,7 +38,16 @@ const providers: Provider[] = [
   {
     provide: EVENTCORE_EVENT_TYPES,
     inject: [EVENTCORE_MODULE_OPTIONS],
-    useFactory: (options: EventCoreModuleOptions) => new EventTypeRegistry(options.events ?? []),
+    useFactory: (options: EventCoreModuleOptions): EventTypeRegistry => {
+      if (options.events === undefined) return new EventTypeRegistry([]);
+      if (!(options.events instanceof EventTypeRegistry)) {
+        throw new InvalidOptionsError(
+          'events',
+          'pass an EventTypeRegistry, e.g. new EventTypeRegistry([{ type, version, upcasters }])',
+        );
+      }
+      return options.events;
+    },
   },
   {
     provide: EVENTCORE_COMMAND_EXECUTOR,

@@ -5,6 +5,7 @@ export { EVENTCORE_MODULE_OPTIONS } from './eventcore.module-definition';
 export * from './eventcore.module';
 export * from './command-bus';
 export * from './inject-event-store.decorator';
+export * from './inject-event-types.decorator';
 export * from './event-store.health';
 export * from './health';
 export * from './projections';

@@ -4,6 +4,7 @@ import {
   Command,
   type CommandContext,
   type CommandLogic,
+  EventTypeRegistry,
   ExpectedVersion,
   InMemoryEventStore,
   type ReactionContext,
@@ -95,13 +96,13 @@ describe('@ProcessManager', () => {
       imports: [
         EventCoreModule.forRoot({
           eventStore: store,
-          events: [
+          events: new EventTypeRegistry([
             {
               type: 'Deposited',
               version: 2,
               upcasters: { 1: (d) => ({ cents: (d as { amount: number }).amount * 100 }) },
             },
-          ],
+          ]),
         }),
         ComplianceModule,
       ],
