@@ -102,8 +102,30 @@ export class CommandOutcome {
     outcome.catch(() => undefined); // the assertion method reports the error
   }
 
-  /** Asserts the command wrote exactly these events (type and data, in order) and nothing else. */
-  async then(expected: StreamHistory): Promise<CommandResult> {
+  /**
+   * Asserts the command wrote exactly these events (type and data, in order) and nothing else.
+   *
+   * Awaiting the outcome itself (`await given().when(command)`, no assertion) rejects at once
+   * with an AssertionError that names the assertions to call: `await` calls `then(resolve,
+   * reject)`, and without this check would wait forever for an expectation that never comes.
+   */
+  then(expected: StreamHistory): Promise<CommandResult> {
+    if (typeof expected === 'function') {
+      // eslint-disable-next-line prefer-rest-params -- await's reject callback, absent from the public signature
+      const reject = arguments[1] as unknown;
+      const error = new AssertionError({
+        message:
+          'A command outcome was awaited without an assertion: call .then(expected), .thenNothing() or .thenFails(error) on it',
+      });
+      if (typeof reject === 'function') reject(error);
+      const refused = Promise.reject(error);
+      refused.catch(() => undefined); // already reported through `reject`
+      return refused;
+    }
+    return this.wrote(expected);
+  }
+
+  private async wrote(expected: StreamHistory): Promise<CommandResult> {
     const result = await this.outcome.catch((error: unknown) => {
       throw new AssertionError({
         message: `Expected events, but the command failed: ${describe(error)}`,
