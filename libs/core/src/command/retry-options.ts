@@ -30,6 +30,7 @@ export type ResolvedRetryOptions = { readonly [K in keyof RetryOptions]-?: numbe
 export interface RetryUse {
   /** e.g. `retry` or `errorPolicy.retry`. */
   readonly field: string;
+  /** The values of the fields a caller leaves out. */
   readonly defaults: ResolvedRetryOptions;
   /** Whether `timeoutMs` means anything here; when not, giving it is an error. */
   readonly timeout: boolean;
