@@ -16,6 +16,11 @@ export default tseslint.config(
     ],
   },
   eslint.configs.recommended,
+  {
+    // Build and lint scripts run on Node.
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
   ...tseslint.configs.recommended,
   {
     rules: {
