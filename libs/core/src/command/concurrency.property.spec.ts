@@ -12,7 +12,7 @@ import {
   RetriesExhaustedError,
 } from '../errors';
 import { InMemoryEventStore } from '../memory/in-memory.event-store';
-import type { EventStore, StreamWrite } from '../store/event-store';
+import type { EventStore } from '../store/event-store';
 import { ExpectedVersion } from '../store/expected-version';
 import type { StreamId } from '../store/stream-id';
 import {
@@ -23,40 +23,10 @@ import {
   TransferMoney,
 } from './__fixtures__/bank.commands';
 import { CommandExecutor } from './command-executor';
+import { scheduledStore } from '../testing/state-cache.differential';
 
 const NUM_RUNS = 50;
 const ACCOUNTS = ['acc-0', 'acc-1', 'acc-2', 'acc-3', 'acc-4'];
-
-/**
- * The store as seen through the scheduler: every read and append starts only when the scheduler
- * releases it. The in-memory store runs each call atomically, so the order in which calls start is
- * the interleaving.
- */
-function scheduled(s: fc.Scheduler, inner: EventStore, onAppend?: AppendObserver): EventStore {
-  return {
-    async readStreams(ids) {
-      await s.schedule(Promise.resolve(), `read ${ids.join(',')}`);
-      return inner.readStreams(ids);
-    },
-    async append(writes) {
-      await s.schedule(Promise.resolve(), `append ${writes.map((w) => w.streamId).join(',')}`);
-      try {
-        const result = await inner.append(writes);
-        onAppend?.(writes, true);
-        return result;
-      } catch (error) {
-        onAppend?.(writes, false);
-        throw error;
-      }
-    },
-    readAll: (options) => inner.readAll(options),
-    comparePositions: (a, b) => inner.comparePositions(a, b),
-    ping: () => inner.ping(),
-    close: () => inner.close(),
-  };
-}
-
-type AppendObserver = (writes: readonly StreamWrite[], won: boolean) => void;
 
 async function streamEvents(store: EventStore, id: string): Promise<readonly RecordedEvent[]> {
   return (await store.readStreams([id as StreamId])).events;
@@ -89,7 +59,7 @@ describe('concurrency properties (fast-check scheduler over the in-memory store)
             if (initial[i]! > 0)
               await seed(inner, account, { type: 'Deposited', data: { amount: initial[i] } });
           }
-          const executor = executorOn(s, scheduled(s, inner));
+          const executor = executorOn(s, scheduledStore(s, inner));
 
           const outcomes = await s.waitFor(
             Promise.allSettled(
@@ -139,7 +109,7 @@ describe('concurrency properties (fast-check scheduler over the in-memory store)
           const inner = new InMemoryEventStore();
           for (let i = 0; i < prior; i++)
             await seed(inner, 'contended', { type: 'Before', data: { i } });
-          const store = scheduled(s, inner);
+          const store = scheduledStore(s, inner);
 
           const outcomes = await s.waitFor(
             Promise.allSettled(
@@ -189,7 +159,7 @@ describe('concurrency properties (fast-check scheduler over the in-memory store)
           await seed(inner, 'acc-0', { type: 'AccountOpened', data: { owner: 'x' } });
           // Which expected version of the account each append held, and whether it won.
           const log: { expected: number; won: boolean }[] = [];
-          const store = scheduled(s, inner, (writes, won) => {
+          const store = scheduledStore(s, inner, (writes, won) => {
             const expected = writes.find((w) => w.streamId === 'acc-0')!.expected;
             log.push({ expected: expected.kind === 'exact' ? expected.version : -1, won });
           });
@@ -236,7 +206,7 @@ describe('concurrency properties (fast-check scheduler over the in-memory store)
       fc.asyncProperty(fc.scheduler(), fc.integer({ min: 2, max: 5 }), async (s, k) => {
         const inner = new InMemoryEventStore();
         await seed(inner, 'acc-0', { type: 'AccountOpened', data: { owner: 'x' } });
-        const executor = executorOn(s, scheduled(s, inner));
+        const executor = executorOn(s, scheduledStore(s, inner));
 
         const results = await s.waitFor(
           Promise.all(

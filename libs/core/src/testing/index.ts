@@ -18,6 +18,7 @@ export { projectEvents, type ProjectEventsOptions } from './projection-spec';
 export {
   stateCacheDifferentialSuite,
   scheduledStore,
+  type AppendObserver,
   type StateCacheDifferentialOptions,
 } from './state-cache.differential';
 export { FaultyEventStore, type FaultPlan } from './faulty-event-store';

@@ -223,11 +223,19 @@ async function logOf(store: EventStore, streams: RunStreams): Promise<unknown[]>
   }));
 }
 
+/** Told of every append that reached the store: its writes, and whether it succeeded. */
+export type AppendObserver = (writes: readonly StreamWrite[], succeeded: boolean) => void;
+
 /**
  * The store as seen through fast-check's scheduler: each read and append starts when the
- * scheduler releases it, so the scheduler picks the interleaving of concurrent commands.
+ * scheduler releases it, so the scheduler picks the interleaving of concurrent commands (the
+ * in-memory store runs each call atomically, so the order in which calls start is the interleaving).
  */
-export function scheduledStore(s: fc.Scheduler, inner: EventStore): EventStore {
+export function scheduledStore(
+  s: fc.Scheduler,
+  inner: EventStore,
+  onAppend?: AppendObserver,
+): EventStore {
   return {
     async readStreams(ids) {
       await s.schedule(Promise.resolve(), `read ${ids.join(',')}`);
@@ -235,7 +243,14 @@ export function scheduledStore(s: fc.Scheduler, inner: EventStore): EventStore {
     },
     async append(writes) {
       await s.schedule(Promise.resolve(), `append ${writes.map((w) => w.streamId).join(',')}`);
-      return inner.append(writes);
+      try {
+        const result = await inner.append(writes);
+        onAppend?.(writes, true);
+        return result;
+      } catch (error) {
+        onAppend?.(writes, false);
+        throw error;
+      }
     },
     readAll: (options) => inner.readAll(options),
     comparePositions: (a, b) => inner.comparePositions(a, b),
