@@ -22,12 +22,16 @@ import { ExpectedVersion } from '../store/expected-version';
 import type { StreamWrite } from '../store/event-store';
 import { type StreamId, streamId } from '../store/stream-id';
 import {
+  AnnotatedDeposit,
+  accountStream,
   BANK_POLICY,
   BankRules,
   type BankEvent,
   Deposit,
+  LimitedWithdraw,
   OpenAccount,
   PlaceOrder,
+  PolicyRules,
   runningBalances,
   seed,
   SetWithdrawalLimit,
@@ -47,6 +51,10 @@ import type { RetryOptions } from './retry-options';
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
+const ACC_1 = accountStream('1');
+const ACC_2 = accountStream('2');
+const ACC_3 = accountStream('3');
+
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 function setup(options: ExecutorOptions = {}) {
@@ -63,7 +71,8 @@ function setup(options: ExecutorOptions = {}) {
 /** An open account with `balance` (version 1, or 2 when the balance is positive). */
 async function givenAccount(store: SpyStore, id: string, balance = 0): Promise<void> {
   await seed(store.inner, id, { type: 'AccountOpened', data: { owner: id } });
-  if (balance > 0) await seed(store.inner, id, { type: 'Deposited', data: { amount: balance } });
+  if (balance > 0)
+    await seed(store.inner, id, { type: 'MoneyDeposited', data: { amount: balance } });
 }
 
 async function eventsOf(store: SpyStore, id: string): Promise<readonly RecordedEvent[]> {
@@ -102,7 +111,8 @@ function byStream(writes: readonly StreamWrite[] | undefined): Record<string, St
 /** A store hook that makes a competing deposit before each of the first `times` appends. */
 function competingDeposits(store: SpyStore, account: string, times = Infinity) {
   return async (_writes: readonly StreamWrite[], call: number) => {
-    if (call <= times) await seed(store.inner, account, { type: 'Deposited', data: { amount: 1 } });
+    if (call <= times)
+      await seed(store.inner, account, { type: 'MoneyDeposited', data: { amount: 1 } });
   };
 }
 
@@ -181,8 +191,8 @@ class LeakyDeposit implements CommandLogic<null, BankEvent> {
     return null;
   }
   handle(_state: null, ctx: CommandContext<BankEvent, LeakyDeposit>): void {
-    ctx.emit('account', { type: 'Deposited', data: { amount: 1 } });
-    ctx.emitTo(streamId('acc-elsewhere'), { type: 'Deposited', data: { amount: 1 } });
+    ctx.emit('account', { type: 'MoneyDeposited', data: { amount: 1 } });
+    ctx.emitTo(streamId('acc-elsewhere'), { type: 'MoneyDeposited', data: { amount: 1 } });
   }
 }
 
@@ -202,8 +212,8 @@ class MirroredDeposit implements CommandLogic<null, BankEvent> {
     return null;
   }
   handle(_state: null, ctx: CommandContext<BankEvent, MirroredDeposit>): void {
-    ctx.emit('account', { type: 'Deposited', data: { amount: 1 } });
-    ctx.emit('archive', { type: 'Deposited', data: { amount: 1 } });
+    ctx.emit('account', { type: 'MoneyDeposited', data: { amount: 1 } });
+    ctx.emit('archive', { type: 'MoneyDeposited', data: { amount: 1 } });
   }
 }
 
@@ -224,7 +234,7 @@ class PayBonus implements CommandLogic<null, BankEvent> {
   }
   handle(_state: null, ctx: CommandContext<BankEvent, PayBonus>): void {
     for (const account of this.accounts) {
-      ctx.emitTo(account, { type: 'Deposited', data: { amount: this.amount } });
+      ctx.emitTo(account, { type: 'MoneyDeposited', data: { amount: this.amount } });
     }
   }
 }
@@ -233,7 +243,7 @@ class PayBonus implements CommandLogic<null, BankEvent> {
 @Command()
 class PayBonusWrongly extends PayBonus {
   override handle(_state: null, ctx: CommandContext<BankEvent, PayBonus>): void {
-    ctx.emit('accounts' as never, { type: 'Deposited', data: { amount: this.amount } });
+    ctx.emit('accounts' as never, { type: 'MoneyDeposited', data: { amount: this.amount } });
   }
 }
 
@@ -346,7 +356,7 @@ class AsyncDeposit implements CommandLogic<null, BankEvent> {
   }
   // Deliberately wrong: a decision must be synchronous.
   handle(_state: null, ctx: CommandContext<BankEvent, AsyncDeposit>): void {
-    ctx.emit('account', { type: 'Deposited', data: { amount: 1 } });
+    ctx.emit('account', { type: 'MoneyDeposited', data: { amount: 1 } });
     return Promise.resolve() as unknown as void;
   }
 }
@@ -362,11 +372,11 @@ class ImpatientDeposit extends Deposit {}
 
 // Compile-time rules: `emit` only accepts the names of properties holding one StreamId.
 function _emitTypeChecks(ctx: CommandContext<BankEvent, TransferMoney>): void {
-  ctx.emit('from', { type: 'Withdrawn', data: { amount: 1 } });
+  ctx.emit('from', { type: 'MoneyWithdrawn', data: { amount: 1 } });
   // @ts-expect-error `amount` is not a stream property
-  ctx.emit('amount', { type: 'Withdrawn', data: { amount: 1 } });
+  ctx.emit('amount', { type: 'MoneyWithdrawn', data: { amount: 1 } });
   // @ts-expect-error `nowhere` is not a property at all
-  ctx.emit('nowhere', { type: 'Withdrawn', data: { amount: 1 } });
+  ctx.emit('nowhere', { type: 'MoneyWithdrawn', data: { amount: 1 } });
   // @ts-expect-error the event must belong to the command's event union
   ctx.emit('to', { type: 'Stolen', data: {} });
 }
@@ -379,12 +389,12 @@ describe('CommandExecutor', () => {
   describe('1. input validation (before any I/O)', () => {
     it('lists every failed property, not just the first, and reads or writes nothing', async () => {
       const { store, executor } = setup();
-      const command = new Deposit('acc-1', -5, { reference: 42 as unknown as string });
+      const command = new AnnotatedDeposit(ACC_1, -5, { reference: 42 as unknown as string });
 
       const error = await rejection(executor.execute(command), CommandValidationError);
 
       expect(error.code).toBe('eventcore.command_validation');
-      expect(error.commandName).toBe('Deposit');
+      expect(error.commandName).toBe('AnnotatedDeposit');
       expect(error.failures.map((f) => f.property).sort()).toEqual(['amount', 'reference']);
       expect(error.failures.find((f) => f.property === 'amount')).toMatchObject({
         value: -5,
@@ -416,7 +426,7 @@ describe('CommandExecutor', () => {
 
     it('refuses a property the command does not declare (whitelist)', async () => {
       const { store, executor } = setup();
-      const command = Object.assign(new Deposit('acc-1', 5), { isAdmin: true });
+      const command = Object.assign(new Deposit(ACC_1, 5), { isAdmin: true });
 
       const error = await rejection(executor.execute(command), CommandValidationError);
 
@@ -439,7 +449,7 @@ describe('CommandExecutor', () => {
       ['a number', 42],
     ])('refuses a @Stream property holding %s, listed with the other failures', async (_, bad) => {
       const { store, executor } = setup();
-      const command = new Deposit(bad as string, -1);
+      const command = new Deposit(bad as StreamId, -1);
 
       const error = await rejection(executor.execute(command), CommandValidationError);
 
@@ -454,7 +464,7 @@ describe('CommandExecutor', () => {
       const { store, executor } = setup();
 
       const error = await rejection(
-        executor.execute(new PayBonus(['acc-1', 'acc?2'], 5)),
+        executor.execute(new PayBonus([ACC_1, 'acc?2'], 5)),
         CommandValidationError,
       );
 
@@ -464,8 +474,8 @@ describe('CommandExecutor', () => {
 
     it('@Command({ validate: false }) skips class-validator', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1');
-      const command = Object.assign(new UncheckedDeposit('acc-1', -5), { unknown: 'kept' });
+      await givenAccount(store, ACC_1);
+      const command = Object.assign(new UncheckedDeposit(ACC_1, -5), { unknown: 'kept' });
 
       const result = await executor.execute(command);
 
@@ -474,13 +484,13 @@ describe('CommandExecutor', () => {
 
     it('the executor option validate: false skips class-validator; @Command({ validate: true }) wins over it', async () => {
       const { store, executor } = setup({ validate: false });
-      await givenAccount(store, 'acc-1');
+      await givenAccount(store, ACC_1);
 
-      const result = await executor.execute(new Deposit('acc-1', 1.5));
+      const result = await executor.execute(new Deposit(ACC_1, 1.5));
       expect(result.events.map((e) => e.data)).toEqual([{ amount: 1.5 }]);
 
       store.reset();
-      await rejection(executor.execute(new CheckedDeposit('acc-1', 1.5)), CommandValidationError);
+      await rejection(executor.execute(new CheckedDeposit(ACC_1, 1.5)), CommandValidationError);
       expectNoIo(store);
     });
 
@@ -494,8 +504,8 @@ describe('CommandExecutor', () => {
       'without validation, a @Stream property holding %s is still an InvalidStreamIdError before any I/O',
       async (_, bad) => {
         for (const { store, executor, command } of [
-          { ...setup(), command: new UncheckedDeposit(bad as string, 5) },
-          { ...setup({ validate: false }), command: new Deposit(bad as string, 5) },
+          { ...setup(), command: new UncheckedDeposit(bad as StreamId, 5) },
+          { ...setup({ validate: false }), command: new Deposit(bad as StreamId, 5) },
         ]) {
           const error = await rejection(executor.execute(command), InvalidStreamIdError);
           expect(error.value).toBe(bad);
@@ -512,13 +522,13 @@ describe('CommandExecutor', () => {
   describe('2. reading the boundary and appending with exact expectations', () => {
     it('reads every stream of the boundary in one readStreams call', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100);
-      await givenAccount(store, 'acc-2');
+      await givenAccount(store, ACC_1, 100);
+      await givenAccount(store, ACC_2);
 
-      await executor.execute(new TransferMoney('acc-1', 'acc-2', 30));
+      await executor.execute(new TransferMoney(ACC_1, ACC_2, 30));
 
       expect(store.reads).toHaveLength(1);
-      expect([...store.reads[0]!].sort()).toEqual(['acc-1', 'acc-2']);
+      expect([...store.reads[0]!].sort()).toEqual([ACC_1, ACC_2]);
     });
 
     it('folds the events of all streams in global order, not stream by stream', async () => {
@@ -536,18 +546,18 @@ describe('CommandExecutor', () => {
 
     it('guards every stream of the boundary with its exact version, read-only ones included', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100); // version 2
+      await givenAccount(store, ACC_1, 100); // version 2
       await seed(store.inner, BANK_POLICY, { type: 'WithdrawalLimitSet', data: { limit: 500 } });
 
-      await executor.execute(new Withdraw('acc-1', 30));
+      await executor.execute(new LimitedWithdraw(ACC_1, 30));
 
       expect(store.appends).toHaveLength(1);
       const writes = byStream(store.appends[0]);
-      expect(Object.keys(writes).sort()).toEqual(['acc-1', 'bank-policy']);
-      expect(writes['acc-1']).toEqual({
-        streamId: 'acc-1',
+      expect(Object.keys(writes).sort()).toEqual([ACC_1, 'bank-policy']);
+      expect(writes[ACC_1]).toEqual({
+        streamId: ACC_1,
         expected: exact(2),
-        events: [expect.objectContaining({ type: 'Withdrawn', data: { amount: 30 } })],
+        events: [expect.objectContaining({ type: 'MoneyWithdrawn', data: { amount: 30 } })],
       });
       expect(writes['bank-policy']).toEqual({
         streamId: 'bank-policy',
@@ -558,9 +568,9 @@ describe('CommandExecutor', () => {
 
     it('guards a read-only stream that does not exist yet with exact version 0', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100);
+      await givenAccount(store, ACC_1, 100);
 
-      await executor.execute(new Withdraw('acc-1', 30, 'policy-missing'));
+      await executor.execute(new LimitedWithdraw(ACC_1, 30, streamId('policy-missing')));
 
       const writes = byStream(store.appends[0]);
       expect(writes['policy-missing']).toEqual({
@@ -568,46 +578,46 @@ describe('CommandExecutor', () => {
         expected: exact(0),
         events: [],
       });
-      expect(writes['acc-1']?.expected).toEqual(exact(2));
+      expect(writes[ACC_1]?.expected).toEqual(exact(2));
     });
 
     it('writes all the events of one decision in one atomic append', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100);
-      await givenAccount(store, 'acc-2');
+      await givenAccount(store, ACC_1, 100);
+      await givenAccount(store, ACC_2);
 
-      await executor.execute(new TransferMoney('acc-1', 'acc-2', 30));
+      await executor.execute(new TransferMoney(ACC_1, ACC_2, 30));
 
       expect(store.appends).toHaveLength(1);
       const writes = byStream(store.appends[0]);
-      expect(writes['acc-1']?.events.map((e) => e.type)).toEqual(['Withdrawn']);
-      expect(writes['acc-2']?.events.map((e) => e.type)).toEqual(['Deposited']);
+      expect(writes[ACC_1]?.events.map((e) => e.type)).toEqual(['MoneyTransferredOut']);
+      expect(writes[ACC_2]?.events.map((e) => e.type)).toEqual(['MoneyTransferredIn']);
     });
 
     it('returns the events written with versions and positions, every stream version, attempts and a position', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100); // positions 1, 2
+      await givenAccount(store, ACC_1, 100); // positions 1, 2
       await seed(store.inner, BANK_POLICY, { type: 'WithdrawalLimitSet', data: { limit: 500 } }); // 3
 
-      const result = await executor.execute(new Withdraw('acc-1', 30));
+      const result = await executor.execute(new LimitedWithdraw(ACC_1, 30));
 
       expect(result).toMatchObject({
-        commandName: 'Withdraw',
+        commandName: 'LimitedWithdraw',
         attempts: 1,
         replayed: false,
-        streamVersions: { 'acc-1': 3, 'bank-policy': 1 },
+        streamVersions: { [ACC_1]: 3, 'bank-policy': 1 },
       });
       expect(result.commandId).toMatch(UUID_V7);
       expect(result.events).toEqual([
         expect.objectContaining({
-          streamId: 'acc-1',
+          streamId: ACC_1,
           streamVersion: 3,
           globalPosition: 4,
-          type: 'Withdrawn',
+          type: 'MoneyWithdrawn',
           data: { amount: 30 },
         }),
       ]);
-      expect(result.events).toEqual(await eventsOf(store, 'acc-1').then((e) => e.slice(2)));
+      expect(result.events).toEqual(await eventsOf(store, ACC_1).then((e) => e.slice(2)));
       const head = (await store.inner.readAll({ limit: 100 })).next;
       expect(store.comparePositions(result.position, head)).toBe(0);
     });
@@ -620,46 +630,43 @@ describe('CommandExecutor', () => {
   describe('3. concurrency conflicts re-run the whole command', () => {
     it('re-reads and re-decides after a concurrent write: the decision sees the new state', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100);
+      await givenAccount(store, ACC_1, 100);
       store.hooks.beforeAppend = async (_writes, call) => {
         if (call === 1)
-          await seed(store.inner, 'acc-1', { type: 'Withdrawn', data: { amount: 50 } });
+          await seed(store.inner, ACC_1, { type: 'MoneyWithdrawn', data: { amount: 50 } });
       };
 
       const error = await rejection(
-        executor.execute(new Withdraw('acc-1', 80)),
+        executor.execute(new Withdraw(ACC_1, 80)),
         BusinessRuleViolationError,
       );
 
       expect(error.rule).toBe(BankRules.insufficientFunds);
-      expect(error.reason).toBe('insufficient funds: balance 50, asked 80');
+      expect(error.reason).toBe('insufficient funds');
       expect(store.reads).toHaveLength(2);
       expect(store.appends).toHaveLength(1);
-      expect(await balanceOf(store, 'acc-1')).toBe(50);
+      expect(await balanceOf(store, ACC_1)).toBe(50);
     });
 
     it('succeeds on the second attempt and reports attempts: 2', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100); // version 2
+      await givenAccount(store, ACC_1, 100); // version 2
       store.hooks.beforeAppend = async (_writes, call) => {
         if (call === 1)
-          await seed(store.inner, 'acc-1', { type: 'Withdrawn', data: { amount: 15 } });
+          await seed(store.inner, ACC_1, { type: 'MoneyWithdrawn', data: { amount: 15 } });
       };
 
-      const result = await executor.execute(new Withdraw('acc-1', 80));
+      const result = await executor.execute(new Withdraw(ACC_1, 80));
 
       expect(result.attempts).toBe(2);
-      expect(store.appends.map((w) => byStream(w)['acc-1']?.expected)).toEqual([
-        exact(2),
-        exact(3),
-      ]);
+      expect(store.appends.map((w) => byStream(w)[ACC_1]?.expected)).toEqual([exact(2), exact(3)]);
       expect(result.events[0]).toMatchObject({ streamVersion: 4, data: { amount: 80 } });
-      expect(runningBalances(await eventsOf(store, 'acc-1'))).toEqual([0, 100, 85, 5]);
+      expect(runningBalances(await eventsOf(store, ACC_1))).toEqual([0, 100, 85, 5]);
     });
 
     it('retries when a read-only participant moved, and decides with its new state', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100);
+      await givenAccount(store, ACC_1, 100);
       store.hooks.beforeAppend = async (_writes, call) => {
         if (call === 1) {
           await seed(store.inner, BANK_POLICY, { type: 'WithdrawalLimitSet', data: { limit: 50 } });
@@ -667,18 +674,18 @@ describe('CommandExecutor', () => {
       };
 
       const error = await rejection(
-        executor.execute(new Withdraw('acc-1', 80)),
+        executor.execute(new LimitedWithdraw(ACC_1, 80)),
         BusinessRuleViolationError,
       );
 
-      expect(error.rule).toBe(BankRules.limitExceeded);
+      expect(error.rule).toBe(PolicyRules.limitExceeded);
       expect(store.reads).toHaveLength(2);
-      expect(await balanceOf(store, 'acc-1')).toBe(100);
+      expect(await balanceOf(store, ACC_1)).toBe(100);
     });
 
     it('a read-only participant that moved costs one more attempt, then guards its new version', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100);
+      await givenAccount(store, ACC_1, 100);
       store.hooks.beforeAppend = async (_writes, call) => {
         if (call === 1) {
           await seed(store.inner, BANK_POLICY, {
@@ -688,7 +695,7 @@ describe('CommandExecutor', () => {
         }
       };
 
-      const result = await executor.execute(new Withdraw('acc-1', 80));
+      const result = await executor.execute(new LimitedWithdraw(ACC_1, 80));
 
       expect(result.attempts).toBe(2);
       expect(store.appends.map((w) => byStream(w)['bank-policy'])).toEqual([
@@ -705,10 +712,10 @@ describe('CommandExecutor', () => {
   describe('4. only ConcurrencyConflictError is retried', () => {
     it('a business rule violation is raised at once, with its rule and message', async () => {
       const { store, executor, sleeps } = setup();
-      await givenAccount(store, 'acc-1', 100);
+      await givenAccount(store, ACC_1, 100);
 
       const error = await rejection(
-        executor.execute(new Withdraw('acc-1', 500)),
+        executor.execute(new Withdraw(ACC_1, 500)),
         BusinessRuleViolationError,
       );
 
@@ -716,13 +723,10 @@ describe('CommandExecutor', () => {
         code: 'eventcore.business_rule_violation',
         commandName: 'Withdraw',
         rule: BankRules.insufficientFunds,
-        reason: 'insufficient funds: balance 100, asked 500',
+        reason: 'insufficient funds',
       });
       expect(error.message).toBe(
-        ErrorMessages.businessRuleViolation(
-          'Withdraw',
-          'insufficient funds: balance 100, asked 500',
-        ),
+        ErrorMessages.businessRuleViolation('Withdraw', 'insufficient funds'),
       );
       expect(store.reads).toHaveLength(1);
       expect(store.appends).toHaveLength(0);
@@ -740,11 +744,11 @@ describe('CommandExecutor', () => {
 
     it('a store failure on append that is not a conflict propagates after one attempt', async () => {
       const { store, executor, sleeps } = setup();
-      await givenAccount(store, 'acc-1');
+      await givenAccount(store, ACC_1);
       const diskFull = new Error('disk full');
       store.hooks.beforeAppend = () => Promise.reject(diskFull);
 
-      await expect(executor.execute(new Deposit('acc-1', 5))).rejects.toBe(diskFull);
+      await expect(executor.execute(new Deposit(ACC_1, 5))).rejects.toBe(diskFull);
 
       expect(store.reads).toHaveLength(1);
       expect(store.appends).toHaveLength(1);
@@ -756,7 +760,7 @@ describe('CommandExecutor', () => {
       const down = new Error('connection refused');
       store.hooks.beforeRead = () => Promise.reject(down);
 
-      await expect(executor.execute(new Deposit('acc-1', 5))).rejects.toBe(down);
+      await expect(executor.execute(new Deposit(ACC_1, 5))).rejects.toBe(down);
 
       expect(store.reads).toHaveLength(1);
       expect(store.appends).toHaveLength(0);
@@ -778,10 +782,10 @@ describe('CommandExecutor', () => {
         maxAttempts: 10,
       };
       const { store, executor, sleeps } = setup({ retry, random: () => 0.5 });
-      await givenAccount(store, 'acc-1');
-      store.hooks.beforeAppend = competingDeposits(store, 'acc-1', 5);
+      await givenAccount(store, ACC_1);
+      store.hooks.beforeAppend = competingDeposits(store, ACC_1, 5);
 
-      const result = await executor.execute(new Deposit('acc-1', 7));
+      const result = await executor.execute(new Deposit(ACC_1, 7));
 
       expect(result.attempts).toBe(6);
       // base = min(100, 10 * 3^(n-1)) = 10, 30, 90, 100, 100; delay = base * (1 - 0.5) + base * 0.5 * 0.5
@@ -792,20 +796,20 @@ describe('CommandExecutor', () => {
       const retry = { initialDelayMs: 8, backoffFactor: 2, maxDelayMs: 1000, jitter: 1 };
       const draws = [0, 0.25, 0.75];
       const { store, executor, sleeps } = setup({ retry, random: () => draws.shift()! });
-      await givenAccount(store, 'acc-1');
-      store.hooks.beforeAppend = competingDeposits(store, 'acc-1', 3);
+      await givenAccount(store, ACC_1);
+      store.hooks.beforeAppend = competingDeposits(store, ACC_1, 3);
 
-      await executor.execute(new Deposit('acc-1', 7));
+      await executor.execute(new Deposit(ACC_1, 7));
 
       expect(sleeps).toEqual([0, 4, 24]); // full jitter: base (8, 16, 32) * random
     });
 
     it('defaults: 10 attempts, 2 ms doubling to a 250 ms cap, full jitter', async () => {
       const { store, executor, sleeps } = setup({ random: () => 0.5 });
-      await givenAccount(store, 'acc-1');
-      store.hooks.beforeAppend = competingDeposits(store, 'acc-1', 9);
+      await givenAccount(store, ACC_1);
+      store.hooks.beforeAppend = competingDeposits(store, ACC_1, 9);
 
-      const result = await executor.execute(new Deposit('acc-1', 7));
+      const result = await executor.execute(new Deposit(ACC_1, 7));
 
       expect(result.attempts).toBe(10);
       expect(sleeps).toEqual([1, 2, 4, 8, 16, 32, 64, 125, 125]);
@@ -813,11 +817,11 @@ describe('CommandExecutor', () => {
 
     it('gives up after maxAttempts with RetriesExhaustedError carrying the last conflict', async () => {
       const { store, executor, sleeps } = setup({ retry: { maxAttempts: 4 } });
-      await givenAccount(store, 'acc-1'); // version 1
-      store.hooks.beforeAppend = competingDeposits(store, 'acc-1');
+      await givenAccount(store, ACC_1); // version 1
+      store.hooks.beforeAppend = competingDeposits(store, ACC_1);
 
       const error = await rejection(
-        executor.execute(new Deposit('acc-1', 77)),
+        executor.execute(new Deposit(ACC_1, 77)),
         RetriesExhaustedError,
       );
 
@@ -829,12 +833,12 @@ describe('CommandExecutor', () => {
       expect(error.message).toBe(ErrorMessages.retriesExhausted('Deposit', 4));
       expect(error.lastConflict).toBeInstanceOf(ConcurrencyConflictError);
       expect(error.lastConflict.conflicts).toEqual([
-        { streamId: 'acc-1', expected: exact(4), actual: 5 },
+        { streamId: ACC_1, expected: exact(4), actual: 5 },
       ]);
       expect(error.cause).toBe(error.lastConflict);
       expect(store.appends).toHaveLength(4);
       expect(sleeps).toHaveLength(3);
-      const amounts = (await eventsOf(store, 'acc-1')).map(
+      const amounts = (await eventsOf(store, ACC_1)).map(
         (e) => (e.data as { amount?: number }).amount,
       );
       expect(amounts).not.toContain(77);
@@ -850,30 +854,30 @@ describe('CommandExecutor', () => {
       };
 
       const plain = setup({ retry });
-      await givenAccount(plain.store, 'acc-1');
-      plain.store.hooks.beforeAppend = competingDeposits(plain.store, 'acc-1');
+      await givenAccount(plain.store, ACC_1);
+      plain.store.hooks.beforeAppend = competingDeposits(plain.store, ACC_1);
       const a = await rejection(
-        plain.executor.execute(new Deposit('acc-1', 1)),
+        plain.executor.execute(new Deposit(ACC_1, 1)),
         RetriesExhaustedError,
       );
       expect(a.attempts).toBe(5);
       expect(plain.sleeps).toEqual([100, 200, 400, 800]);
 
       const perCommand = setup({ retry });
-      await givenAccount(perCommand.store, 'acc-1');
-      perCommand.store.hooks.beforeAppend = competingDeposits(perCommand.store, 'acc-1');
+      await givenAccount(perCommand.store, ACC_1);
+      perCommand.store.hooks.beforeAppend = competingDeposits(perCommand.store, ACC_1);
       const b = await rejection(
-        perCommand.executor.execute(new ImpatientDeposit('acc-1', 1)),
+        perCommand.executor.execute(new ImpatientDeposit(ACC_1, 1)),
         RetriesExhaustedError,
       );
       expect(b.attempts).toBe(2);
       expect(perCommand.sleeps).toEqual([10]);
 
       const perCall = setup({ retry });
-      await givenAccount(perCall.store, 'acc-1');
-      perCall.store.hooks.beforeAppend = competingDeposits(perCall.store, 'acc-1');
+      await givenAccount(perCall.store, ACC_1);
+      perCall.store.hooks.beforeAppend = competingDeposits(perCall.store, ACC_1);
       const c = await rejection(
-        perCall.executor.execute(new ImpatientDeposit('acc-1', 1), { retry: { maxAttempts: 3 } }),
+        perCall.executor.execute(new ImpatientDeposit(ACC_1, 1), { retry: { maxAttempts: 3 } }),
         RetriesExhaustedError,
       );
       expect(c.attempts).toBe(3);
@@ -882,11 +886,11 @@ describe('CommandExecutor', () => {
 
     it('a field explicitly set to undefined keeps the value of the layer below', async () => {
       const { store, executor } = setup({ retry: { maxAttempts: 3, jitter: undefined } });
-      await givenAccount(store, 'acc-1');
-      store.hooks.beforeAppend = competingDeposits(store, 'acc-1');
+      await givenAccount(store, ACC_1);
+      store.hooks.beforeAppend = competingDeposits(store, ACC_1);
 
       const error = await rejection(
-        executor.execute(new Deposit('acc-1', 1), { retry: { maxAttempts: undefined } }),
+        executor.execute(new Deposit(ACC_1, 1), { retry: { maxAttempts: undefined } }),
         RetriesExhaustedError,
       );
 
@@ -921,7 +925,7 @@ describe('CommandExecutor', () => {
 
         const perCall = setup();
         const a = await rejection(
-          perCall.executor.execute(new Deposit('acc-1', 1), { retry }),
+          perCall.executor.execute(new Deposit(ACC_1, 1), { retry }),
           InvalidOptionsError,
         );
         expect(a.what).toBe(field);
@@ -931,7 +935,7 @@ describe('CommandExecutor', () => {
         Command({ retry })(BadRetryDeposit);
         const perCommand = setup();
         const b = await rejection(
-          perCommand.executor.execute(new BadRetryDeposit('acc-1', 1)),
+          perCommand.executor.execute(new BadRetryDeposit(ACC_1, 1)),
           InvalidOptionsError,
         );
         expect(b.what).toBe(field);
@@ -976,13 +980,10 @@ describe('CommandExecutor', () => {
           maxAttempts: 50,
         },
       });
-      await givenAccount(store, 'acc-1');
-      store.hooks.beforeAppend = competingDeposits(store, 'acc-1');
+      await givenAccount(store, ACC_1);
+      store.hooks.beforeAppend = competingDeposits(store, ACC_1);
 
-      const error = await rejection(
-        executor.execute(new Deposit('acc-1', 77)),
-        CommandTimeoutError,
-      );
+      const error = await rejection(executor.execute(new Deposit(ACC_1, 77)), CommandTimeoutError);
 
       // t=0 conflict, wait 20; t=20 conflict, wait 40; t=60 conflict, 60 + 80 >= 100: give up.
       expect(error).toMatchObject({
@@ -1005,16 +1006,13 @@ describe('CommandExecutor', () => {
         sleep: async (ms) => advance(ms),
         retry: { timeoutMs: 100, initialDelayMs: 10, backoffFactor: 1, jitter: 0, maxAttempts: 50 },
       });
-      await givenAccount(store, 'acc-1');
+      await givenAccount(store, ACC_1);
       store.hooks.beforeAppend = async () => {
         advance(25); // a slow append that then conflicts
-        await seed(store.inner, 'acc-1', { type: 'Deposited', data: { amount: 1 } });
+        await seed(store.inner, ACC_1, { type: 'MoneyDeposited', data: { amount: 1 } });
       };
 
-      const error = await rejection(
-        executor.execute(new Deposit('acc-1', 77)),
-        CommandTimeoutError,
-      );
+      const error = await rejection(executor.execute(new Deposit(ACC_1, 77)), CommandTimeoutError);
 
       // appends end at t=25, 60, 95; waits of 10 in between; 95 + 10 >= 100.
       expect(error.attempts).toBe(3);
@@ -1024,10 +1022,10 @@ describe('CommandExecutor', () => {
     it('an append that never answers ends in CommandTimeoutError with outcome unknown', async () => {
       const store = new SpyStore();
       const executor = new CommandExecutor(store, { retry: { timeoutMs: 50 } });
-      await givenAccount(store, 'acc-1');
+      await givenAccount(store, ACC_1);
       store.hooks.beforeAppend = () => new Promise(() => {});
 
-      const error = await rejection(executor.execute(new Deposit('acc-1', 5)), CommandTimeoutError);
+      const error = await rejection(executor.execute(new Deposit(ACC_1, 5)), CommandTimeoutError);
 
       expect(error).toMatchObject({ outcome: 'unknown', attempts: 1, timeoutMs: 50 });
       expect(error.message).toBe(ErrorMessages.commandTimeout('Deposit', 50, 'unknown'));
@@ -1037,19 +1035,19 @@ describe('CommandExecutor', () => {
     it('times out a hanging command with a short timeout while one with a long timeout is in flight', async () => {
       const store = new SpyStore();
       const executor = new CommandExecutor(store, { retry: { timeoutMs: 60_000 } });
-      await givenAccount(store, 'acc-1');
-      await givenAccount(store, 'acc-2');
+      await givenAccount(store, ACC_1);
+      await givenAccount(store, ACC_2);
       let release!: () => void;
       store.hooks.beforeAppend = (writes) =>
-        writes[0]!.streamId === 'acc-1'
+        writes[0]!.streamId === ACC_1
           ? new Promise<void>((resolve) => (release = resolve))
           : new Promise(() => {});
 
       // The first command's append waits with 60 s left; the second one must still end at 30 ms.
       let slowSettled = false;
-      const slow = executor.execute(new Deposit('acc-1', 5)).finally(() => (slowSettled = true));
+      const slow = executor.execute(new Deposit(ACC_1, 5)).finally(() => (slowSettled = true));
       const error = await rejection(
-        executor.execute(new Deposit('acc-2', 5), { retry: { timeoutMs: 30 } }),
+        executor.execute(new Deposit(ACC_2, 5), { retry: { timeoutMs: 30 } }),
         CommandTimeoutError,
       );
       expect(error).toMatchObject({ outcome: 'unknown', attempts: 1, timeoutMs: 30 });
@@ -1063,7 +1061,7 @@ describe('CommandExecutor', () => {
       const executor = new CommandExecutor(store, { retry: { timeoutMs: 50 } });
       store.hooks.beforeRead = () => new Promise(() => {});
 
-      const error = await rejection(executor.execute(new Deposit('acc-1', 5)), CommandTimeoutError);
+      const error = await rejection(executor.execute(new Deposit(ACC_1, 5)), CommandTimeoutError);
 
       expect(error).toMatchObject({ outcome: 'not-written', attempts: 1 });
       expect(store.appends).toHaveLength(0);
@@ -1077,11 +1075,11 @@ describe('CommandExecutor', () => {
   describe('7. writing outside the boundary', () => {
     it('emitTo a stream outside the boundary is an UndeclaredStreamError, and nothing is written', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1');
+      await givenAccount(store, ACC_1);
       const before = await store.allEvents();
 
       const error = await rejection(
-        executor.execute(new LeakyDeposit('acc-1')),
+        executor.execute(new LeakyDeposit(ACC_1)),
         UndeclaredStreamError,
       );
 
@@ -1097,33 +1095,33 @@ describe('CommandExecutor', () => {
 
     it('emit() by the name of a property that is not a @Stream is an UndeclaredStreamError', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1');
+      await givenAccount(store, ACC_1);
 
       const error = await rejection(
-        executor.execute(new MirroredDeposit('acc-1', 'acc-archive')),
+        executor.execute(new MirroredDeposit(ACC_1, 'acc-archive')),
         UndeclaredStreamError,
       );
 
       expect(error.streamId).toBe('(property archive)');
-      expect(store.reads).toEqual([['acc-1']]);
+      expect(store.reads).toEqual([[ACC_1]]);
       expect(store.appends).toHaveLength(0);
     });
 
     it('an array @Stream property is in the boundary: emitTo each of its ids, in one append', async () => {
       const { store, executor } = setup();
 
-      const result = await executor.execute(new PayBonus(['acc-1', 'acc-2', 'acc-3'], 5));
+      const result = await executor.execute(new PayBonus([ACC_1, ACC_2, ACC_3], 5));
 
       expect(store.reads).toHaveLength(1);
       expect(store.appends).toHaveLength(1);
-      expect(result.events.map((e) => e.streamId).sort()).toEqual(['acc-1', 'acc-2', 'acc-3']);
+      expect(result.events.map((e) => e.streamId).sort()).toEqual([ACC_1, ACC_2, ACC_3]);
     });
 
     it('emit() on an array @Stream property is refused (it names several streams)', async () => {
       const { store, executor } = setup();
 
       await rejection(
-        executor.execute(new PayBonusWrongly(['acc-1', 'acc-2'], 5)),
+        executor.execute(new PayBonusWrongly([ACC_1, ACC_2], 5)),
         InvalidCommandError,
       );
 
@@ -1318,14 +1316,14 @@ describe('CommandExecutor', () => {
   describe('9. idempotency keys', () => {
     async function deposits(store: SpyStore, account: string): Promise<number[]> {
       return (await eventsOf(store, account))
-        .filter((e) => e.type === 'Deposited')
+        .filter((e) => e.type === 'MoneyDeposited')
         .map((e) => (e.data as { amount: number }).amount);
     }
 
     it('the same key twice writes once and returns the first result, marked replayed', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1');
-      const command = () => new Deposit('acc-1', 25);
+      await givenAccount(store, ACC_1);
+      const command = () => new Deposit(ACC_1, 25);
 
       const first = await executor.execute(command(), { idempotencyKey: 'req-1' });
       const second = await executor.execute(command(), { idempotencyKey: 'req-1' });
@@ -1340,29 +1338,29 @@ describe('CommandExecutor', () => {
       expect(second.streamVersions).toEqual(first.streamVersions);
       expect(store.comparePositions(second.position, first.position)).toBeGreaterThanOrEqual(0);
       expect(store.appends).toHaveLength(1);
-      expect(await deposits(store, 'acc-1')).toEqual([25]);
+      expect(await deposits(store, ACC_1)).toEqual([25]);
     });
 
     it('replays the first result even after the streams moved on', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1');
-      const first = await executor.execute(new Deposit('acc-1', 25), { idempotencyKey: 'req-1' });
-      await executor.execute(new Deposit('acc-1', 10));
+      await givenAccount(store, ACC_1);
+      const first = await executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: 'req-1' });
+      await executor.execute(new Deposit(ACC_1, 10));
 
-      const second = await executor.execute(new Deposit('acc-1', 25), { idempotencyKey: 'req-1' });
+      const second = await executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: 'req-1' });
 
       expect(second.events).toEqual(first.events);
-      expect(second.streamVersions).toEqual({ 'acc-1': 2 });
-      expect(await deposits(store, 'acc-1')).toEqual([25, 10]);
+      expect(second.streamVersions).toEqual({ [ACC_1]: 2 });
+      expect(await deposits(store, ACC_1)).toEqual([25, 10]);
     });
 
     it('the same key with different input is an IdempotencyKeyReuseError, and nothing is written', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1');
-      await executor.execute(new Deposit('acc-1', 25), { idempotencyKey: 'req-1' });
+      await givenAccount(store, ACC_1);
+      await executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: 'req-1' });
 
       const error = await rejection(
-        executor.execute(new Deposit('acc-1', 26), { idempotencyKey: 'req-1' }),
+        executor.execute(new Deposit(ACC_1, 26), { idempotencyKey: 'req-1' }),
         IdempotencyKeyReuseError,
       );
 
@@ -1373,13 +1371,13 @@ describe('CommandExecutor', () => {
       });
       expect(error.message).toBe(ErrorMessages.idempotencyKeyReuse('Deposit', 'req-1'));
       expect(store.appends).toHaveLength(1);
-      expect(await deposits(store, 'acc-1')).toEqual([25]);
+      expect(await deposits(store, ACC_1)).toEqual([25]);
     });
 
     it('tells inputs apart by the value of a Date property', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1');
-      const on = (iso: string) => new Deposit('acc-1', 25, { valueDate: new Date(iso) });
+      await givenAccount(store, ACC_1);
+      const on = (iso: string) => new AnnotatedDeposit(ACC_1, 25, { valueDate: new Date(iso) });
       await executor.execute(on('2030-01-01T00:00:00Z'), { idempotencyKey: 'req-1' });
 
       const same = await executor.execute(on('2030-01-01T00:00:00Z'), { idempotencyKey: 'req-1' });
@@ -1393,10 +1391,10 @@ describe('CommandExecutor', () => {
 
     it('a property set to undefined is the same input as a missing one', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1');
-      await executor.execute(new Deposit('acc-1', 25), { idempotencyKey: 'req-1' });
+      await givenAccount(store, ACC_1);
+      await executor.execute(new AnnotatedDeposit(ACC_1, 25), { idempotencyKey: 'req-1' });
 
-      const again = Object.assign(new Deposit('acc-1', 25), { reference: undefined });
+      const again = Object.assign(new AnnotatedDeposit(ACC_1, 25), { reference: undefined });
       const result = await executor.execute(again, { idempotencyKey: 'req-1' });
 
       expect(result.replayed).toBe(true);
@@ -1404,21 +1402,21 @@ describe('CommandExecutor', () => {
 
     it('keys are scoped by command name', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100);
+      await givenAccount(store, ACC_1, 100);
 
-      await executor.execute(new Deposit('acc-1', 25), { idempotencyKey: 'same' });
-      const withdrawal = await executor.execute(new Withdraw('acc-1', 5), {
+      await executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: 'same' });
+      const withdrawal = await executor.execute(new Withdraw(ACC_1, 5), {
         idempotencyKey: 'same',
       });
 
       expect(withdrawal.replayed).toBe(false);
-      expect(await balanceOf(store, 'acc-1')).toBe(120);
+      expect(await balanceOf(store, ACC_1)).toBe(120);
     });
 
     it('two concurrent executions with the same key write once', async () => {
       // As from two processes: without turns, both read before either appends.
       const { store, executor } = setup({ streamTurns: false });
-      await givenAccount(store, 'acc-1');
+      await givenAccount(store, ACC_1);
       // Hold every append until both executions have read: both decide on the same state.
       let bothRead!: () => void;
       const gate = new Promise<void>((resolve) => (bothRead = resolve));
@@ -1428,11 +1426,11 @@ describe('CommandExecutor', () => {
       store.hooks.beforeAppend = () => gate;
 
       const results = await Promise.all([
-        executor.execute(new Deposit('acc-1', 25), { idempotencyKey: 'req-1' }),
-        executor.execute(new Deposit('acc-1', 25), { idempotencyKey: 'req-1' }),
+        executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: 'req-1' }),
+        executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: 'req-1' }),
       ]);
 
-      expect(await deposits(store, 'acc-1')).toEqual([25]);
+      expect(await deposits(store, ACC_1)).toEqual([25]);
       expect(results.map((r) => r.replayed).sort()).toEqual([false, true]);
       expect(results[0]?.commandId).toBe(results[1]?.commandId);
       expect(results[0]?.events).toEqual(results[1]?.events);
@@ -1447,16 +1445,16 @@ describe('CommandExecutor', () => {
       ['200 characters', 'k'.repeat(200)],
     ])('a key with %s works', async (_, key) => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1');
+      await givenAccount(store, ACC_1);
 
-      const first = await executor.execute(new Deposit('acc-1', 25), { idempotencyKey: key });
-      const second = await executor.execute(new Deposit('acc-1', 25), { idempotencyKey: key });
-      const other = await executor.execute(new Deposit('acc-1', 25), {
+      const first = await executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: key });
+      const second = await executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: key });
+      const other = await executor.execute(new Deposit(ACC_1, 25), {
         idempotencyKey: `x${key.slice(1)}`,
       });
 
       expect([first.replayed, second.replayed, other.replayed]).toEqual([false, true, false]);
-      expect(await deposits(store, 'acc-1')).toEqual([25, 25]);
+      expect(await deposits(store, ACC_1)).toEqual([25, 25]);
     });
 
     it.each([
@@ -1468,7 +1466,7 @@ describe('CommandExecutor', () => {
       const { store, executor } = setup();
 
       const error = await rejection(
-        executor.execute(new Deposit('acc-1', 25), { idempotencyKey: key as string }),
+        executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: key as string }),
         InvalidOptionsError,
       );
 
@@ -1478,15 +1476,15 @@ describe('CommandExecutor', () => {
 
     it('the idempotency record is written in the same append, outside the result and the fold', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1');
+      await givenAccount(store, ACC_1);
       const apply = jest.spyOn(Deposit.prototype, 'apply');
 
       try {
-        const first = await executor.execute(new Deposit('acc-1', 25), { idempotencyKey: 'req-1' });
-        await executor.execute(new Deposit('acc-1', 25), { idempotencyKey: 'req-1' });
-        await executor.execute(new Deposit('acc-1', 5), { idempotencyKey: 'req-2' });
+        const first = await executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: 'req-1' });
+        await executor.execute(new Deposit(ACC_1, 25), { idempotencyKey: 'req-1' });
+        await executor.execute(new Deposit(ACC_1, 5), { idempotencyKey: 'req-2' });
 
-        expect(first.events.map((e) => e.type)).toEqual(['Deposited']);
+        expect(first.events.map((e) => e.type)).toEqual(['MoneyDeposited']);
         const written = store.appends[0]!;
         expect(written).toHaveLength(2);
         const record = written.find((w) => w.streamId.startsWith('$'))!;
@@ -1495,7 +1493,7 @@ describe('CommandExecutor', () => {
         // First run folds the opening; the replay decides nothing; req-2 folds opening + deposit.
         const folded = apply.mock.calls.map(([, event]) => event.type);
         expect(folded).not.toContain(IDEMPOTENCY_RECORD_TYPE);
-        expect(folded).toEqual(['AccountOpened', 'AccountOpened', 'Deposited']);
+        expect(folded).toEqual(['AccountOpened', 'AccountOpened', 'MoneyDeposited']);
       } finally {
         apply.mockRestore();
       }
@@ -1503,17 +1501,17 @@ describe('CommandExecutor', () => {
 
     it('a rejected command records nothing: the same key can succeed later', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100);
+      await givenAccount(store, ACC_1, 100);
 
       await rejection(
-        executor.execute(new Withdraw('acc-1', 150), { idempotencyKey: 'w-1' }),
+        executor.execute(new Withdraw(ACC_1, 150), { idempotencyKey: 'w-1' }),
         BusinessRuleViolationError,
       );
-      await seed(store.inner, 'acc-1', { type: 'Deposited', data: { amount: 100 } });
-      const result = await executor.execute(new Withdraw('acc-1', 150), { idempotencyKey: 'w-1' });
+      await seed(store.inner, ACC_1, { type: 'MoneyDeposited', data: { amount: 100 } });
+      const result = await executor.execute(new Withdraw(ACC_1, 150), { idempotencyKey: 'w-1' });
 
       expect(result.replayed).toBe(false);
-      expect(await balanceOf(store, 'acc-1')).toBe(50);
+      expect(await balanceOf(store, ACC_1)).toBe(50);
     });
   });
 
@@ -1524,10 +1522,10 @@ describe('CommandExecutor', () => {
   describe('10. event metadata', () => {
     it('correlation and causation ids default to the command id; no user, no custom fields', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100);
-      await givenAccount(store, 'acc-2');
+      await givenAccount(store, ACC_1, 100);
+      await givenAccount(store, ACC_2);
 
-      const result = await executor.execute(new TransferMoney('acc-1', 'acc-2', 30));
+      const result = await executor.execute(new TransferMoney(ACC_1, ACC_2, 30));
 
       expect(result.events).toHaveLength(2);
       for (const event of result.events) {
@@ -1542,10 +1540,10 @@ describe('CommandExecutor', () => {
 
     it('given correlation id, causation id, user id and custom metadata land on every event', async () => {
       const { store, executor } = setup();
-      await givenAccount(store, 'acc-1', 100);
-      await givenAccount(store, 'acc-2');
+      await givenAccount(store, ACC_1, 100);
+      await givenAccount(store, ACC_2);
 
-      const result = await executor.execute(new TransferMoney('acc-1', 'acc-2', 30), {
+      const result = await executor.execute(new TransferMoney(ACC_1, ACC_2, 30), {
         correlationId: 'corr-1',
         causationId: 'event-9',
         userId: 'user-7',
@@ -1621,7 +1619,7 @@ describe('CommandExecutor', () => {
       const { store, executor } = setup();
 
       const error = await rejection(
-        executor.execute(new Deposit('acc-1', 1), options),
+        executor.execute(new Deposit(ACC_1, 1), options),
         InvalidOptionsError,
       );
 
@@ -1656,10 +1654,7 @@ describe('CommandExecutor', () => {
     it('handle() returning a promise is an InvalidCommandError, and nothing is written', async () => {
       const { store, executor } = setup();
 
-      const error = await rejection(
-        executor.execute(new AsyncDeposit('acc-1')),
-        InvalidCommandError,
-      );
+      const error = await rejection(executor.execute(new AsyncDeposit(ACC_1)), InvalidCommandError);
 
       expect(error.message).toContain('returned a promise');
       expect(store.appends).toHaveLength(0);
@@ -1676,7 +1671,7 @@ describe('CommandExecutor', () => {
           ctx.require(false, 'never', 'async.rule');
         }
       }
-      await rejection(executor.execute(new AsyncFailure('acc-1')), InvalidCommandError);
+      await rejection(executor.execute(new AsyncFailure(ACC_1)), InvalidCommandError);
       // Jest fails the test that is running when a rejection is left unhandled; give it time to.
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
@@ -1685,7 +1680,7 @@ describe('CommandExecutor', () => {
     it('a class without @Command() is an InvalidCommandError before any I/O', async () => {
       const { store, executor } = setup();
       class Undecorated implements CommandLogic<null> {
-        account = 'acc-1' as StreamId;
+        account = ACC_1 as StreamId;
         initialState(): null {
           return null;
         }
@@ -1705,7 +1700,7 @@ describe('CommandExecutor', () => {
       const { store, executor } = setup();
       @Command()
       class Incomplete {
-        @Stream() account = 'acc-1' as StreamId;
+        @Stream() account = ACC_1 as StreamId;
       }
 
       const error = await rejection(
@@ -1733,17 +1728,17 @@ describe('CommandExecutor', () => {
 
   it('sanity: the fixtures run a whole bank through the executor', async () => {
     const { store, executor } = setup();
-    await executor.execute(new OpenAccount('acc-1', 'Ada'));
-    await executor.execute(new OpenAccount('acc-2', 'Bob'));
-    await executor.execute(new Deposit('acc-1', 100));
+    await executor.execute(new OpenAccount(ACC_1, 'Ada'));
+    await executor.execute(new OpenAccount(ACC_2, 'Bob'));
+    await executor.execute(new Deposit(ACC_1, 100));
     await executor.execute(new SetWithdrawalLimit(60));
-    await executor.execute(new TransferMoney('acc-1', 'acc-2', 70));
-    await executor.execute(new Withdraw('acc-2', 60));
-    await rejection(executor.execute(new Withdraw('acc-2', 11)), BusinessRuleViolationError);
-    await rejection(executor.execute(new OpenAccount('acc-1', 'Eve')), BusinessRuleViolationError);
+    await executor.execute(new TransferMoney(ACC_1, ACC_2, 70));
+    await executor.execute(new LimitedWithdraw(ACC_2, 60));
+    await rejection(executor.execute(new LimitedWithdraw(ACC_2, 11)), BusinessRuleViolationError);
+    await rejection(executor.execute(new OpenAccount(ACC_1, 'Eve')), BusinessRuleViolationError);
 
-    expect(await balanceOf(store, 'acc-1')).toBe(30);
-    expect(await balanceOf(store, 'acc-2')).toBe(10);
+    expect(await balanceOf(store, ACC_1)).toBe(30);
+    expect(await balanceOf(store, ACC_2)).toBe(10);
   });
 });
 
@@ -1828,27 +1823,27 @@ describe('CommandExecutor: commands of one executor take turns on shared streams
 
   it('runs concurrent commands on one stream one after another: none conflicts', async () => {
     const { store, executor } = setup({ stateCache: { maxEntries: 10 } });
-    await givenAccount(store, 'acc-1');
+    await givenAccount(store, ACC_1);
     const release = holdAppends(store);
     const both = Promise.all([
-      executor.execute(new Deposit('acc-1', 10)),
-      executor.execute(new Deposit('acc-1', 20)),
+      executor.execute(new Deposit(ACC_1, 10)),
+      executor.execute(new Deposit(ACC_1, 20)),
     ]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(store.appends).toHaveLength(1); // the second waits for its turn, it has not even read
     release();
     const results = await both;
     expect(results.map((r) => r.attempts)).toEqual([1, 1]);
-    expect(results.map((r) => r.streamVersions['acc-1'])).toEqual([2, 3]);
+    expect(results.map((r) => r.streamVersions[ACC_1])).toEqual([2, 3]);
   });
 
   it('without turns, the same two commands race and one of them conflicts', async () => {
     const { store, executor } = setup({ stateCache: { maxEntries: 10 }, streamTurns: false });
-    await givenAccount(store, 'acc-1');
+    await givenAccount(store, ACC_1);
     const release = holdAppends(store);
     const both = Promise.all([
-      executor.execute(new Deposit('acc-1', 10)),
-      executor.execute(new Deposit('acc-1', 20)),
+      executor.execute(new Deposit(ACC_1, 10)),
+      executor.execute(new Deposit(ACC_1, 20)),
     ]);
     await new Promise((resolve) => setImmediate(resolve));
     release();
@@ -1858,14 +1853,14 @@ describe('CommandExecutor: commands of one executor take turns on shared streams
 
   it('lets commands on other streams through while one waits', async () => {
     const { store, executor } = setup();
-    await givenAccount(store, 'acc-1');
-    await givenAccount(store, 'acc-2');
+    await givenAccount(store, ACC_1);
+    await givenAccount(store, ACC_2);
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     store.hooks.beforeAppend = (writes) =>
-      writes.some((w) => w.streamId === 'acc-1') ? held : undefined;
-    const first = executor.execute(new Deposit('acc-1', 10));
-    await expect(executor.execute(new Deposit('acc-2', 5))).resolves.toMatchObject({
+      writes.some((w) => w.streamId === ACC_1) ? held : undefined;
+    const first = executor.execute(new Deposit(ACC_1, 10));
+    await expect(executor.execute(new Deposit(ACC_2, 5))).resolves.toMatchObject({
       attempts: 1,
     });
     release();
@@ -1878,17 +1873,17 @@ describe('CommandExecutor: commands of one executor take turns on shared streams
 
   it('gives up waiting at the deadline (nothing written), and the next one still gets its turn', async () => {
     const { store, executor } = setup();
-    await givenAccount(store, 'acc-1');
+    await givenAccount(store, ACC_1);
     const before = store.appends.length;
     const release = holdAppends(store);
-    const first = executor.execute(new Deposit('acc-1', 10));
-    const waiting = executor.execute(new Deposit('acc-1', 20), { retry: { timeoutMs: 20 } });
+    const first = executor.execute(new Deposit(ACC_1, 10));
+    const waiting = executor.execute(new Deposit(ACC_1, 20), { retry: { timeoutMs: 20 } });
     const error = await waiting.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandTimeoutError);
     expect(error).toMatchObject({ outcome: 'not-written', attempts: 0 });
     release();
     await first;
-    await expect(executor.execute(new Deposit('acc-1', 30))).resolves.toMatchObject({
+    await expect(executor.execute(new Deposit(ACC_1, 30))).resolves.toMatchObject({
       attempts: 1,
     });
     expect(store.appends).toHaveLength(before + 2); // the first and the last; the one that gave up none

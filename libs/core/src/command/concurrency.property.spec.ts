@@ -16,6 +16,7 @@ import type { EventStore } from '../store/event-store';
 import { ExpectedVersion } from '../store/expected-version';
 import type { StreamId } from '../store/stream-id';
 import {
+  accountStream,
   Deposit,
   runningBalances,
   seed,
@@ -26,7 +27,8 @@ import { CommandExecutor } from './command-executor';
 import { scheduledStore } from '../testing/state-cache.differential';
 
 const NUM_RUNS = 50;
-const ACCOUNTS = ['acc-0', 'acc-1', 'acc-2', 'acc-3', 'acc-4'];
+const ACCOUNTS = ['0', '1', '2', '3', '4'].map(accountStream);
+const ACC_0 = ACCOUNTS[0]!;
 
 async function streamEvents(store: EventStore, id: string): Promise<readonly RecordedEvent[]> {
   return (await store.readStreams([id as StreamId])).events;
@@ -57,7 +59,7 @@ describe('concurrency properties (fast-check scheduler over the in-memory store)
           for (const [i, account] of ACCOUNTS.entries()) {
             await seed(inner, account, { type: 'AccountOpened', data: { owner: account } });
             if (initial[i]! > 0)
-              await seed(inner, account, { type: 'Deposited', data: { amount: initial[i] } });
+              await seed(inner, account, { type: 'MoneyDeposited', data: { amount: initial[i] } });
           }
           const executor = executorOn(s, scheduledStore(s, inner));
 
@@ -156,11 +158,11 @@ describe('concurrency properties (fast-check scheduler over the in-memory store)
         fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 2, maxLength: 6 }),
         async (s, amounts) => {
           const inner = new InMemoryEventStore();
-          await seed(inner, 'acc-0', { type: 'AccountOpened', data: { owner: 'x' } });
+          await seed(inner, ACC_0, { type: 'AccountOpened', data: { owner: 'x' } });
           // Which expected version of the account each append held, and whether it won.
           const log: { expected: number; won: boolean }[] = [];
           const store = scheduledStore(s, inner, (writes, won) => {
-            const expected = writes.find((w) => w.streamId === 'acc-0')!.expected;
+            const expected = writes.find((w) => w.streamId === ACC_0)!.expected;
             log.push({ expected: expected.kind === 'exact' ? expected.version : -1, won });
           });
           const executor = executorOn(s, store);
@@ -169,7 +171,7 @@ describe('concurrency properties (fast-check scheduler over the in-memory store)
             Promise.allSettled(
               amounts.map((amount) =>
                 // No retry: every command makes exactly one attempt.
-                executor.execute(new Deposit('acc-0', amount), { retry: { maxAttempts: 1 } }),
+                executor.execute(new Deposit(ACC_0, amount), { retry: { maxAttempts: 1 } }),
               ),
             ),
           );
@@ -192,7 +194,7 @@ describe('concurrency properties (fast-check scheduler over the in-memory store)
               expect((outcome.reason as RetriesExhaustedError).attempts).toBe(1);
             }
           }
-          const events = await streamEvents(inner, 'acc-0');
+          const events = await streamEvents(inner, ACC_0);
           expect(events).toHaveLength(1 + log.filter((e) => e.won).length);
           expect(runningBalances(events).at(-1)).toBe(deposited);
         },
@@ -205,18 +207,20 @@ describe('concurrency properties (fast-check scheduler over the in-memory store)
     await fc.assert(
       fc.asyncProperty(fc.scheduler(), fc.integer({ min: 2, max: 5 }), async (s, k) => {
         const inner = new InMemoryEventStore();
-        await seed(inner, 'acc-0', { type: 'AccountOpened', data: { owner: 'x' } });
+        await seed(inner, ACC_0, { type: 'AccountOpened', data: { owner: 'x' } });
         const executor = executorOn(s, scheduledStore(s, inner));
 
         const results = await s.waitFor(
           Promise.all(
             Array.from({ length: k }, () =>
-              executor.execute(new Deposit('acc-0', 10), { idempotencyKey: 'same-request' }),
+              executor.execute(new Deposit(ACC_0, 10), { idempotencyKey: 'same-request' }),
             ),
           ),
         );
 
-        const deposits = (await streamEvents(inner, 'acc-0')).filter((e) => e.type === 'Deposited');
+        const deposits = (await streamEvents(inner, ACC_0)).filter(
+          (e) => e.type === 'MoneyDeposited',
+        );
         expect(deposits).toHaveLength(1);
         expect(results.filter((r) => !r.replayed)).toHaveLength(1);
         expect(new Set(results.map((r) => r.commandId)).size).toBe(1);

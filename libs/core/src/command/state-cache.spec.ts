@@ -3,6 +3,7 @@ import { BusinessRuleViolationError, RetriesExhaustedError } from '../errors';
 import { InMemoryEventStore } from '../memory/in-memory.event-store';
 import { streamId } from '../store/stream-id';
 import {
+  accountStream,
   Deposit,
   OpenAccount,
   runningBalances,
@@ -20,6 +21,8 @@ import type { Position } from '../store/event-store';
 @Command({ name: 'UncachedDeposit', stateCache: false })
 class UncachedDeposit extends Deposit {}
 
+const ACC_1 = accountStream('1');
+
 const cached = (store: SpyStore | InMemoryEventStore, maxEntries = 100) =>
   new CommandExecutor(store, { stateCache: { maxEntries }, sleep: async () => undefined });
 
@@ -32,56 +35,56 @@ describe('CommandExecutor state cache', () => {
   it('skips the read for an uncontended command on a known boundary: one round trip', async () => {
     const store = new SpyStore();
     const executor = cached(store);
-    await executor.execute(new OpenAccount('acc-1', 'Ann'));
-    await executor.execute(new Deposit('acc-1', 10));
+    await executor.execute(new OpenAccount(ACC_1, 'Ann'));
+    await executor.execute(new Deposit(ACC_1, 10));
     store.reset();
-    const result = await executor.execute(new Deposit('acc-1', 5));
+    const result = await executor.execute(new Deposit(ACC_1, 5));
     expect(store.reads).toHaveLength(0);
     expect(store.appends).toHaveLength(1);
     expect(store.appends[0]![0]!.expected).toEqual({ kind: 'exact', version: 2 });
-    expect(result.streamVersions).toEqual({ 'acc-1': 3 });
-    expect(await balanceOf(store, 'acc-1')).toBe(15);
+    expect(result.streamVersions).toEqual({ [ACC_1]: 3 });
+    expect(await balanceOf(store, ACC_1)).toBe(15);
   });
 
   it('re-reads at once, without counting an attempt, when another writer made the entry stale', async () => {
     const store = new SpyStore();
     const executor = cached(store);
-    await executor.execute(new OpenAccount('acc-1', 'Ann'));
-    await executor.execute(new Deposit('acc-1', 10));
-    await new CommandExecutor(store).execute(new Deposit('acc-1', 100)); // another instance
+    await executor.execute(new OpenAccount(ACC_1, 'Ann'));
+    await executor.execute(new Deposit(ACC_1, 10));
+    await new CommandExecutor(store).execute(new Deposit(ACC_1, 100)); // another instance
     store.reset();
-    const result = await executor.execute(new Deposit('acc-1', 1));
+    const result = await executor.execute(new Deposit(ACC_1, 1));
     expect(result.attempts).toBe(1);
     expect(store.appends).toHaveLength(2); // the stale try (conflict) and the real one
     expect(store.reads).toHaveLength(1);
-    expect(await balanceOf(store, 'acc-1')).toBe(111);
+    expect(await balanceOf(store, ACC_1)).toBe(111);
   });
 
   it('skips an entry it knows is stale because another command of this executor wrote the stream', async () => {
     const store = new SpyStore();
     const executor = cached(store);
-    await executor.execute(new OpenAccount('acc-1', 'Ann'));
-    await executor.execute(new Deposit('acc-1', 10)); // caches Deposit's state at version 2
-    await executor.execute(new Withdraw('acc-1', 3)); // another command moves acc-1 to version 3
+    await executor.execute(new OpenAccount(ACC_1, 'Ann'));
+    await executor.execute(new Deposit(ACC_1, 10)); // caches Deposit's state at version 2
+    await executor.execute(new Withdraw(ACC_1, 3)); // another command moves the account to version 3
     store.reset();
-    await executor.execute(new Deposit('acc-1', 1));
+    await executor.execute(new Deposit(ACC_1, 1));
     expect(store.appends).toHaveLength(1); // no doomed append with the stale version
     expect(store.reads).toHaveLength(1);
-    expect(await balanceOf(store, 'acc-1')).toBe(8);
+    expect(await balanceOf(store, ACC_1)).toBe(8);
   });
 
   it('never rejects on a stale state: a rule violation is re-decided on a fresh read', async () => {
     const store = new SpyStore();
     const executor = cached(store);
-    await executor.execute(new OpenAccount('acc-1', 'Ann'));
-    await executor.execute(new Withdraw('acc-1', 1)).catch(() => undefined); // caches balance 0
-    await new CommandExecutor(store).execute(new Deposit('acc-1', 100));
-    await expect(executor.execute(new Withdraw('acc-1', 50))).resolves.toMatchObject({
+    await executor.execute(new OpenAccount(ACC_1, 'Ann'));
+    await executor.execute(new Withdraw(ACC_1, 1)).catch(() => undefined); // caches balance 0
+    await new CommandExecutor(store).execute(new Deposit(ACC_1, 100));
+    await expect(executor.execute(new Withdraw(ACC_1, 50))).resolves.toMatchObject({
       attempts: 1,
     });
-    expect(await balanceOf(store, 'acc-1')).toBe(50);
+    expect(await balanceOf(store, ACC_1)).toBe(50);
     // A real violation is still reported after the fresh read.
-    await expect(executor.execute(new Withdraw('acc-1', 500))).rejects.toBeInstanceOf(
+    await expect(executor.execute(new Withdraw(ACC_1, 500))).rejects.toBeInstanceOf(
       BusinessRuleViolationError,
     );
   });
@@ -89,29 +92,30 @@ describe('CommandExecutor state cache', () => {
   it('is bypassed with an idempotency key and for a command that opts out', async () => {
     const store = new SpyStore();
     const executor = cached(store);
-    await executor.execute(new OpenAccount('acc-1', 'Ann'));
+    await executor.execute(new OpenAccount(ACC_1, 'Ann'));
     store.reset();
-    await executor.execute(new Deposit('acc-1', 1), { idempotencyKey: 'k1' });
-    await executor.execute(new Deposit('acc-1', 1), { idempotencyKey: 'k2' });
+    await executor.execute(new Deposit(ACC_1, 1), { idempotencyKey: 'k1' });
+    await executor.execute(new Deposit(ACC_1, 1), { idempotencyKey: 'k2' });
     expect(store.reads.length).toBeGreaterThanOrEqual(2);
     store.reset();
-    await executor.execute(new UncachedDeposit('acc-1', 1));
-    await executor.execute(new UncachedDeposit('acc-1', 1));
+    await executor.execute(new UncachedDeposit(ACC_1, 1));
+    await executor.execute(new UncachedDeposit(ACC_1, 1));
     expect(store.reads).toHaveLength(2);
   });
 
   it('evicts the least recently used boundary beyond maxEntries', async () => {
     const store = new SpyStore();
     const executor = cached(store, 2);
-    for (const id of ['a', 'b', 'c']) await executor.execute(new OpenAccount(`acc-${id}`, id));
+    const [a, b, c] = [accountStream('a'), accountStream('b'), accountStream('c')];
+    for (const id of [a, b, c]) await executor.execute(new OpenAccount(id, 'Ann'));
     store.reset();
-    await executor.execute(new Deposit('acc-a', 1)); // Deposit entries: a
-    await executor.execute(new Deposit('acc-b', 1)); // a, b
-    await executor.execute(new Deposit('acc-c', 1)); // b, c (a evicted)
+    await executor.execute(new Deposit(a, 1)); // Deposit entries: a
+    await executor.execute(new Deposit(b, 1)); // a, b
+    await executor.execute(new Deposit(c, 1)); // b, c (a evicted)
     store.reset();
-    await executor.execute(new Deposit('acc-c', 1));
-    await executor.execute(new Deposit('acc-a', 1));
-    expect(store.reads.map((r) => r[0])).toEqual(['acc-a']);
+    await executor.execute(new Deposit(c, 1));
+    await executor.execute(new Deposit(a, 1));
+    expect(store.reads.map((r) => r[0])).toEqual([a]);
   });
 
   it('refuses an invalid maxEntries', () => {
@@ -139,13 +143,13 @@ describe('CommandExecutor state cache', () => {
           const store = new InMemoryEventStore();
           const a = cached(store);
           const b = new CommandExecutor(store, { sleep: async () => undefined });
-          const accounts = ['w', 'x', 'y', 'z'].map((n) => `acc-${n}`);
+          const accounts = ['w', 'x', 'y', 'z'].map(accountStream);
           for (const id of accounts) {
             await seed(
               store,
               id,
               { type: 'AccountOpened', data: { owner: id } },
-              { type: 'Deposited', data: { amount: 100 } },
+              { type: 'MoneyDeposited', data: { amount: 100 } },
             );
           }
           await Promise.all(

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { metrics, trace } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import { Deposit, OpenAccount } from '../command/__fixtures__/bank.commands';
+import { accountStream, Deposit, OpenAccount } from '../command/__fixtures__/bank.commands';
 import { CommandExecutor } from '../command/command-executor';
 import { InMemoryEventStore } from '../memory/in-memory.event-store';
 import { CommandTelemetry } from './command-telemetry';
@@ -16,8 +16,8 @@ describe('CommandTelemetry.create', () => {
   it('gives nothing without an SDK, and the executor runs commands without telemetry', async () => {
     expect(CommandTelemetry.create()).toBeUndefined();
     const executor = new CommandExecutor(new InMemoryEventStore());
-    await executor.execute(new OpenAccount('acc-1', 'Ann'));
-    const result = await executor.execute(new Deposit('acc-1', 5));
+    await executor.execute(new OpenAccount(accountStream('1'), 'Ann'));
+    const result = await executor.execute(new Deposit(accountStream('1'), 5));
     expect(result.events).toHaveLength(1);
   });
 

@@ -11,7 +11,13 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { Deposit, OpenAccount, SpyStore, Withdraw } from '../command/__fixtures__/bank.commands';
+import {
+  accountStream,
+  Deposit,
+  OpenAccount,
+  SpyStore,
+  Withdraw,
+} from '../command/__fixtures__/bank.commands';
 import { CommandExecutor } from '../command/command-executor';
 import { ExpectedVersion } from '../store/expected-version';
 import { testEvent } from '../testing/event-store.contract';
@@ -53,21 +59,21 @@ describe('command telemetry (OpenTelemetry API)', () => {
   it('records a span per command with attempts and outcome, and counts commands, conflicts and durations', async () => {
     const store = new SpyStore();
     const executor = new CommandExecutor(store, { sleep: async () => undefined });
-    await executor.execute(new OpenAccount('acc-1', 'Ann'));
+    await executor.execute(new OpenAccount(accountStream('1'), 'Ann'));
     // A competing write before the first append forces one conflict and a retry.
     store.hooks.beforeAppend = async (_writes, call) => {
       if (call === 2) {
         await store.inner.append([
           {
-            streamId: 'acc-1' as never,
+            streamId: accountStream('1'),
             expected: ExpectedVersion.any,
-            events: [testEvent('Deposited', { amount: 1 })],
+            events: [testEvent('MoneyDeposited', { amount: 1 })],
           },
         ]);
       }
     };
-    await executor.execute(new Deposit('acc-1', 5));
-    await expect(executor.execute(new Withdraw('acc-1', 1_000))).rejects.toThrow(
+    await executor.execute(new Deposit(accountStream('1'), 5));
+    await expect(executor.execute(new Withdraw(accountStream('1'), 1_000))).rejects.toThrow(
       'insufficient funds',
     );
 

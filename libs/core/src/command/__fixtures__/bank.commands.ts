@@ -1,7 +1,10 @@
 /**
- * Shared fixtures of the executor's tests: a small bank (accounts and a read-only withdrawal
- * policy), a shop whose orders discover their product streams at run time, and an event store
- * wrapper that records every call and lets a test act between a read and an append.
+ * Shared fixtures of the executor's tests. The money domain is the bank sample's
+ * (apps/bank/src/accounts; docs/decisions.md, "The sample money domain lives once"): re-exported
+ * here, never redeclared. Beside it, what the bank does not have: a withdrawal limited by a policy
+ * stream it only reads, a deposit with two optional fields, a shop whose orders discover their
+ * product streams at run time, and an event store wrapper that records every call and lets a test
+ * act between a read and an append.
  */
 import {
   ArrayMaxSize,
@@ -12,11 +15,18 @@ import {
   IsOptional,
   IsPositive,
   IsString,
-  Length,
   Matches,
   MaxLength,
   ValidateNested,
 } from 'class-validator';
+import { Deposit } from '../../../../../apps/bank/src/accounts/bank.commands';
+import {
+  type AccountState,
+  type BankEvent,
+  BankRules,
+  closedAccount,
+  evolveAccount,
+} from '../../../../../apps/bank/src/accounts/bank.events';
 import type { DomainEvent, EventToAppend, RecordedEvent } from '../../events/event';
 import { newEventId } from '../../events/event-id';
 import { InMemoryEventStore } from '../../memory/in-memory.event-store';
@@ -34,173 +44,131 @@ import { type StreamId, streamId } from '../../store/stream-id';
 import { Command, Stream } from '../command.decorators';
 import type { CommandContext, CommandLogic } from '../command-logic';
 
+export {
+  Deposit,
+  OpenAccount,
+  TransferMoney,
+  Withdraw,
+} from '../../../../../apps/bank/src/accounts/bank.commands';
+export {
+  type AccountState,
+  accountStream,
+  type BankEvent,
+  BankRules,
+  closedAccount,
+  evolveAccount,
+} from '../../../../../apps/bank/src/accounts/bank.events';
+
 // ---------------------------------------------------------------------------------------------
-// Bank
+// Bank helpers and test-only commands built on the bank's events and state
 // ---------------------------------------------------------------------------------------------
-
-export type BankEvent =
-  | DomainEvent<'AccountOpened', { owner: string }>
-  | DomainEvent<'Deposited', { amount: number }>
-  | DomainEvent<'Withdrawn', { amount: number }>
-  | DomainEvent<'WithdrawalLimitSet', { limit: number }>;
-
-/** Stable rule identifiers of the bank's `ctx.require` calls. */
-export const BankRules = {
-  alreadyOpen: 'account.already_open',
-  notOpen: 'account.not_open',
-  insufficientFunds: 'account.insufficient_funds',
-  sameAccount: 'transfer.same_account',
-  limitExceeded: 'policy.limit_exceeded',
-} as const;
-
-export interface AccountState {
-  readonly open: boolean;
-  readonly balance: number;
-}
-
-export const NO_ACCOUNT: AccountState = Object.freeze({ open: false, balance: 0 });
-
-/** Folds one account event (any other event leaves the state unchanged). */
-export function evolveAccount(state: AccountState, event: RecordedEvent<BankEvent>): AccountState {
-  switch (event.type) {
-    case 'AccountOpened':
-      return { ...state, open: true };
-    case 'Deposited':
-      return { ...state, balance: state.balance + (event.data as { amount: number }).amount };
-    case 'Withdrawn':
-      return { ...state, balance: state.balance - (event.data as { amount: number }).amount };
-    default:
-      return state;
-  }
-}
 
 /** The balance of an account after each of its events, in order (to check "never negative"). */
 export function runningBalances(events: readonly RecordedEvent[]): number[] {
-  let state = NO_ACCOUNT;
+  let state = closedAccount;
   return events.map(
     (event) => (state = evolveAccount(state, event as RecordedEvent<BankEvent>)).balance,
   );
 }
 
-/** The bank-wide stream holding the withdrawal limit: a read-only participant of `Withdraw`. */
-export const BANK_POLICY = streamId('bank-policy');
-
+/**
+ * The bank's deposit with two optional fields the sample does not need: a free-text reference
+ * (validated, so that a test can fail two properties at once) and a value date (a Date input must
+ * count in the idempotency fingerprint).
+ */
 @Command()
-export class OpenAccount implements CommandLogic<AccountState, BankEvent> {
-  @Stream() account: StreamId;
-  @IsString() @Length(1, 100) owner: string;
-
-  constructor(account: string, owner: string) {
-    this.account = account as StreamId;
-    this.owner = owner;
-  }
-
-  initialState(): AccountState {
-    return NO_ACCOUNT;
-  }
-
-  apply(state: AccountState, event: RecordedEvent<BankEvent>): AccountState {
-    return evolveAccount(state, event);
-  }
-
-  handle(state: AccountState, ctx: CommandContext<BankEvent, OpenAccount>): void {
-    ctx.require(!state.open, 'the account is already open', BankRules.alreadyOpen);
-    ctx.emit('account', { type: 'AccountOpened', data: { owner: this.owner } });
-  }
-}
-
-@Command()
-export class Deposit implements CommandLogic<AccountState, BankEvent> {
-  @Stream() account: StreamId;
-  @IsInt() @IsPositive() amount: number;
-  /** Optional free text; validated so that tests can fail two properties at once. */
+export class AnnotatedDeposit extends Deposit {
   @IsOptional() @IsString() @MaxLength(100) reference?: string;
-  /** Optional value date; a Date input must count in the idempotency fingerprint. */
   @IsOptional() @IsDate() valueDate?: Date;
 
   constructor(
-    account: string,
+    account: StreamId,
     amount: number,
     extra: { reference?: string; valueDate?: Date } = {},
   ) {
-    this.account = account as StreamId;
-    this.amount = amount;
+    super(account, amount);
     if (extra.reference !== undefined) this.reference = extra.reference;
     if (extra.valueDate !== undefined) this.valueDate = extra.valueDate;
   }
-
-  initialState(): AccountState {
-    return NO_ACCOUNT;
-  }
-
-  apply(state: AccountState, event: RecordedEvent<BankEvent>): AccountState {
-    return evolveAccount(state, event);
-  }
-
-  handle(state: AccountState, ctx: CommandContext<BankEvent, Deposit>): void {
-    ctx.require(state.open, 'the account is not open', BankRules.notOpen);
-    ctx.emit('account', { type: 'Deposited', data: { amount: this.amount } });
-  }
 }
 
-interface WithdrawState {
+/** The event of the bank-wide policy stream: not money, so not part of the bank's events. */
+export type PolicyEvent = DomainEvent<'WithdrawalLimitSet', { limit: number }>;
+
+/** Stable rule identifier of {@link LimitedWithdraw}'s policy check. */
+export const PolicyRules = { limitExceeded: 'policy.limit_exceeded' } as const;
+
+/** The bank-wide stream holding the withdrawal limit: a read-only participant of `LimitedWithdraw`. */
+export const BANK_POLICY = streamId('bank-policy');
+
+interface LimitedWithdrawState {
   readonly account: AccountState;
   readonly limit: number | undefined;
 }
 
 /**
- * Takes money out of an account. The bank's policy stream is read (its withdrawal limit applies)
- * but never written: it is the read-only participant of the boundary.
+ * Takes money out of an account, within a limit read from the policy stream, which it never
+ * writes: the read-only participant of its boundary (the bank's own `Withdraw` has none).
  */
 @Command()
-export class Withdraw implements CommandLogic<WithdrawState, BankEvent> {
+export class LimitedWithdraw implements CommandLogic<
+  LimitedWithdrawState,
+  BankEvent | PolicyEvent
+> {
   @Stream() account: StreamId;
   @Stream() policy: StreamId;
   @IsInt() @IsPositive() amount: number;
 
-  constructor(account: string, amount: number, policy: string = BANK_POLICY) {
-    this.account = account as StreamId;
+  constructor(account: StreamId, amount: number, policy: StreamId = BANK_POLICY) {
+    this.account = account;
     this.amount = amount;
-    this.policy = policy as StreamId;
+    this.policy = policy;
   }
 
-  initialState(): WithdrawState {
-    return { account: NO_ACCOUNT, limit: undefined };
+  initialState(): LimitedWithdrawState {
+    return { account: closedAccount, limit: undefined };
   }
 
-  apply(state: WithdrawState, event: RecordedEvent<BankEvent>): WithdrawState {
+  apply(
+    state: LimitedWithdrawState,
+    event: RecordedEvent<BankEvent | PolicyEvent>,
+  ): LimitedWithdrawState {
     if (event.streamId === this.policy) {
       return event.type === 'WithdrawalLimitSet'
         ? { ...state, limit: (event.data as { limit: number }).limit }
         : state;
     }
-    return { ...state, account: evolveAccount(state.account, event) };
+    return { ...state, account: evolveAccount(state.account, event as RecordedEvent<BankEvent>) };
   }
 
-  handle(state: WithdrawState, ctx: CommandContext<BankEvent, Withdraw>): void {
-    ctx.require(state.account.open, 'the account is not open', BankRules.notOpen);
+  handle(
+    state: LimitedWithdrawState,
+    ctx: CommandContext<BankEvent | PolicyEvent, LimitedWithdraw>,
+  ): void {
+    ctx.require(state.account.opened, 'the account does not exist', BankRules.accountNotFound);
     ctx.require(
       state.limit === undefined || this.amount <= state.limit,
       `withdrawals are limited to ${state.limit}`,
-      BankRules.limitExceeded,
+      PolicyRules.limitExceeded,
     );
     ctx.require(
       state.account.balance >= this.amount,
       `insufficient funds: balance ${state.account.balance}, asked ${this.amount}`,
       BankRules.insufficientFunds,
     );
-    ctx.emit('account', { type: 'Withdrawn', data: { amount: this.amount } });
+    ctx.emit('account', { type: 'MoneyWithdrawn', data: { amount: this.amount } });
   }
 }
 
+/** Sets the limit that {@link LimitedWithdraw} reads. */
 @Command()
-export class SetWithdrawalLimit implements CommandLogic<null, BankEvent> {
+export class SetWithdrawalLimit implements CommandLogic<null, PolicyEvent> {
   @Stream() policy: StreamId;
   @IsInt() @IsPositive() limit: number;
 
-  constructor(limit: number, policy: string = BANK_POLICY) {
+  constructor(limit: number, policy: StreamId = BANK_POLICY) {
     this.limit = limit;
-    this.policy = policy as StreamId;
+    this.policy = policy;
   }
 
   initialState(): null {
@@ -211,54 +179,8 @@ export class SetWithdrawalLimit implements CommandLogic<null, BankEvent> {
     return state;
   }
 
-  handle(_state: null, ctx: CommandContext<BankEvent, SetWithdrawalLimit>): void {
+  handle(_state: null, ctx: CommandContext<PolicyEvent, SetWithdrawalLimit>): void {
     ctx.emit('policy', { type: 'WithdrawalLimitSet', data: { limit: this.limit } });
-  }
-}
-
-type Accounts = Readonly<Record<string, AccountState>>;
-
-/** Debits one account and credits another in one atomic append. */
-@Command()
-export class TransferMoney implements CommandLogic<Accounts, BankEvent> {
-  @Stream() from: StreamId;
-  @Stream() to: StreamId;
-  @IsInt() @IsPositive() amount: number;
-  @IsOptional() @IsString() @MaxLength(100) reference?: string;
-
-  constructor(from: string, to: string, amount: number) {
-    this.from = from as StreamId;
-    this.to = to as StreamId;
-    this.amount = amount;
-  }
-
-  initialState(): Accounts {
-    return {};
-  }
-
-  apply(state: Accounts, event: RecordedEvent<BankEvent>): Accounts {
-    return {
-      ...state,
-      [event.streamId]: evolveAccount(state[event.streamId] ?? NO_ACCOUNT, event),
-    };
-  }
-
-  handle(state: Accounts, ctx: CommandContext<BankEvent, TransferMoney>): void {
-    const from = state[this.from] ?? NO_ACCOUNT;
-    const to = state[this.to] ?? NO_ACCOUNT;
-    ctx.require(
-      this.from !== this.to,
-      'cannot transfer to the same account',
-      BankRules.sameAccount,
-    );
-    ctx.require(from.open && to.open, 'both accounts must be open', BankRules.notOpen);
-    ctx.require(
-      from.balance >= this.amount,
-      `insufficient funds: balance ${from.balance}, asked ${this.amount}`,
-      BankRules.insufficientFunds,
-    );
-    ctx.emit('from', { type: 'Withdrawn', data: { amount: this.amount } });
-    ctx.emit('to', { type: 'Deposited', data: { amount: this.amount } });
   }
 }
 
