@@ -18,7 +18,15 @@ import { appendBatchCallSql } from './schema/append.sql';
 import { batchParams } from './sql/append-batch';
 import { encodeAppend } from './sql/append-request';
 import { createTestDatabase, describeWithServer, type TestDatabase } from './testing/test-database';
-import { delta, LimitedWithdraw, TestDeposit, TransferMoney } from './testing/transfer.commands';
+// The bank sample's money domain, and the core fixture's withdrawal limited by a policy stream.
+import {
+  accountStream,
+  Deposit,
+  LimitedWithdraw,
+  OpenAccount,
+  runningBalances,
+  TransferMoney,
+} from '../../core/src/command/__fixtures__/bank.commands';
 
 const CLIENTS = 16;
 
@@ -49,11 +57,17 @@ async function readLog(store: EventStore, after?: Position): Promise<RecordedEve
   }
 }
 
-const ACCOUNTS = ['acc-1', 'acc-2', 'acc-3', 'acc-4', 'acc-5'].map(streamId);
+const ACCOUNTS = ['1', '2', '3', '4', '5'].map(accountStream);
+
+/** Opens an account and deposits `amount` into it: two events. */
+async function openWith(executor: CommandExecutor, account: StreamId, amount: number) {
+  await executor.execute(new OpenAccount(account, 'owner'));
+  await executor.execute(new Deposit(account, amount));
+}
 
 /** Opens the five accounts with 100 each, then runs 400 random transfers from CLIENTS clients. */
 async function randomTransfers(executorOf: (i: number) => CommandExecutor, seed: number) {
-  for (const account of ACCOUNTS) await executorOf(0).execute(new TestDeposit(account, 100));
+  for (const account of ACCOUNTS) await openWith(executorOf(0), account, 100);
   const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   return inParallel(400, CLIENTS, async (i) => {
     const from = ACCOUNTS[Math.floor(random() * 5)]!;
@@ -78,19 +92,18 @@ async function expectMoneyConserved(
   const acknowledged = outcomes.filter((o) => o.status === 'fulfilled');
   expect(acknowledged.length).toBeGreaterThan(0);
   const read = await store.readStreams(ACCOUNTS);
-  const balances = new Map<string, number>();
-  for (const event of read.events) {
-    const balance = (balances.get(event.streamId) ?? 0) + delta(event);
-    expect(balance).toBeGreaterThanOrEqual(0);
-    balances.set(event.streamId, balance);
-  }
-  expect([...balances.values()].reduce((a, b) => a + b, 0)).toBe(500);
+  let total = 0;
   for (const account of ACCOUNTS) {
-    const versions = read.events.filter((e) => e.streamId === account).map((e) => e.streamVersion);
+    const events = read.events.filter((e) => e.streamId === account);
+    const balances = runningBalances(events);
+    expect(balances.filter((b) => b < 0)).toEqual([]);
+    total += balances.at(-1) ?? 0;
+    const versions = events.map((e) => e.streamVersion);
     expect(versions).toEqual(versions.map((_, i) => i + 1));
   }
+  expect(total).toBe(500);
   const written = acknowledged.flatMap((o) => o.value.events.map((e) => e.id));
-  const logged = read.events.slice(ACCOUNTS.length).map((e) => e.id);
+  const logged = read.events.slice(2 * ACCOUNTS.length).map((e) => e.id);
   expect([...logged].sort()).toEqual([...written].sort());
 }
 
@@ -136,9 +149,9 @@ describeWithServer('PostgresEventStore under concurrency (server)', () => {
     const executor = new CommandExecutor(store, {
       retry: { ...generousRetry, initialDelayMs: 10, maxDelayMs: 1000 },
     });
-    const [a, b] = [streamId('pair-a'), streamId('pair-b')];
-    await executor.execute(new TestDeposit(a, 1_000_000));
-    await executor.execute(new TestDeposit(b, 1_000_000));
+    const [a, b] = [accountStream('pair-a'), accountStream('pair-b')];
+    await openWith(executor, a, 1_000_000);
+    await openWith(executor, b, 1_000_000);
     const outcomes = await inParallel(1000, CLIENTS, (i) =>
       executor.execute(i % 2 === 0 ? new TransferMoney(a, b, 3) : new TransferMoney(b, a, 2)),
     );
@@ -147,26 +160,29 @@ describeWithServer('PostgresEventStore under concurrency (server)', () => {
       .map((o) => (o as PromiseRejectedResult).reason);
     expect(failures).toEqual([]);
     const read = await store.readStreams([a, b]);
-    const sum = (id: StreamId) =>
-      read.events.filter((e) => e.streamId === id).reduce((t, e) => t + delta(e), 0);
-    expect(sum(a)).toBe(1_000_000 - 500 * 3 + 500 * 2);
-    expect(sum(b)).toBe(1_000_000 + 500 * 3 - 500 * 2);
-    expect(read.versions.get(a)).toBe(1001);
-    expect(read.versions.get(b)).toBe(1001);
+    const balance = (id: StreamId) =>
+      runningBalances(read.events.filter((e) => e.streamId === id)).at(-1);
+    expect(balance(a)).toBe(1_000_000 - 500 * 3 + 500 * 2);
+    expect(balance(b)).toBe(1_000_000 + 500 * 3 - 500 * 2);
+    expect(read.versions.get(a)).toBe(1002);
+    expect(read.versions.get(b)).toBe(1002);
   }, 300_000);
 
   it('retries a command whose read-only stream moved between its read and its append', async () => {
-    const [account, policy] = [streamId('guarded-account'), streamId('bank-policy')];
+    const [account, policy] = [accountStream('guarded'), streamId('bank-policy')];
     await store.append([
       {
         streamId: account,
         expected: ExpectedVersion.noStream,
-        events: [testEvent('Deposited', { amount: 50 })],
+        events: [
+          testEvent('AccountOpened', { owner: 'owner' }),
+          testEvent('MoneyDeposited', { amount: 50 }),
+        ],
       },
       {
         streamId: policy,
         expected: ExpectedVersion.noStream,
-        events: [testEvent('PolicyChanged', { maxTransfer: 40 })],
+        events: [testEvent('WithdrawalLimitSet', { limit: 40 })],
       },
     ]);
     // A store that lets another writer move the policy right after the command's first read.
@@ -181,7 +197,7 @@ describeWithServer('PostgresEventStore under concurrency (server)', () => {
             {
               streamId: policy,
               expected: ExpectedVersion.exact(1),
-              events: [testEvent('PolicyChanged', { maxTransfer: 10 })],
+              events: [testEvent('WithdrawalLimitSet', { limit: 10 })],
             },
           ]);
         }
@@ -197,7 +213,7 @@ describeWithServer('PostgresEventStore under concurrency (server)', () => {
 
     // First attempt decides on the old limit (40) and conflicts on the policy, which it only read;
     // the retry sees the new limit (10) and refuses.
-    await expect(executor.execute(new LimitedWithdraw(account, policy, 30))).rejects.toBeInstanceOf(
+    await expect(executor.execute(new LimitedWithdraw(account, 30, policy))).rejects.toBeInstanceOf(
       BusinessRuleViolationError,
     );
     expect(appendErrors).toHaveLength(1);
@@ -205,9 +221,9 @@ describeWithServer('PostgresEventStore under concurrency (server)', () => {
     expect((appendErrors[0] as ConcurrencyConflictError).conflicts).toEqual([
       { streamId: policy, expected: ExpectedVersion.exact(1), actual: 2 },
     ]);
-    expect((await store.readStreams([account])).versions.get(account)).toBe(1);
+    expect((await store.readStreams([account])).versions.get(account)).toBe(2);
 
-    const ok = await executor.execute(new LimitedWithdraw(account, policy, 10));
+    const ok = await executor.execute(new LimitedWithdraw(account, 10, policy));
     expect(ok.attempts).toBe(1);
   });
 
