@@ -5,6 +5,8 @@ export interface Scenario {
   readonly concurrency: number;
   /** Prepares state shared by every run (not timed). */
   setup?(): Promise<void>;
+  /** Prepares one run, e.g. opens the accounts it uses (not timed; before each run, warm-up too). */
+  prepare?(): Promise<void>;
   /** Does a measured amount of work; returns the units done (commands, events). */
   run(quick: boolean): Promise<number>;
   teardown?(): Promise<void>;
@@ -33,9 +35,11 @@ export async function measure(
 ): Promise<ScenarioResult> {
   await scenario.setup?.();
   try {
+    await scenario.prepare?.();
     await scenario.run(true); // warm-up: JIT, connections, caches
     const rates: number[] = [];
     for (let i = 0; i < runs; i++) {
+      await scenario.prepare?.();
       const started = process.hrtime.bigint();
       const units = await scenario.run(quick);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -1,85 +1,36 @@
 import 'reflect-metadata';
 import {
-  Command,
-  type CommandContext,
   CommandExecutor,
   type CommandLogic,
   ExpectedVersion,
   InMemoryEventStore,
-  newEventId,
   type RecordedEvent,
-  Stream,
-  type StreamId,
   streamId,
 } from '@eventcore/core';
-import { IsInt, IsPositive } from 'class-validator';
+import type { BankEvent } from '../apps/bank/src/accounts/bank.events';
+import {
+  accountStream,
+  bankEvent,
+  Deposit,
+  openAccounts,
+  TransferMoney,
+  UnvalidatedDeposit,
+} from './accounts';
 import { runConcurrently, type Scenario } from './harness';
 
-type Moved = { type: 'Deposited' | 'Withdrawn'; data: { amount: number } };
-
-@Command({ name: 'BenchDeposit' })
-export class BenchDeposit implements CommandLogic<number, Moved> {
-  @Stream() account: StreamId;
-  @IsInt() @IsPositive() amount: number;
-  constructor(account: StreamId, amount: number) {
-    this.account = account;
-    this.amount = amount;
-  }
-  initialState(): number {
-    return 0;
-  }
-  apply(balance: number, event: RecordedEvent<Moved>): number {
-    return event.type === 'Deposited' ? balance + event.data.amount : balance - event.data.amount;
-  }
-  handle(_balance: number, ctx: CommandContext<Moved, BenchDeposit>): void {
-    ctx.emit('account', { type: 'Deposited', data: { amount: this.amount } });
-  }
-}
-
-@Command({ name: 'BenchDepositUnvalidated', validate: false })
-export class BenchDepositUnvalidated extends BenchDeposit {}
-
-@Command({ name: 'BenchTransfer' })
-export class BenchTransfer implements CommandLogic<Record<string, number>, Moved> {
-  @Stream() from: StreamId;
-  @Stream() to: StreamId;
-  @IsInt() @IsPositive() amount: number;
-  constructor(from: StreamId, to: StreamId, amount: number) {
-    this.from = from;
-    this.to = to;
-    this.amount = amount;
-  }
-  initialState(): Record<string, number> {
-    return {};
-  }
-  apply(state: Record<string, number>, event: RecordedEvent<Moved>): Record<string, number> {
-    const delta = event.type === 'Deposited' ? event.data.amount : -event.data.amount;
-    state[event.streamId] = (state[event.streamId] ?? 0) + delta;
-    return state;
-  }
-  handle(_state: Record<string, number>, ctx: CommandContext<Moved, BenchTransfer>): void {
-    ctx.emit('from', { type: 'Withdrawn', data: { amount: this.amount } });
-    ctx.emit('to', { type: 'Deposited', data: { amount: this.amount } });
-  }
-}
-
 const ACCOUNTS = 1_000;
-const accounts = Array.from({ length: ACCOUNTS }, (_, i) => streamId(`account-${i}`));
+const accounts = Array.from({ length: ACCOUNTS }, (_, i) => accountStream(String(i)));
 
-function event(amount: number) {
-  return {
-    id: newEventId(),
-    type: 'Deposited',
-    data: { amount },
-    metadata: { correlationId: 'bench', causationId: 'bench', userId: null, custom: {} },
-    occurredAt: new Date().toISOString(),
-  };
-}
+const deposited = (amount: number) => bankEvent({ type: 'MoneyDeposited', data: { amount } });
 
-/** Commands against the in-memory store: one stream per account, as a real app would have. */
+/**
+ * Commands against the in-memory store: one stream per account, as a real app would have. The
+ * accounts are opened, with `balance` each, before the first run (not measured).
+ */
 function commandScenario(
   name: string,
-  make: (i: number) => CommandLogic<unknown, Moved>,
+  make: (i: number) => CommandLogic<unknown, BankEvent>,
+  balance = 0,
 ): Scenario {
   let executor: CommandExecutor | undefined;
   return {
@@ -87,9 +38,9 @@ function commandScenario(
     unit: 'commands/s',
     concurrency: 1,
     async setup() {
-      executor = new CommandExecutor(new InMemoryEventStore(), {
-        stateCache: { maxEntries: 10_000 },
-      });
+      const store = new InMemoryEventStore();
+      await openAccounts(store, accounts, balance);
+      executor = new CommandExecutor(store, { stateCache: { maxEntries: 10_000 } });
     },
     async run(quick) {
       const n = quick ? 5_000 : 50_000;
@@ -105,14 +56,16 @@ function commandScenario(
 /** The in-memory scenarios of `npm run bench`. */
 export function memoryScenarios(): Scenario[] {
   return [
-    commandScenario('memory.command.single', (i) => new BenchDeposit(accounts[i % ACCOUNTS]!, 1)),
+    commandScenario('memory.command.single', (i) => new Deposit(accounts[i % ACCOUNTS]!, 1)),
     commandScenario(
       'memory.command.single_unvalidated',
-      (i) => new BenchDepositUnvalidated(accounts[i % ACCOUNTS]!, 1),
+      (i) => new UnvalidatedDeposit(accounts[i % ACCOUNTS]!, 1),
     ),
     commandScenario(
       'memory.command.transfer',
-      (i) => new BenchTransfer(accounts[i % ACCOUNTS]!, accounts[(i + 1) % ACCOUNTS]!, 1),
+      (i) => new TransferMoney(accounts[i % ACCOUNTS]!, accounts[(i + 1) % ACCOUNTS]!, 1),
+      // Account 0 gives 1 before it first receives 1: each account starts with funds.
+      1_000,
     ),
     (() => {
       let store: InMemoryEventStore | undefined;
@@ -127,7 +80,7 @@ export function memoryScenarios(): Scenario[] {
         async run(quick: boolean) {
           const batches = quick ? 20 : 200;
           for (let b = 0; b < batches; b++) {
-            const events = Array.from({ length: 1_000 }, (_, i) => event(i + 1));
+            const events = Array.from({ length: 1_000 }, (_, i) => deposited(i + 1));
             await store!.append([
               {
                 streamId: streamId(`batch-${batch++}`),
@@ -145,15 +98,16 @@ export function memoryScenarios(): Scenario[] {
     })(),
     (() => {
       const store = new InMemoryEventStore();
-      const stream = streamId('long-stream');
-      const command = new BenchDeposit(stream, 1);
+      const stream = accountStream('long-stream');
+      const command = new Deposit(stream, 1);
       return {
         name: 'memory.fold.100k',
         unit: 'events/s',
         concurrency: 1,
         async setup() {
+          await openAccounts(store, [stream], 0);
           for (let b = 0; b < 100; b++) {
-            const events = Array.from({ length: 1_000 }, (_, i) => event(i + 1));
+            const events = Array.from({ length: 1_000 }, (_, i) => deposited(i + 1));
             await store.append([{ streamId: stream, expected: ExpectedVersion.any, events }]);
           }
         },
@@ -163,8 +117,8 @@ export function memoryScenarios(): Scenario[] {
           for (let r = 0; r < reads; r++) {
             const { events } = await store.readStreams([stream]);
             let state = command.initialState();
-            for (const e of events) state = command.apply(state, e as RecordedEvent<Moved>);
-            if (state <= 0) throw new Error('fold went wrong');
+            for (const e of events) state = command.apply(state, e as RecordedEvent<BankEvent>);
+            if (state.balance <= 0) throw new Error('fold went wrong');
             total += events.length;
           }
           return total;

@@ -90,7 +90,7 @@ async function appendEvents(store: PostgresEventStore): Promise<Position> {
         expected: ExpectedVersion.any,
         events: Array.from({ length: PER_APPEND }, (_, i) => ({
           id: newEventId(),
-          type: 'Deposited',
+          type: 'MoneyDeposited',
           data: { amount: i + 1, note: 'bench' },
           metadata: { correlationId: 'bench', causationId: 'bench', userId: null, custom: {} },
           occurredAt: new Date().toISOString(),

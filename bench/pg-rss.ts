@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import { CommandExecutor, streamId } from '@eventcore/core';
+import { CommandExecutor } from '@eventcore/core';
 import { createPostgresEventStore } from '@eventcore/postgres';
 import { createTestDatabase } from '@eventcore/postgres/testing';
 import { runConcurrently } from './harness';
-import { BenchDeposit, BenchTransfer } from './memory.scenarios';
+import { accountStream, Deposit, openAccounts, TransferMoney } from './accounts';
 
 /**
  * Peak memory of the 16-client PostgreSQL run, in a process of its own so that nothing else the
@@ -22,15 +22,18 @@ async function main(): Promise<void> {
   });
   try {
     const executor = new CommandExecutor(store, { stateCache: { maxEntries: 100_000 } });
-    const stream = (client: number, i: number) => streamId(`rss-${client}-${i % 25}`);
+    const stream = (client: number, i: number) => accountStream(`rss-${client}-${i % 25}`);
     const perClient = Math.ceil(commands / 16);
+    // The bank's commands need open accounts, funded for the transfers.
+    const accounts = Array.from({ length: 16 * 25 }, (_, k) => stream(Math.floor(k / 25), k));
+    await openAccounts(store, accounts, 1_000_000);
     await runConcurrently(16, 16, async (client) => {
       for (let i = 0; i < perClient; i++) {
-        await executor.execute(new BenchDeposit(stream(client, i), 1));
+        await executor.execute(new Deposit(stream(client, i), 1));
       }
       for (let i = 0; i < perClient; i++) {
         await executor.execute(
-          new BenchTransfer(stream(client, 2 * i), stream(client, 2 * i + 1), 1),
+          new TransferMoney(stream(client, 2 * i), stream(client, 2 * i + 1), 1),
         );
       }
     });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Client, type Pool } from 'pg';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '@eventcore/postgres/testing';
 import { runConcurrently, type Scenario, type ScenarioResult } from './harness';
-import { BenchDeposit, BenchTransfer } from './memory.scenarios';
+import { accountStream, Deposit, openAccounts, TransferMoney } from './accounts';
 
 /** Concurrency levels of the command scenarios (the chart's x axis). */
 export const CONCURRENCY_LEVELS = [1, 4, 16, 32] as const;
@@ -126,13 +126,20 @@ function pgScenarios(
 ): Scenario[] {
   const commands = quick ? 400 : 2000;
   let round = 0;
-  // 25 streams per client; clients never share a stream, so nothing conflicts. Single-stream
-  // commands with the state cache reuse the same streams in every run (the warm-up run reads them
+  // 25 accounts per client; clients never share an account, so nothing conflicts. Single-stream
+  // commands with the state cache reuse the same accounts in every run (the warm-up run reads them
   // once: the figure is the steady state of a hot working set, and stream length does not matter
-  // since nothing is read). Everything else writes to fresh streams every run, so the figures
-  // measure commands and not ever-longer folds.
+  // since nothing is read). Everything else writes to fresh accounts every run, so the figures
+  // measure commands and not ever-longer folds. The bank's commands need open accounts (funded,
+  // to transfer): each run's are opened before it starts, outside the measured time.
   const stream = (prefix: string, client: number, i: number) =>
-    streamId(`${prefix}-${round}-${client}-${i % 25}`);
+    accountStream(`${prefix}-${round}-${client}-${i % 25}`);
+  /** Every account the clients of a run use. */
+  const accountsOf = (prefix: string, concurrency: number) =>
+    Array.from({ length: concurrency * 25 }, (_, k) => stream(prefix, Math.floor(k / 25), k));
+  const opened = new Set<StreamId>();
+  /** More than any run moves out of one account. */
+  const funds = 1_000_000;
   const perClient = (concurrency: number) => Math.ceil(commands / concurrency);
 
   const rawInsert = (concurrency: number): Scenario => ({
@@ -153,25 +160,37 @@ function pgScenarios(
     },
   });
 
+  const singlePrefix = (concurrency: number, cache: boolean) =>
+    `single${cache ? '' : '-nocache'}-c${concurrency}`;
   const single = (concurrency: number, cache = true): Scenario => ({
     name: cache ? `pg.command.single.c${concurrency}` : `pg.command.single.nocache.c${concurrency}`,
     unit: 'commands/s',
     concurrency,
     rawLimit: `pg.raw.insert.c${concurrency}`,
-    async run() {
+    async prepare() {
       if (!cache) round++;
+      await openAccounts(
+        store,
+        accountsOf(singlePrefix(concurrency, cache), concurrency),
+        0,
+        opened,
+      );
+    },
+    async run() {
       const n = perClient(concurrency);
       const executor = cache ? cached : uncached;
-      const prefix = `single${cache ? '' : '-nocache'}-c${concurrency}`;
+      const prefix = singlePrefix(concurrency, cache);
       await runConcurrently(concurrency, concurrency, async (client) => {
         for (let i = 0; i < n; i++) {
-          await executor.execute(new BenchDeposit(stream(prefix, client, i), 1));
+          await executor.execute(new Deposit(stream(prefix, client, i), 1));
         }
       });
       return n * concurrency;
     },
   });
 
+  const transferPrefix = (concurrency: number, cache: boolean) =>
+    `transfer${cache ? '' : '-nocache'}-c${concurrency}`;
   const transfer = (concurrency: number, cache = true): Scenario => ({
     name: cache
       ? `pg.command.transfer.c${concurrency}`
@@ -179,20 +198,23 @@ function pgScenarios(
     unit: 'commands/s',
     concurrency,
     rawLimit: `pg.raw.insert.c${concurrency}`,
-    async run() {
-      // Fresh streams every run, cache or not: pairs change from one command to the next, so
+    async prepare() {
+      // Fresh accounts every run, cache or not: pairs change from one command to the next, so
       // cached boundaries are often stale and commands read; reused streams would grow and make
       // those reads ever longer.
       round++;
+      await openAccounts(store, accountsOf(transferPrefix(concurrency, cache), concurrency), funds);
+    },
+    async run() {
       const n = perClient(concurrency);
       const executor = cache ? cached : uncached;
-      const prefix = `transfer${cache ? '' : '-nocache'}-c${concurrency}`;
+      const prefix = transferPrefix(concurrency, cache);
       await runConcurrently(concurrency, concurrency, async (client) => {
         for (let i = 0; i < n; i++) {
           // Pairs change from one command to the next (as in the first version of this bench).
           const [a, b] = [stream(prefix, client, 2 * i), stream(prefix, client, 2 * i + 1)];
           await executor.execute(
-            i % 2 === 0 ? new BenchTransfer(a, b, 1) : new BenchTransfer(b, a, 1),
+            i % 2 === 0 ? new TransferMoney(a, b, 1) : new TransferMoney(b, a, 1),
           );
         }
       });
@@ -200,22 +222,29 @@ function pgScenarios(
     },
   });
 
+  let contendedAccounts: StreamId[] = [];
   const contended: Scenario = {
     name: 'pg.command.transfer.contended.c16',
     unit: 'commands/s',
     concurrency: 16,
     rawLimit: 'pg.raw.insert.c16',
-    async run() {
+    async prepare() {
       // Fresh accounts per run: every conflict re-reads both streams, so ever-longer streams would
       // measure folds (and starve retries), not contention.
       round++;
-      const accounts = Array.from({ length: 4 }, (_, i) => streamId(`contended-${round}-${i}`));
+      contendedAccounts = Array.from({ length: 4 }, (_, i) =>
+        accountStream(`contended-${round}-${i}`),
+      );
+      await openAccounts(store, contendedAccounts, funds);
+    },
+    async run() {
+      const accounts = contendedAccounts;
       const n = Math.ceil((quick ? 200 : 400) / 16);
       await runConcurrently(16, 16, async (client) => {
         for (let i = 0; i < n; i++) {
           const from = accounts[(client + i) % 4]!;
           const to = accounts[(client + i + 1 + (i % 3)) % 4]!;
-          await cached.execute(new BenchTransfer(from, to, 1), {
+          await cached.execute(new TransferMoney(from, to, 1), {
             retry: { maxAttempts: 200, initialDelayMs: 1, maxDelayMs: 20, timeoutMs: 60_000 },
           });
         }
@@ -230,7 +259,7 @@ function pgScenarios(
       expected: ExpectedVersion.any,
       events: Array.from({ length: 1000 }, (_, i) => ({
         id: newEventId(),
-        type: 'Deposited',
+        type: 'MoneyDeposited',
         data: { amount: i, note: 'batch' },
         metadata: { correlationId: 'bench', causationId: 'bench', userId: null, custom: {} },
         occurredAt: new Date().toISOString(),
@@ -239,11 +268,13 @@ function pgScenarios(
   ];
   const batches = quick ? 5 : 20;
 
-  const longStream = streamId('fold-100k');
-  const shortStream = streamId('short-100');
+  // Two accounts: opened, then 100,000 and 100 deposits.
+  const longStream = accountStream('fold-100k');
+  const shortStream = accountStream('short-100');
   let longReady = false;
   const prepareStreams = async () => {
     if (longReady) return;
+    await openAccounts(store, [longStream, shortStream], 0, opened);
     for (let b = 0; b < 100; b++) await store.append(batch(longStream));
     await store.append([
       { ...batch(shortStream)[0]!, events: batch(shortStream)[0]!.events.slice(0, 100) },
@@ -260,7 +291,7 @@ function pgScenarios(
     async run() {
       // The warm-up run reads the stream once and caches its state; later commands append only.
       const n = quick ? 100 : 500;
-      for (let i = 0; i < n; i++) await cached.execute(new BenchDeposit(id, 1));
+      for (let i = 0; i < n; i++) await cached.execute(new Deposit(id, 1));
       return n;
     },
   });
@@ -308,7 +339,8 @@ function pgScenarios(
           [longStream],
         );
         let total = 0;
-        for (const row of rows) total += (JSON.parse(row.data) as { amount: number }).amount;
+        // The opening has no amount.
+        for (const row of rows) total += (JSON.parse(row.data) as { amount?: number }).amount ?? 0;
         if (total < 0) throw new Error('unreachable');
         return rows.length;
       },
@@ -322,7 +354,7 @@ function pgScenarios(
       async run() {
         const read = await store.readStreams([longStream]);
         let total = 0;
-        for (const event of read.events) total += (event.data as { amount: number }).amount;
+        for (const event of read.events) total += (event.data as { amount?: number }).amount ?? 0;
         if (total < 0) throw new Error('unreachable');
         return read.events.length;
       },
