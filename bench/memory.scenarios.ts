@@ -4,7 +4,6 @@ import {
   type CommandLogic,
   ExpectedVersion,
   InMemoryEventStore,
-  type RecordedEvent,
   streamId,
 } from '@eventcore/core';
 import type { BankEvent } from '../apps/bank/src/accounts/bank.events';
@@ -99,7 +98,6 @@ export function memoryScenarios(): Scenario[] {
     (() => {
       const store = new InMemoryEventStore();
       const stream = accountStream('long-stream');
-      const command = new Deposit(stream, 1);
       return {
         name: 'memory.fold.100k',
         unit: 'events/s',
@@ -116,9 +114,11 @@ export function memoryScenarios(): Scenario[] {
           let total = 0;
           for (let r = 0; r < reads; r++) {
             const { events } = await store.readStreams([stream]);
-            let state = command.initialState();
-            for (const e of events) state = command.apply(state, e as RecordedEvent<BankEvent>);
-            if (state.balance <= 0) throw new Error('fold went wrong');
+            // A minimal fold, as in pg.fold.100k: the figure is the store's read and the loop, not
+            // the cost of a domain's evolve function (the bank's allocates a state per event).
+            let balance = 0;
+            for (const e of events) balance += (e.data as { amount?: number }).amount ?? 0;
+            if (balance <= 0) throw new Error('fold went wrong');
             total += events.length;
           }
           return total;
