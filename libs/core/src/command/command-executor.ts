@@ -325,7 +325,7 @@ export class CommandExecutor {
   ): Promise<CommandResult<E> | typeof UNDECIDED> {
     const { definition } = run;
     let boundary: readonly StreamId[] = run.declared;
-    const seen = new Map<StreamId, number>();
+    let previous: StateSnapshot | undefined; // the last round's, undefined in the first
     let usedCache = false;
     for (let iteration = 0; ; iteration++) {
       let snapshot = useCache ? this.cache?.get(definition, stateCacheKey(boundary)) : undefined;
@@ -336,7 +336,8 @@ export class CommandExecutor {
         if (!('boundary' in read)) return read as CommandResult<E>; // an idempotent replay
         snapshot = read;
       }
-      const moved = movedSince(seen, snapshot);
+      const moved = previous === undefined ? undefined : movedSince(previous, snapshot);
+      previous = snapshot;
       if (moved !== undefined) {
         if (usedCache) return UNDECIDED;
         throw new ConcurrencyConflictError(moved); // retried with backoff, like a failed append
@@ -728,26 +729,24 @@ interface Run<S, E extends DomainEvent> {
 const UNDECIDED = Symbol('undecided');
 
 /**
- * The streams of `snapshot` whose versions differ from those earlier rounds of one decision saw,
- * as conflicts; undefined when none did. Records the snapshot's versions in `seen`.
+ * The streams of the last round's snapshot whose versions differ in this round's, as conflicts;
+ * undefined when none did. A round's boundary is the last one's plus what it discovered, in the
+ * same order, so stream `i` of both is the same stream; checking each round against the one before
+ * checks it against all of them.
  */
 function movedSince(
-  seen: Map<StreamId, number>,
+  previous: StateSnapshot,
   snapshot: StateSnapshot,
 ): StreamConflict[] | undefined {
   let moved: StreamConflict[] | undefined;
-  snapshot.boundary.forEach((id, i) => {
+  for (let i = 0; i < previous.boundary.length; i++) {
+    const earlier = previous.versions[i]!;
     const version = snapshot.versions[i]!;
-    const earlier = seen.get(id);
-    if (earlier !== undefined && earlier !== version) {
-      (moved ??= []).push({
-        streamId: id,
-        expected: ExpectedVersion.exact(earlier),
-        actual: version,
-      });
+    if (earlier !== version) {
+      const streamId = previous.boundary[i]!;
+      (moved ??= []).push({ streamId, expected: ExpectedVersion.exact(earlier), actual: version });
     }
-    seen.set(id, version);
-  });
+  }
   return moved;
 }
 
