@@ -117,7 +117,9 @@ export function memoryScenarios(): Scenario[] {
             // A minimal fold, as in pg.fold.100k: the figure is the store's read and the loop, not
             // the cost of a domain's evolve function (the bank's allocates a state per event).
             let balance = 0;
-            for (const e of events) balance += (e.data as { amount?: number }).amount ?? 0;
+            for (const e of events) {
+              if (e.type === 'MoneyDeposited') balance += (e.data as { amount: number }).amount;
+            }
             if (balance <= 0) throw new Error('fold went wrong');
             total += events.length;
           }
