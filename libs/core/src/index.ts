@@ -10,6 +10,7 @@ export { newEventId } from './events/event-id';
 export * from './events/event-type-registry';
 export { type EventSerializer, MessagePackSerializer } from './events/event-serializer';
 export { type StreamId, streamId } from './store/stream-id';
+export { type UnstorableTextReason, unstorableTextReason } from './util/unstorable-text';
 export { ExpectedVersion } from './store/expected-version';
 export * from './store/event-store';
 export { Command, Stream, type CommandOptions } from './command/command.decorators';

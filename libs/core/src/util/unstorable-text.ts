@@ -21,7 +21,11 @@ export interface UnstorableText {
 const SUSPECT = /[\u0000\ud800-\udfff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-/** Why `text` cannot be stored, or `undefined` when it can. */
+/**
+ * Why `text` cannot be stored by any EventCore store (a NUL character, an unpaired UTF-16
+ * surrogate), or `undefined` when it can: the rule appends and the HTTP pipe apply, for your own
+ * input checks.
+ */
 export function unstorableTextReason(text: string): UnstorableTextReason | undefined {
   if (!SUSPECT.test(text)) return undefined;
   if (text.includes('\u0000')) return 'a NUL character';

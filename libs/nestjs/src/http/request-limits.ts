@@ -1,5 +1,5 @@
 import { BadRequestException, HttpException, HttpStatus } from '@nestjs/common';
-import { ErrorMessages, InvalidOptionsError } from '@eventcore/core';
+import { ErrorMessages, InvalidOptionsError, unstorableTextReason } from '@eventcore/core';
 import { RequestErrorCodes } from './problem-details';
 
 /** Limits on the shape of request input, checked before class-transformer sees it. */
@@ -33,10 +33,6 @@ const DEFAULT_MAX_VALUES = 10_000;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** A report lists at most this many fields; the first ones are enough to fix the request. */
 const MAX_FAILURES = 20;
-
-// eslint-disable-next-line no-control-regex
-const SUSPECT = /[\u0000\ud800-\udfff]/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Checks and completes limits with their defaults. @throws InvalidOptionsError */
 export function requestLimits(limits: RequestLimits = {}): Required<RequestLimits> {
@@ -126,12 +122,9 @@ function checkString(
   /** For a key: the path of the object that has it. */
   keyOf?: string,
 ): void {
-  if (typeof value !== 'string' || !SUSPECT.test(value)) return;
-  const reason = value.includes('\u0000')
-    ? 'a NUL character'
-    : LONE_SURROGATE.test(value)
-      ? 'an unpaired UTF-16 surrogate'
-      : undefined;
+  if (typeof value !== 'string') return;
+  // The stores' own rule (NUL, unpaired surrogates), so the pipe refuses exactly what they would.
+  const reason = unstorableTextReason(value);
   if (reason === undefined) return;
   const subject =
     keyOf === undefined
