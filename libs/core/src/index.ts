@@ -13,6 +13,15 @@ export { type StreamId, streamId } from './store/stream-id';
 export { type UnstorableTextReason, unstorableTextReason } from './util/unstorable-text';
 export { ExpectedVersion } from './store/expected-version';
 export * from './store/event-store';
+export {
+  ALL_EVENTS,
+  type AppendCondition,
+  type AppendOptions,
+  type EventQuery,
+  type EventQueryReadOptions,
+  type EventQueryReadResult,
+  type QueryItem,
+} from './store/event-query';
 export { Command, Stream, type CommandOptions } from './command/command.decorators';
 export * from './command/command-logic';
 export * from './command/command-result';

@@ -61,6 +61,21 @@ export class UndeclaredStreamError extends EventCoreError {
   }
 }
 
+/**
+ * A command with a query boundary emitted an event its query does not match, so the append
+ * condition would not protect it. A programming error; nothing was written.
+ */
+export class UncoveredEventError extends EventCoreError {
+  readonly code = ErrorCodes.uncoveredEvent;
+  constructor(
+    readonly commandName: string,
+    readonly eventType: string,
+    readonly tags: readonly string[],
+  ) {
+    super(ErrorMessages.uncoveredEvent(commandName, eventType, tags));
+  }
+}
+
 /** Dynamic stream discovery did not converge within `maxDiscoveryIterations`. */
 export class StreamDiscoveryLimitError extends EventCoreError {
   readonly code = ErrorCodes.streamDiscoveryLimit;

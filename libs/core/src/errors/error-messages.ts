@@ -9,6 +9,14 @@ export const ErrorMessages = {
     `Invalid position token ${describe(value)}. Pass a token returned by this event store (a command result or a readAll page), or omit it to start from the beginning.`,
   concurrencyConflict: (streams: string) =>
     `Concurrency conflict on ${streams}: another writer changed the stream since it was read. Nothing was written; re-read and decide again (the command executor does this for you).`,
+  invalidQuery: (reason: string) =>
+    `Invalid event query: ${reason}. A query is { items: [{ types?: string[], tags?: string[] }, ...] } (no item matches every event); tags are validated like stream ids. Nothing was read or written.`,
+  appendConditionFailed: (query: string, after: number | undefined) =>
+    `Append condition failed: an event matching ${query} was stored ${after === undefined ? '(the condition allows none)' : `after position ${after}`}. Nothing was written; read again and decide again (the command executor does this for you).`,
+  logHeldBack: (waitedMs: number, blocker: string) =>
+    `The log is held back: events matching the query have committed, but an older write transaction is still open, so they are not yet in the gap-safe prefix a decision may read. Waited ${waitedMs} ms. ${blocker} Finish or cancel that transaction (set idle_in_transaction_session_timeout on the server), then retry.`,
+  uncoveredEvent: (command: string, type: string, tags: readonly string[]) =>
+    `Command ${command} emitted "${type}" with tags [${tags.join(', ')}], which its boundary query does not match, so its append condition would not protect it. Widen the query (or the event's tags); nothing was written.`,
   invalidAppend: (reason: string) => `Invalid append: ${reason}. Nothing was written.`,
   eventSerialization: (streamId: string, type: string, reason: string) =>
     `Event "${type}" for stream "${streamId}" cannot be stored as JSON (${reason}). Use plain JSON data (no BigInt, no cycles, no functions); nothing was written.`,

@@ -25,6 +25,10 @@ export const ErrorCodes = {
   projectionNotActive: 'eventcore.projection_not_active',
   projectionSetupFailed: 'eventcore.projection_setup_failed',
   eventDecode: 'eventcore.event_decode',
+  invalidQuery: 'eventcore.invalid_query',
+  appendConditionFailed: 'eventcore.append_condition_failed',
+  logHeldBack: 'eventcore.log_held_back',
+  uncoveredEvent: 'eventcore.uncovered_event',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

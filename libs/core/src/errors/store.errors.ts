@@ -1,6 +1,7 @@
 import { ErrorMessages } from './error-messages';
 import { ErrorCodes, EventCoreError } from './eventcore.error';
 import type { ExpectedVersion } from '../store/expected-version';
+import type { EventQuery } from '../store/event-query';
 
 /** A stream id failed validation; see {@link streamId}. */
 export class InvalidStreamIdError extends EventCoreError {
@@ -50,6 +51,65 @@ export class ConcurrencyConflictError extends EventCoreError {
 
 function describeExpected(expected: ExpectedVersion): string {
   return expected.kind === 'exact' ? `version ${expected.version}` : expected.kind;
+}
+
+/** A DCB query or its read options were malformed. Nothing was read or written. */
+export class InvalidQueryError extends EventCoreError {
+  readonly code = ErrorCodes.invalidQuery;
+  constructor(readonly reason: string) {
+    super(ErrorMessages.invalidQuery(reason));
+  }
+}
+
+/**
+ * A DCB append condition did not hold: an event matching `query` sits after `after` (or exists at
+ * all when `after` is undefined). Nothing was written. The executor retries commands on it, as on
+ * a {@link ConcurrencyConflictError}.
+ */
+export class AppendConditionFailedError extends EventCoreError {
+  readonly code = ErrorCodes.appendConditionFailed;
+  constructor(
+    readonly query: EventQuery,
+    readonly after: number | undefined,
+  ) {
+    super(ErrorMessages.appendConditionFailed(JSON.stringify(query), after));
+  }
+}
+
+/** The open write transaction that holds the gap-safe prefix of the log back, as the server shows it. */
+export interface BlockingTransaction {
+  readonly pid: number;
+  /** The database it runs in: the hold-back is server-wide, so it may be another one. */
+  readonly database: string | null;
+  readonly applicationName: string | null;
+  /** `pg_stat_activity.state`, e.g. `idle in transaction`. */
+  readonly state: string | null;
+  /** Seconds since the transaction started. */
+  readonly ageSeconds: number;
+  /** Start of its current (or last) statement, ISO 8601. */
+  readonly queryStart: string | null;
+}
+
+/**
+ * A DCB read waited for the gap-safe prefix to include events that had committed, and an older
+ * open write transaction kept it back past the wait limit. Nothing was decided; safe to retry.
+ * `blocking` is undefined when the store cannot see other sessions (no `pg_monitor` privilege).
+ */
+export class LogHeldBackError extends EventCoreError {
+  readonly code = ErrorCodes.logHeldBack;
+  constructor(
+    readonly waitedMs: number,
+    readonly blocking: BlockingTransaction | undefined,
+  ) {
+    super(
+      ErrorMessages.logHeldBack(
+        waitedMs,
+        blocking === undefined
+          ? 'The blocking transaction is not visible to this role (grant pg_monitor to see it).'
+          : `Blocking transaction: pid ${blocking.pid}, database ${blocking.database ?? '?'}, application "${blocking.applicationName ?? ''}", state ${blocking.state ?? '?'}, open for ${blocking.ageSeconds.toFixed(1)} s.`,
+      ),
+    );
+  }
 }
 
 /** An append request was malformed (duplicate streams, bad event shape). Nothing was written. */

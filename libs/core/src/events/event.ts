@@ -38,6 +38,11 @@ export interface EventToAppend {
    * stored as bytes.
    */
   readonly encoding?: string;
+  /**
+   * DCB tags (dcb.events): strings by which an `EventQuery` finds the event, e.g.
+   * `course:c1`. Validated like stream ids; no duplicates. @default none
+   */
+  readonly tags?: readonly string[];
 }
 
 /** The fields every stored event has, whatever its type. */
@@ -46,8 +51,13 @@ export interface RecordedEventBase {
   readonly streamId: StreamId;
   /** 1-based position of the event in its stream. */
   readonly streamVersion: number;
-  /** Position in the global log; increases with commit order within one store. */
+  /**
+   * Position in the global log; increases with commit order within one store. This is also the
+   * DCB position (`AppendCondition.after`, `EventQueryReadOptions.from`).
+   */
   readonly globalPosition: number;
+  /** DCB tags, in the order they were given; empty when none. */
+  readonly tags: readonly string[];
   readonly schemaVersion: number;
   /** `json` when absent; otherwise `data` is the base64 of bytes in that encoding (decoded by the `EventTypeRegistry`). */
   readonly encoding?: string;

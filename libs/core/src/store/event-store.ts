@@ -1,5 +1,11 @@
 import type { EventToAppend, RecordedEvent } from '../events/event';
 import type { ExpectedVersion } from './expected-version';
+import type {
+  AppendOptions,
+  EventQuery,
+  EventQueryReadOptions,
+  EventQueryReadResult,
+} from './event-query';
 import type { StreamId } from './stream-id';
 
 /**
@@ -69,13 +75,25 @@ export interface EventStore {
   /** Reads several streams in one call. */
   readStreams(streamIds: readonly StreamId[]): Promise<ReadStreamsResult>;
   /**
-   * Appends to several streams atomically: either every write's expectation holds and all events
-   * are stored, or nothing is.
+   * Appends to several streams atomically: either every write's expectation holds (and the
+   * `options.condition`, when given) and all events are stored, or nothing is. `options.events`
+   * adds events in no stream (DCB style); `dcbAppend` is the dcb.events form of this call.
    * @throws ConcurrencyConflictError naming every stream whose version differed.
+   * @throws AppendConditionFailedError when an event matching the condition's query sits after
+   *   its `after` (checked after the versions: a conflict is reported first).
    * @throws InvalidAppendError for a malformed request (e.g. the same stream twice).
    * @throws EventSerializationError when event data cannot be stored.
    */
-  append(writes: readonly StreamWrite[]): Promise<AppendResult>;
+  append(writes: readonly StreamWrite[], options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * DCB read (dcb.events): the events matching `query`, in log order, from the gap-safe prefix of
+   * the log. When matching events have committed beyond that prefix (an older write transaction
+   * is still open somewhere), waits a bounded time for it, then fails.
+   * @throws InvalidQueryError for a malformed query or options.
+   * @throws LogHeldBackError when the prefix stayed held back past the store's wait limit; it
+   *   names the blocking transaction when the store can see it.
+   */
+  read(query: EventQuery, options?: EventQueryReadOptions): Promise<EventQueryReadResult>;
   /**
    * Pages through the global log in commit order. A subscriber that follows `next` never skips an
    * event, whatever order concurrent transactions commit in.
