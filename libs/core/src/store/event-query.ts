@@ -6,8 +6,8 @@ import type { Position } from './event-store';
  * `types` (when given and not empty) and whose tags include every one of `tags` (when given and not
  * empty). An item with neither matches every event.
  */
-export interface QueryItem {
-  readonly types?: readonly string[];
+export interface QueryItem<T extends string = string> {
+  readonly types?: readonly T[];
   readonly tags?: readonly string[];
 }
 
@@ -15,9 +15,12 @@ export interface QueryItem {
  * Which events a DCB read returns or an append condition guards: the `items` combined with OR. No
  * item (`{ items: [] }`, the way the dcb.events suite writes "all") matches every event; see
  * {@link ALL_EVENTS}.
+ *
+ * `T` names the event types the query can match, so that a command's `ctx.append` accepts only
+ * those; it is `string` unless every item names literal types (see the `query` and `item` builders).
  */
-export interface EventQuery {
-  readonly items: readonly QueryItem[];
+export interface EventQuery<T extends string = string> {
+  readonly items: readonly QueryItem<T>[];
 }
 
 /** The query that matches every event. */
