@@ -3,11 +3,15 @@ import { Controller, type INestApplication, Logger, Post, Query } from '@nestjs/
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
+  AppendConditionFailedError,
   BusinessRuleViolationError,
   CommandTimeoutError,
   ConcurrencyConflictError,
   InvalidOptionsError,
+  InvalidQueryError,
+  LogHeldBackError,
   RetriesExhaustedError,
+  UncoveredEventError,
   UnstorableTextError,
 } from '@eventcore/core';
 import { EventCoreExceptionFilter } from './eventcore-exception.filter';
@@ -21,6 +25,18 @@ const errors: Record<string, () => unknown> = {
     new BusinessRuleViolationError('Withdraw', 'not enough', 'account.insufficient_funds'),
   limit: () => new BusinessRuleViolationError('Withdraw', 'over the limit', 'account.limit'),
   unexpected: () => new TypeError('secret internals'),
+  invalidQuery: () => new InvalidQueryError('items must be an array'),
+  conditionFailed: () => new AppendConditionFailedError({ items: [{ tags: ['course:c1'] }] }, 7),
+  heldBack: () =>
+    new LogHeldBackError(5000, {
+      pid: 4242,
+      database: 'secret_db',
+      applicationName: 'secret-app',
+      state: 'idle in transaction',
+      ageSeconds: 12,
+      queryStart: '2026-01-01T00:00:00.000Z',
+    }),
+  uncovered: () => new UncoveredEventError('SubscribeStudent', 'CourseDefined', ['course:c1']),
 };
 
 @Controller()
@@ -117,6 +133,50 @@ describe('EventCoreExceptionFilter', () => {
     expect(response.body.code).toBe('internal_error');
     expect(JSON.stringify(response.body)).not.toContain('secret');
     expect(logged).toEqual([expect.stringMatching(/TypeError: secret internals\n\s+at /)]);
+  });
+
+  it('answers an invalid DCB query 400 and a failed append condition 409, neither logged nor retryable', async () => {
+    const query = await send('invalidQuery');
+    expect(query.status).toBe(400);
+    expect(query.body).toMatchObject({
+      code: 'eventcore.invalid_query',
+      title: 'Invalid event query',
+      detail: expect.stringContaining('items must be an array'),
+    });
+    const condition = await send('conditionFailed');
+    expect(condition.status).toBe(409);
+    expect(condition.body).toMatchObject({
+      code: 'eventcore.append_condition_failed',
+      title: 'Append condition failed',
+    });
+    for (const response of [query, condition]) {
+      expect(response.headers['retry-after']).toBeUndefined();
+    }
+    expect(logged).toEqual([]);
+  });
+
+  it('answers a held-back log 503 with Retry-After, naming the blocking session only in the log', async () => {
+    const response = await send('heldBack');
+    expect(response.status).toBe(503);
+    expect(response.headers['retry-after']).toBe('3');
+    expect(response.body).toMatchObject({
+      code: 'eventcore.log_held_back',
+      title: 'Event log held back, retry later',
+      waitedMs: 5000,
+    });
+    expect(JSON.stringify(response.body)).not.toMatch(/secret|4242/);
+    expect(logged).toEqual([expect.stringContaining('pid 4242, database secret_db')]);
+  });
+
+  it('answers an event outside its command boundary 500, a bug to log, not to retry', async () => {
+    const response = await send('uncovered');
+    expect(response.status).toBe(500);
+    expect(response.headers['retry-after']).toBeUndefined();
+    expect(response.body).toMatchObject({
+      code: 'eventcore.uncovered_event',
+      title: 'Event outside the command boundary',
+    });
+    expect(logged).toEqual([expect.stringContaining('eventcore.uncovered_event')]);
   });
 
   it('refuses a Retry-After that is not a whole number of seconds', () => {

@@ -14,6 +14,7 @@ import {
   type EventCoreError,
   InvalidOptionsError,
   isEventCoreError,
+  LogHeldBackError,
   UnstorableTextError,
 } from '@eventcore/core';
 import {
@@ -38,6 +39,7 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
   [ErrorCodes.invalidStreamId]: HttpStatus.BAD_REQUEST,
   [ErrorCodes.invalidOptions]: HttpStatus.BAD_REQUEST,
   [ErrorCodes.invalidPosition]: HttpStatus.BAD_REQUEST,
+  [ErrorCodes.invalidQuery]: HttpStatus.BAD_REQUEST,
   // Text no store can hold reached an event: it came from input, so it is the caller's mistake.
   [ErrorCodes.unstorableText]: HttpStatus.BAD_REQUEST,
   [ErrorCodes.projectionNotFound]: HttpStatus.NOT_FOUND,
@@ -46,12 +48,18 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
   [ErrorCodes.projectionWaitTimeout]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCodes.businessRuleViolation]: HttpStatus.CONFLICT,
   [ErrorCodes.concurrencyConflict]: HttpStatus.CONFLICT,
+  // The DCB form of a concurrency conflict: what the decision read has changed since.
+  [ErrorCodes.appendConditionFailed]: HttpStatus.CONFLICT,
   // Contention, not a refusal: nothing was written and the same request may well succeed later.
   [ErrorCodes.retriesExhausted]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCodes.idempotencyKeyReuse]: HttpStatus.UNPROCESSABLE_ENTITY,
   [ErrorCodes.commandTimeout]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCodes.storeClosed]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCodes.storeUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
+  // An open transaction somewhere on the server holds the log back; it passes once that ends.
+  [ErrorCodes.logHeldBack]: HttpStatus.SERVICE_UNAVAILABLE,
+  // A command's code emits an event its own boundary does not cover: a bug, not the caller's fault.
+  [ErrorCodes.uncoveredEvent]: HttpStatus.INTERNAL_SERVER_ERROR,
 };
 
 /** 503 answers worth retrying: they carry `Retry-After`. A closed store needs a restart instead. */
@@ -60,6 +68,7 @@ const RETRYABLE = new Set<string>([
   ErrorCodes.commandTimeout,
   ErrorCodes.storeUnavailable,
   ErrorCodes.projectionWaitTimeout,
+  ErrorCodes.logHeldBack,
 ]);
 
 /** Members of a thrown HTTP exception's body that the problem's own members replace. */
@@ -82,7 +91,7 @@ export interface EventCoreExceptionFilterOptions {
   readonly titles?: Readonly<Record<string, string>>;
   /**
    * `Retry-After` (seconds) of the 503 answers worth retrying: exhausted conflict retries, command
-   * timeouts, an unavailable store, a read model not caught up.
+   * timeouts, an unavailable store, a read model not caught up, a held-back log.
    * @default 1
    */
   readonly retryAfterSeconds?: number;
@@ -100,11 +109,11 @@ interface Answer {
 /**
  * Answers every error as an RFC 9457 problem (`application/problem+json` with `type`, `title`,
  * `status`, `detail`, a stable `code`, and members such as `failures`): EventCore's typed errors
- * (invalid input 400, rules ending in `.not_found` 404, other business rules 409, contention,
- * timeouts and an unavailable store 503 with `Retry-After`), Nest's HTTP exceptions, and the
- * errors of Express's body parser and router (malformed JSON 400, too large 413, unsupported
- * charset 415, malformed path 400, unknown route 404), each with a fixed detail that does not
- * echo the input. Client errors are not logged; server errors are, and anything unexpected is
+ * (invalid input and queries 400, rules ending in `.not_found` 404, other business rules and
+ * failed append conditions 409, contention, timeouts, an unavailable store and a held-back log 503
+ * with `Retry-After`), Nest's HTTP exceptions, and the errors of Express's body parser and router
+ * (malformed JSON 400, too large 413, unsupported charset 415, malformed path 400, unknown route
+ * 404), each with a fixed detail that does not echo the input. Client errors are not logged; server errors are, and anything unexpected is
  * answered 500 without internals. Register it with
  * `app.useGlobalFilters(new EventCoreExceptionFilter())`.
  * @throws InvalidOptionsError for a `retryAfterSeconds` that is not an integer >= 0
@@ -170,6 +179,13 @@ export class EventCoreExceptionFilter implements ExceptionFilter {
     if (error instanceof UnstorableTextError) {
       const members = { path: error.path };
       return { status, code: error.code, detail: error.message, members, headers };
+    }
+    if (error instanceof LogHeldBackError) {
+      // The message names the blocking session (pid, database, application): that is for the
+      // operators' log above, not for whoever sent the request.
+      const detail =
+        'The event log is held back by a write transaction still open on the database server, so the events a decision needs cannot be read safely yet. Nothing was written; retry later.';
+      return { status, code: error.code, detail, members: { waitedMs: error.waitedMs }, headers };
     }
     if (error instanceof CommandTimeoutError) {
       const members = { outcome: error.outcome };

@@ -83,6 +83,10 @@ const TITLES: Readonly<Record<string, string>> = {
   [ErrorCodes.commandTimeout]: 'Command timed out',
   [ErrorCodes.storeClosed]: 'Event store closed',
   [ErrorCodes.storeUnavailable]: 'Event store unavailable',
+  [ErrorCodes.invalidQuery]: 'Invalid event query',
+  [ErrorCodes.appendConditionFailed]: 'Append condition failed',
+  [ErrorCodes.logHeldBack]: 'Event log held back, retry later',
+  [ErrorCodes.uncoveredEvent]: 'Event outside the command boundary',
 };
 
 /** The fixed title of `code` (answered with `status`), unless `titles` names one. */
