@@ -22,6 +22,7 @@ export {
   type EventQueryReadResult,
   type QueryItem,
 } from './store/event-query';
+export { dcbAppend } from './store/dcb-append';
 export { Command, Stream, type CommandOptions } from './command/command.decorators';
 export * from './command/command-logic';
 export * from './command/command-result';

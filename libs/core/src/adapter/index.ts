@@ -3,7 +3,21 @@
  * @eventcore/postgres uses), kept out of the main barrel: applications never need them, and they
  * may change with the store contract.
  */
-export { validateWrites, encodeJson, findConflicts } from '../store/append-validation';
+export {
+  validateWrites,
+  encodeJson,
+  findConflicts,
+  MAX_TAGS_PER_EVENT,
+} from '../store/append-validation';
+export {
+  validateQuery,
+  validateReadOptions,
+  validateCondition,
+  compileQuery,
+  tagProblem,
+  MAX_READ_LIMIT,
+} from '../store/event-query.validation';
+export { streamOfUnstreamedEvent, UNSTREAMED_PREFIX } from '../store/event-query';
 export { satisfies } from '../store/expected-version';
 export { compileFilter } from '../memory/in-memory.event-store';
 export { JSON_ENCODING } from '../events/event-serializer';
