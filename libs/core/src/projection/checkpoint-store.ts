@@ -108,6 +108,17 @@ export class InMemoryCheckpointStore implements CheckpointStore<undefined> {
     return this.letters.filter((letter) => letter.projection === projection);
   }
 
+  /**
+   * Deletes a projection's dead-letter record of `eventId` (after a retry re-handled the event, or
+   * to skip it); false when there was none. See `InMemoryStoreInspection.removeDeadLetter`.
+   */
+  removeDeadLetter(projection: string, eventId: string): boolean {
+    const at = this.letters.findIndex((l) => l.projection === projection && l.eventId === eventId);
+    if (at < 0) return false;
+    this.letters.splice(at, 1);
+    return true;
+  }
+
   private fence(projection: string, from: Position | undefined): void {
     if (this.positions.get(projection) !== from) throw new CheckpointMovedError(projection);
   }
