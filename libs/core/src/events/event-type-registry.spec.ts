@@ -10,6 +10,7 @@ const stored = (type: string, schemaVersion: number, data: unknown): RecordedEve
     streamId: streamId('account-1'),
     streamVersion: 1,
     globalPosition: 1,
+    tags: [],
     type,
     data,
     schemaVersion,

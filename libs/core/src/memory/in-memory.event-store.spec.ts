@@ -1,10 +1,16 @@
 import { eventStoreContract, testEvent } from '@eventcore/core/testing';
 import fc from 'fast-check';
-import { ConcurrencyConflictError, ErrorCodes, InvalidAppendError } from '../errors';
+import {
+  AppendConditionFailedError,
+  ConcurrencyConflictError,
+  ErrorCodes,
+  InvalidAppendError,
+} from '../errors';
+import { dcbAppend } from '../store/dcb-append';
 import type { Position } from '../store/event-store';
 import type { RecordedEvent } from '../events/event';
 import { ExpectedVersion } from '../store/expected-version';
-import { streamId } from '../store/stream-id';
+import { streamId, type StreamId } from '../store/stream-id';
 import { InMemoryEventStore } from './in-memory.event-store';
 
 eventStoreContract('in-memory', async () => new InMemoryEventStore());
@@ -347,6 +353,82 @@ describe('InMemoryEventStore specifics', () => {
     ]);
     expect(result.events[0]!.recordedAt).toBe('2030-01-02T03:04:05.678Z');
     await clocked.close();
+  });
+});
+
+describe('InMemoryEventStore DCB specifics', () => {
+  const A = streamId('account-1');
+  let store: InMemoryEventStore;
+
+  beforeEach(() => {
+    store = new InMemoryEventStore();
+  });
+
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it("freezes its own copy of the tags, keeping their order, and never shares the caller's", async () => {
+    const tags = ['course:c1', 'student:s1'];
+    const [recorded] = (await dcbAppend(store, [testEvent('Subscribed', {}, { tags })])).events;
+    tags.reverse();
+    tags.push('forged');
+    expect(recorded!.tags).toEqual(['course:c1', 'student:s1']);
+    expect(Object.isFrozen(recorded!.tags)).toBe(true);
+    expect(() => (recorded!.tags as string[]).push('x')).toThrow(TypeError);
+    const [untagged] = (
+      await store.append([{ streamId: A, expected: ExpectedVersion.any, events: [testEvent('E')] }])
+    ).events;
+    expect(untagged!.tags).toEqual([]);
+    expect(Object.isFrozen(untagged!.tags)).toBe(true);
+  });
+
+  it('hands out the stored instances from read, as from readAll', async () => {
+    const { events } = await dcbAppend(store, [testEvent('A', {}, { tags: ['t'] })]);
+    const read = await store.read({ items: [{ tags: ['t'] }] });
+    const page = await store.readAll({ limit: 10 });
+    expect(read.events[0]).toBe(events[0]);
+    expect(page.events[0]).toBe(events[0]);
+  });
+
+  it('records an event in no stream in its own stream, which readStreams and prefixes find', async () => {
+    const event = testEvent('Registered', {}, { tags: ['username:ada'] });
+    const result = await dcbAppend(store, [event]);
+    const stream = `$event-${event.id}` as StreamId;
+    expect(result.events[0]).toMatchObject({ streamId: stream, streamVersion: 1 });
+    expect(result.versions.size).toBe(0);
+    const read = await store.readStreams([stream]);
+    expect(read.events).toEqual(result.events);
+    expect(read.versions.get(stream)).toBe(1);
+    const page = await store.readAll({ limit: 10, filter: { streamPrefixes: ['$event-'] } });
+    expect(page.events).toEqual(result.events);
+  });
+
+  it('tells onAppended listeners of events in no stream, not of a failed condition', async () => {
+    const listener = jest.fn();
+    store.onAppended(listener);
+    await dcbAppend(store, [testEvent('A', {}, { tags: ['t'] })]);
+    expect(listener).toHaveBeenCalledTimes(1);
+    await expect(
+      dcbAppend(store, [testEvent('B')], { failIfEventsMatch: { items: [{ tags: ['t'] }] } }),
+    ).rejects.toBeInstanceOf(AppendConditionFailedError);
+    expect(listener).toHaveBeenCalledTimes(1);
+  });
+
+  it('checks the condition only after ids and versions, writing nothing when any fails', async () => {
+    const first = testEvent('A', {}, { tags: ['t'] });
+    await dcbAppend(store, [first]);
+    const failing = { failIfEventsMatch: { items: [{ tags: ['t'] }] } };
+    await expect(dcbAppend(store, [{ ...first, type: 'Again' }], failing)).rejects.toThrow(
+      'is already stored',
+    );
+    await expect(
+      store.append(
+        [{ streamId: A, expected: ExpectedVersion.exact(3), events: [testEvent('S')] }],
+        { condition: failing, events: [testEvent('B')] },
+      ),
+    ).rejects.toBeInstanceOf(ConcurrencyConflictError);
+    expect((await store.readAll({ limit: 10 })).events).toHaveLength(1);
   });
 });
 

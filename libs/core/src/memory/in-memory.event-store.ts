@@ -1,5 +1,6 @@
-import type { EventMetadata, RecordedEvent } from '../events/event';
+import type { EventMetadata, EventToAppend, RecordedEvent } from '../events/event';
 import {
+  AppendConditionFailedError,
   ConcurrencyConflictError,
   InvalidAppendError,
   InvalidOptionsError,
@@ -7,6 +8,15 @@ import {
   StoreClosedError,
 } from '../errors';
 import { encodeJson, findConflicts, validateWrites } from '../store/append-validation';
+import {
+  type AppendCondition,
+  type AppendOptions,
+  type EventQuery,
+  type EventQueryReadOptions,
+  type EventQueryReadResult,
+  streamOfUnstreamedEvent,
+} from '../store/event-query';
+import { compileQuery, validateQuery, validateReadOptions } from '../store/event-query.validation';
 import type {
   AppendResult,
   EventStore,
@@ -26,6 +36,8 @@ import type { Clock } from '../command/clock';
 
 const MAX_PAGE = 10_000;
 const EMPTY: readonly RecordedEvent[] = Object.freeze([]);
+const EMPTY_EVENTS: readonly EventToAppend[] = Object.freeze([]);
+const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /** Options of {@link InMemoryEventStore}. */
 export interface InMemoryEventStoreOptions {
@@ -64,64 +76,90 @@ export class InMemoryEventStore implements EventStore {
     return { events: mergeByPosition(parts), versions, position: this.positionOf(this.log.length) };
   }
 
-  async append(writes: readonly StreamWrite[]): Promise<AppendResult> {
+  async append(writes: readonly StreamWrite[], options?: AppendOptions): Promise<AppendResult> {
     this.assertOpen();
-    validateWrites(writes);
+    validateWrites(writes, options);
+    const unstreamed = options?.events ?? EMPTY_EVENTS;
     // Copy everything before checking versions so a bad event never half-writes (and so the
     // stored data is our own frozen copy, not the caller's object).
-    const copies = ownCopies(writes);
-    for (const write of writes) {
-      for (const event of write.events) {
-        if (this.eventIds.has(event.id)) {
-          throw new InvalidAppendError(
-            `event id ${event.id} is already stored; every event needs its own id`,
-          );
-        }
-      }
-    }
+    const copies = ownCopies(writes, unstreamed);
+    for (const write of writes) this.refuseStoredIds(write.events);
+    this.refuseStoredIds(unstreamed);
     const conflicts = findConflicts(writes, (id) => this.streams.get(id)?.length ?? 0);
     if (conflicts.length > 0) throw new ConcurrencyConflictError(conflicts);
+    const condition = options?.condition;
+    if (condition !== undefined && this.matchesAfter(condition)) {
+      throw new AppendConditionFailedError(condition.failIfEventsMatch, condition.after);
+    }
 
     const recordedAt =
       this.clock === undefined ? isoTime(Date.now()) : this.clock.now().toISOString();
     const written: RecordedEvent[] = [];
     const versions = new Map<StreamId, number>();
     let copied = 0;
-    for (let w = 0; w < writes.length; w++) {
-      const write = writes[w]!;
+    const record = (stream: RecordedEvent[], streamId: StreamId, event: EventToAppend): void => {
+      const recorded = Object.freeze({
+        id: event.id,
+        streamId,
+        streamVersion: stream.length + 1,
+        globalPosition: this.log.length + 1,
+        tags: ownTags(event.tags),
+        type: event.type,
+        data: copies.data[copied], // data and metadata are frozen already
+        schemaVersion: event.schemaVersion ?? 1,
+        ...(event.encoding !== undefined && event.encoding !== 'json'
+          ? { encoding: event.encoding }
+          : undefined),
+        metadata: copies.metadata[copied++]!,
+        occurredAt: event.occurredAt,
+        recordedAt,
+      }) as RecordedEvent;
+      stream.push(recorded);
+      this.eventIds.add(recorded.id);
+      this.log.push(recorded);
+      written.push(recorded);
+    };
+    for (const write of writes) {
       let stream = this.streams.get(write.streamId);
       if (stream === undefined && write.events.length > 0) {
         stream = [];
         this.streams.set(write.streamId, stream);
       }
-      for (let e = 0; e < write.events.length; e++) {
-        const event = write.events[e]!;
-        const data = copies.data[copied];
-        const metadata = copies.metadata[copied++]!;
-        const recorded = Object.freeze({
-          id: event.id,
-          streamId: write.streamId,
-          streamVersion: stream!.length + 1,
-          globalPosition: this.log.length + 1,
-          type: event.type,
-          data, // data and metadata are frozen already
-          schemaVersion: event.schemaVersion ?? 1,
-          ...(event.encoding !== undefined && event.encoding !== 'json'
-            ? { encoding: event.encoding }
-            : undefined),
-          metadata,
-          occurredAt: event.occurredAt,
-          recordedAt,
-        }) as RecordedEvent;
-        stream!.push(recorded);
-        this.eventIds.add(recorded.id);
-        this.log.push(recorded);
-        written.push(recorded);
-      }
+      for (const event of write.events) record(stream!, write.streamId, event);
       versions.set(write.streamId, stream?.length ?? 0);
+    }
+    for (const event of unstreamed) {
+      // A stream of its own, so that readStreams and stream prefixes see it as readAll does.
+      const id = streamOfUnstreamedEvent(event.id) as StreamId;
+      const stream: RecordedEvent[] = [];
+      this.streams.set(id, stream);
+      record(stream, id, event);
     }
     if (written.length > 0) this.notify();
     return { events: written, versions, position: this.positionOf(this.log.length) };
+  }
+
+  async read(query: EventQuery, options?: EventQueryReadOptions): Promise<EventQueryReadResult> {
+    this.assertOpen();
+    validateQuery(query);
+    validateReadOptions(options);
+    const matches = compileQuery(query);
+    const limit = options?.limit ?? Number.POSITIVE_INFINITY;
+    const events: RecordedEvent[] = [];
+    // Every append runs to completion at once, so the whole log is the gap-safe prefix, and the
+    // global position of the event at index i is i + 1.
+    if (options?.backwards === true) {
+      const start = Math.min(options.from ?? this.log.length, this.log.length) - 1;
+      for (let i = start; i >= 0 && events.length < limit; i--) {
+        if (matches(this.log[i]!)) events.push(this.log[i]!);
+      }
+    } else {
+      const start = Math.max((options?.from ?? 1) - 1, 0);
+      for (let i = start; i < this.log.length && events.length < limit; i++) {
+        if (matches(this.log[i]!)) events.push(this.log[i]!);
+      }
+    }
+    return { events, position: this.positionOf(this.log.length) };
   }
 
   async readAll(options: ReadAllOptions): Promise<ReadAllPage> {
@@ -185,6 +223,27 @@ export class InMemoryEventStore implements EventStore {
     }
   }
 
+  /** @throws InvalidAppendError when an event's id is already stored */
+  private refuseStoredIds(events: readonly EventToAppend[]): void {
+    for (const event of events) {
+      if (this.eventIds.has(event.id)) {
+        throw new InvalidAppendError(
+          `event id ${event.id} is already stored; every event needs its own id`,
+        );
+      }
+    }
+  }
+
+  /** True when an event matching the condition's query sits after its `after`. */
+  private matchesAfter(condition: AppendCondition): boolean {
+    const matches = compileQuery(condition.failIfEventsMatch);
+    // Position p is at index p - 1: the events after `after` start at index `after`.
+    for (let i = condition.after ?? 0; i < this.log.length; i++) {
+      if (matches(this.log[i]!)) return true;
+    }
+    return false;
+  }
+
   private positionOf(globalPosition: number): Position {
     return String(globalPosition) as Position;
   }
@@ -208,35 +267,41 @@ export class InMemoryEventStore implements EventStore {
 }
 
 /**
- * Frozen copies of the data and metadata of every event, in request order, sharing nothing mutable
- * with the caller. Consecutive events given the same metadata object (as the executor gives them)
- * share one copy.
+ * Frozen copies of the data and metadata of every event (the stream writes', then the events in no
+ * stream), in request order, sharing nothing mutable with the caller. Consecutive events given the
+ * same metadata object (as the executor gives them) share one copy.
  * @throws EventSerializationError
  */
-function ownCopies(writes: readonly StreamWrite[]): { data: unknown[]; metadata: EventMetadata[] } {
+function ownCopies(
+  writes: readonly StreamWrite[],
+  unstreamed: readonly EventToAppend[],
+): { data: unknown[]; metadata: EventMetadata[] } {
   const copies = { data: [] as unknown[], metadata: [] as EventMetadata[] };
   let given: EventMetadata | undefined;
   let metadata: EventMetadata | undefined;
-  for (const write of writes) {
-    for (const event of write.events) {
-      copies.data.push(ownCopy(write.streamId, event.type, event.data));
-      if (event.metadata !== given) {
-        given = event.metadata;
-        metadata = Object.freeze({
-          correlationId: given.correlationId,
-          causationId: given.causationId,
-          userId: given.userId ?? null,
-          custom: ownCopy(
-            write.streamId,
-            event.type,
-            given.custom ?? {},
-          ) as EventMetadata['custom'],
-        });
-      }
-      copies.metadata.push(metadata!);
+  const copy = (streamId: string, event: EventToAppend): void => {
+    copies.data.push(ownCopy(streamId, event.type, event.data));
+    if (event.metadata !== given) {
+      given = event.metadata;
+      metadata = Object.freeze({
+        correlationId: given.correlationId,
+        causationId: given.causationId,
+        userId: given.userId ?? null,
+        custom: ownCopy(streamId, event.type, given.custom ?? {}) as EventMetadata['custom'],
+      });
     }
+    copies.metadata.push(metadata!);
+  };
+  for (const write of writes) {
+    for (const event of write.events) copy(write.streamId, event);
   }
+  for (const event of unstreamed) copy(streamOfUnstreamedEvent(event.id), event);
   return copies;
+}
+
+/** A frozen copy of the tags, in the order given; one shared empty list when there are none. */
+function ownTags(tags: readonly string[] | undefined): readonly string[] {
+  return tags === undefined || tags.length === 0 ? NO_TAGS : Object.freeze([...tags]);
 }
 
 /**

@@ -1,5 +1,15 @@
-import { ConcurrencyConflictError, StoreUnavailableError } from '../errors';
+import {
+  AppendConditionFailedError,
+  ConcurrencyConflictError,
+  StoreUnavailableError,
+} from '../errors';
 import { InMemoryEventStore } from '../memory/in-memory.event-store';
+import type {
+  AppendOptions,
+  EventQuery,
+  EventQueryReadOptions,
+  EventQueryReadResult,
+} from '../store/event-query';
 import type {
   AppendResult,
   EventStore,
@@ -15,7 +25,12 @@ import { seededRandom } from './seeded-random';
 
 /** Faults to inject; all optional. */
 export interface FaultPlan {
-  /** 1-based numbers of the appends that fail with a ConcurrencyConflictError (nothing written). */
+  /**
+   * 1-based numbers of the appends that fail as if a concurrent writer had won (nothing written):
+   * with a ConcurrencyConflictError when the append has stream writes, else with an
+   * AppendConditionFailedError when it has a condition. An append with neither cannot lose a
+   * race, so it goes through.
+   */
   readonly conflictOnAppends?: readonly number[];
   /** Added latency per call, in ms: a number, or [min, max] drawn from the seeded generator. */
   readonly latencyMs?: number | readonly [number, number];
@@ -49,21 +64,34 @@ export class FaultyEventStore implements EventStore {
     return this.inner.readStreams(streamIds);
   }
 
-  async append(writes: readonly StreamWrite[]): Promise<AppendResult> {
+  async append(writes: readonly StreamWrite[], options?: AppendOptions): Promise<AppendResult> {
     const call = ++this.appendCalls;
     await this.beforeCall('append');
     if (this.plan.conflictOnAppends?.includes(call)) {
-      this.injectedFaults++;
-      const read = await this.inner.readStreams(writes.map((w) => w.streamId));
-      throw new ConcurrencyConflictError(
-        writes.map((w) => ({
-          streamId: w.streamId,
-          expected: w.expected,
-          actual: read.versions.get(w.streamId) ?? 0,
-        })),
-      );
+      // As the stores do: a version conflict is reported before a condition failure.
+      if (writes.length > 0) {
+        this.injectedFaults++;
+        const read = await this.inner.readStreams(writes.map((w) => w.streamId));
+        throw new ConcurrencyConflictError(
+          writes.map((w) => ({
+            streamId: w.streamId,
+            expected: w.expected,
+            actual: read.versions.get(w.streamId) ?? 0,
+          })),
+        );
+      }
+      const condition = options?.condition;
+      if (condition !== undefined) {
+        this.injectedFaults++;
+        throw new AppendConditionFailedError(condition.failIfEventsMatch, condition.after);
+      }
     }
-    return this.inner.append(writes);
+    return this.inner.append(writes, options);
+  }
+
+  async read(query: EventQuery, options?: EventQueryReadOptions): Promise<EventQueryReadResult> {
+    await this.beforeCall('read');
+    return this.inner.read(query, options);
   }
 
   async readAll(options: ReadAllOptions): Promise<ReadAllPage> {

@@ -48,6 +48,7 @@ export async function projectEvents<Tx>(
       streamId: streamId(id),
       streamVersion: version,
       globalPosition: index + 1,
+      tags: [],
       type: event.type,
       data,
       schemaVersion,

@@ -241,10 +241,14 @@ export function scheduledStore(
       await s.schedule(Promise.resolve(), `read ${ids.join(',')}`);
       return inner.readStreams(ids);
     },
-    async append(writes) {
+    async read(query, options) {
+      await s.schedule(Promise.resolve(), `read ${JSON.stringify(query)}`);
+      return inner.read(query, options);
+    },
+    async append(writes, options) {
       await s.schedule(Promise.resolve(), `append ${writes.map((w) => w.streamId).join(',')}`);
       try {
-        const result = await inner.append(writes);
+        const result = await inner.append(writes, options);
         onAppend?.(writes, true);
         return result;
       } catch (error) {

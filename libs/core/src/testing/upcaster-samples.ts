@@ -26,6 +26,7 @@ export function checkUpcasters(
       streamId: streamId('upcaster-sample'),
       streamVersion: 1,
       globalPosition: index + 1,
+      tags: [],
       type: sample.type,
       data: sample.data,
       schemaVersion: sample.storedVersion,

@@ -31,6 +31,12 @@ import type { DomainEvent, EventToAppend, RecordedEvent } from '../../events/eve
 import { newEventId } from '../../events/event-id';
 import { InMemoryEventStore } from '../../memory/in-memory.event-store';
 import type {
+  AppendOptions,
+  EventQuery,
+  EventQueryReadOptions,
+  EventQueryReadResult,
+} from '../../store/event-query';
+import type {
   AppendResult,
   EventStore,
   Position,
@@ -332,10 +338,14 @@ export class SpyStore implements EventStore {
     return result;
   }
 
-  async append(writes: readonly StreamWrite[]): Promise<AppendResult> {
+  async append(writes: readonly StreamWrite[], options?: AppendOptions): Promise<AppendResult> {
     this.appends.push([...writes]);
     await this.hooks.beforeAppend?.(writes, this.appends.length);
-    return this.inner.append(writes);
+    return this.inner.append(writes, options);
+  }
+
+  read(query: EventQuery, options?: EventQueryReadOptions): Promise<EventQueryReadResult> {
+    return this.inner.read(query, options);
   }
 
   readAll(options: ReadAllOptions): Promise<ReadAllPage> {
