@@ -10,3 +10,4 @@ export * from './event-store.health';
 export * from './health';
 export * from './projections';
 export * from './http';
+export * from './dcb';

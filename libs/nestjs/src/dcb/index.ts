@@ -1,0 +1,6 @@
+export * from './dcb-protocol.module';
+export type {
+  DcbProtocolAppendResponse,
+  DcbProtocolEvent,
+  DcbProtocolSequencedEvent,
+} from './dcb-protocol.request';
