@@ -1,4 +1,4 @@
-import { eventStoreContract, testEvent } from '@eventcore/core/testing';
+import { dcbContract, eventStoreContract, testEvent } from '@eventcore/core/testing';
 import fc from 'fast-check';
 import {
   AppendConditionFailedError,
@@ -14,6 +14,7 @@ import { streamId, type StreamId } from '../store/stream-id';
 import { InMemoryEventStore } from './in-memory.event-store';
 
 eventStoreContract('in-memory', async () => new InMemoryEventStore());
+dcbContract('in-memory', async () => new InMemoryEventStore());
 
 describe('InMemoryEventStore specifics', () => {
   const A = streamId('account-1');

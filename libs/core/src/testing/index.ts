@@ -7,6 +7,7 @@ export {
   testEvent,
   type EventStoreContractOptions,
 } from './event-store.contract';
+export { dcbContract } from './dcb.contract';
 export {
   given,
   CommandSpecification,
