@@ -90,7 +90,13 @@ export function dcbContract<S extends EventStore>(
         ];
         const streamed = tagged('Opened', ['z', 'account:1']);
         const result = await store.append(
-          [{ streamId: A, expected: ExpectedVersion.noStream, events: [streamed] }],
+          [
+            {
+              streamId: A,
+              expected: ExpectedVersion.noStream,
+              events: [streamed, tagged('Plain')],
+            },
+          ],
           { events: given },
         );
         const read = await store.read({ items: [] });
@@ -99,12 +105,13 @@ export function dcbContract<S extends EventStore>(
         for (const events of [result.events, read.events, log]) {
           expect(events.map((e) => e.tags)).toEqual([
             ['z', 'account:1'],
+            [],
             ['student:s1', 'course:c1', 'a'],
             [],
             [],
           ]);
         }
-        expect(inStream.events.map((e) => e.tags)).toEqual([['z', 'account:1']]);
+        expect(inStream.events.map((e) => e.tags)).toEqual([['z', 'account:1'], []]);
       });
 
       it('keeps tags with unicode, quotes, backslashes and spaces exactly', async () => {
