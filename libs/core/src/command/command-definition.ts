@@ -1,8 +1,11 @@
 import 'reflect-metadata';
 import { getMetadataStorage } from 'class-validator';
 import { ErrorMessages, InvalidCommandError, InvalidStreamIdError } from '../errors';
+import type { EventQuery } from '../store/event-query';
+import { validateQuery } from '../store/event-query.validation';
 import { type StreamId, streamIdProblem } from '../store/stream-id';
 import {
+  BOUNDARY_METHOD_METADATA,
   COMMAND_METADATA,
   type CommandOptions,
   STREAM_PROPERTIES_METADATA,
@@ -13,6 +16,8 @@ import type { CommandLogic } from './command-logic';
 export interface CommandDefinition {
   readonly name: string;
   readonly streamProperties: readonly string[];
+  /** The `@Boundary()` method returning the command's query; undefined for a streams-only command. */
+  readonly boundaryMethod: string | undefined;
   readonly options: CommandOptions;
   /** The decorated class itself. */
   readonly commandClass: CommandClass;
@@ -43,16 +48,27 @@ export function commandDefinition(command: object): CommandDefinition {
     }
   }
   const streamProperties: string[] = Reflect.getMetadata(STREAM_PROPERTIES_METADATA, ctor) ?? [];
+  const boundaryMethod: string | undefined = Reflect.getMetadata(BOUNDARY_METHOD_METADATA, ctor);
   const definition: CommandDefinition = {
     name,
     streamProperties: [...new Set(streamProperties)],
+    boundaryMethod,
     options,
     commandClass: ctor as CommandClass,
   };
-  if (definition.streamProperties.length === 0) {
+  if (definition.streamProperties.length === 0 && boundaryMethod === undefined) {
     throw new InvalidCommandError(
       name,
-      'it has no @Stream() property; declare the streams of its boundary',
+      'it has neither a @Stream() property nor a @Boundary() method; declare the streams of its boundary, its query, or both',
+    );
+  }
+  if (
+    boundaryMethod !== undefined &&
+    typeof (command as Record<string, unknown>)[boundaryMethod] !== 'function'
+  ) {
+    throw new InvalidCommandError(
+      name,
+      `its @Boundary() member ${boundaryMethod} is not a method returning an EventQuery`,
     );
   }
   definitions.set(ctor, definition);
@@ -65,6 +81,7 @@ export function commandDefinition(command: object): CommandDefinition {
  */
 export function declaredStreams(command: object, definition: CommandDefinition): StreamId[] {
   const properties = definition.streamProperties;
+  if (properties.length === 0) return [];
   const first = (command as Record<string, unknown>)[properties[0]!];
   if (properties.length === 1 && !Array.isArray(first)) {
     return [checkedStream(first, definition, properties[0]!)]; // the usual case: nothing to merge
@@ -77,6 +94,33 @@ export function declaredStreams(command: object, definition: CommandDefinition):
     }
   }
   return [...ids];
+}
+
+/**
+ * The query returned by the command's `@Boundary()` method, checked before any I/O; undefined for a
+ * command without one.
+ * @throws InvalidCommandError when the method does not return a query object (a programming error).
+ * @throws InvalidQueryError when the query is malformed, e.g. a tag built from invalid input.
+ */
+export function declaredQuery(
+  command: object,
+  definition: CommandDefinition,
+): EventQuery | undefined {
+  const method = definition.boundaryMethod;
+  if (method === undefined) return undefined;
+  const query: unknown = (command as Record<string, () => unknown>)[method]!();
+  if (
+    typeof query !== 'object' ||
+    query === null ||
+    !Array.isArray((query as { items?: unknown }).items)
+  ) {
+    throw new InvalidCommandError(
+      definition.name,
+      `its @Boundary() method ${method}() returned ${query === null ? 'null' : typeof query}, not an EventQuery ({ items: [...] }); build it with query(item(...))`,
+    );
+  }
+  validateQuery(query, `${definition.name}.${method}()`);
+  return query;
 }
 
 function checkedStream(id: unknown, definition: CommandDefinition, property: string): StreamId {

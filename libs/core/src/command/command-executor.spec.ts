@@ -832,7 +832,7 @@ describe('CommandExecutor', () => {
       });
       expect(error.message).toBe(ErrorMessages.retriesExhausted('Deposit', 4));
       expect(error.lastConflict).toBeInstanceOf(ConcurrencyConflictError);
-      expect(error.lastConflict.conflicts).toEqual([
+      expect((error.lastConflict as ConcurrencyConflictError).conflicts).toEqual([
         { streamId: ACC_1, expected: exact(4), actual: 5 },
       ]);
       expect(error.cause).toBe(error.lastConflict);
@@ -1772,10 +1772,12 @@ describe('CommandExecutor: command definitions and late deadlines', () => {
 
   class UndecoratedChild extends Parent {}
 
-  it('refuses a command without any @Stream property before any I/O', async () => {
+  it('refuses a command with neither a @Stream property nor a @Boundary method before any I/O', async () => {
     const { store, executor } = setup();
     await expect(executor.execute(new NoStreams())).rejects.toThrow(InvalidCommandError);
-    await expect(executor.execute(new NoStreams())).rejects.toThrow(/no @Stream\(\) property/);
+    await expect(executor.execute(new NoStreams())).rejects.toThrow(
+      /neither a @Stream\(\) property nor a @Boundary\(\) method/,
+    );
     expect(store.reads).toHaveLength(0);
   });
 

@@ -2,6 +2,7 @@ import type { DomainEvent, EventMetadata, EventToAppend, RecordedEvent } from '.
 import { newEventId } from '../events/event-id';
 import type { EventTypeRegistry } from '../events/event-type-registry';
 import {
+  AppendConditionFailedError,
   CommandTimeoutError,
   ConcurrencyConflictError,
   InvalidCommandError,
@@ -10,20 +11,23 @@ import {
   StreamDiscoveryLimitError,
   type StreamConflict,
 } from '../errors';
+import type { AppendCondition, AppendOptions, EventQuery } from '../store/event-query';
 import type { AppendResult, EventStore, StreamWrite } from '../store/event-store';
 import { ExpectedVersion } from '../store/expected-version';
-import type { StreamId } from '../store/stream-id';
+import { isSystemStream, type StreamId } from '../store/stream-id';
 import { isoTime } from '../util/iso-time';
 import { type Clock, systemClock } from './clock';
 import {
   checkPropertiesDecorated,
   commandDefinition,
   type CommandDefinition,
+  declaredQuery,
   declaredStreams,
 } from './command-definition';
 import type { CommandLogic } from './command-logic';
 import type { CommandResult } from './command-result';
 import {
+  BoundaryQuery,
   DecisionContext,
   DiscoveryRequest,
   type EmittedEvent,
@@ -113,6 +117,13 @@ interface Plan {
  * Runs commands with the consistency contract of EventCore: validate, read the whole boundary in
  * one call, fold, decide, append atomically with an exact expected version for every stream read,
  * and retry the whole cycle on concurrency conflicts only.
+ *
+ * A command with a `@Boundary()` query (DCB) is run alike: one `read` of its query (beside the
+ * `readStreams` of its streams, if it has any), the events of both folded once each in global
+ * order, and one append guarded by the stream versions and by an append condition on the query
+ * after the last position that read returned; a failed condition is retried like a conflict.
+ * The state cache never serves such a command: it is keyed by stream versions, which say nothing
+ * about the events a query matches.
  */
 export class CommandExecutor {
   private readonly clock: Clock;
@@ -235,6 +246,7 @@ export class CommandExecutor {
       if (validation !== undefined) await validation;
     }
     const declared = declaredStreams(command, definition);
+    const query = declaredQuery(command, definition);
     const idempotency =
       options.idempotencyKey === undefined
         ? undefined
@@ -251,13 +263,14 @@ export class CommandExecutor {
       command,
       definition,
       declared,
+      query,
       maxIterations: plan.maxIterations,
       idempotency,
       commandId,
       baseMetadata,
       deadline,
       policy,
-      cacheable: plan.stateCache && idempotency === undefined,
+      cacheable: plan.stateCache && idempotency === undefined && query === undefined,
       turn: this.turns?.take(declared),
     };
     try {
@@ -272,7 +285,11 @@ export class CommandExecutor {
         try {
           return await this.attempt(run, attempt);
         } catch (error) {
-          if (!(error instanceof ConcurrencyConflictError)) throw error;
+          if (
+            !(error instanceof ConcurrencyConflictError) &&
+            !(error instanceof AppendConditionFailedError)
+          )
+            throw error;
           if (observation !== undefined) this.telemetry?.conflict(observation, attempt);
           if (attempt >= policy.maxAttempts)
             throw new RetriesExhaustedError(definition.name, attempt, error);
@@ -311,11 +328,13 @@ export class CommandExecutor {
   }
 
   /**
-   * Decides on this instance's declared streams, then on those plus what the decision discovers,
-   * until it decides; then writes. Every round's state is folded from exactly the current boundary
-   * (read, or with `useCache` taken from the cache when it holds that exact boundary), and every
-   * round must see the same version of each stream it shares with earlier rounds: otherwise the
-   * boundary would depend on a state the append does not guard.
+   * Decides on this instance's declared streams (and query), then on those plus what the decision
+   * discovers (and widens), until it decides; then writes. Every round's state is folded from
+   * exactly the current boundary (read, or with `useCache` taken from the cache when it holds that
+   * exact boundary), and every round must see the same version of each stream it shares with
+   * earlier rounds: otherwise the boundary would depend on a state the append does not guard.
+   * A query needs no such check: each round reads the whole, widened query again, and the append
+   * condition guards exactly what the deciding round read.
    * @returns the result, or UNDECIDED when a decision that rested on the cache must be made afresh.
    */
   private async decideAndWrite<S, E extends DomainEvent>(
@@ -325,14 +344,20 @@ export class CommandExecutor {
   ): Promise<CommandResult<E> | typeof UNDECIDED> {
     const { definition } = run;
     let boundary: readonly StreamId[] = run.declared;
+    let query = run.query;
     let previous: StateSnapshot | undefined; // the last round's, undefined in the first
     let usedCache = false;
     for (let iteration = 0; ; iteration++) {
-      let snapshot = useCache ? this.cache?.get(definition, stateCacheKey(boundary)) : undefined;
+      let snapshot: Snapshot | undefined = useCache
+        ? this.cache?.get(definition, stateCacheKey(boundary))
+        : undefined;
       if (snapshot !== undefined) {
         usedCache = true;
       } else {
-        const read = await this.readBoundary(run, attempt, boundary);
+        const read =
+          query === undefined
+            ? await this.readBoundary(run, attempt, boundary)
+            : await this.readQueryBoundary(run, attempt, boundary, query);
         if (!('boundary' in read)) return read as CommandResult<E>; // an idempotent replay
         snapshot = read;
       }
@@ -347,6 +372,7 @@ export class CommandExecutor {
         definition.name,
         definition.streamProperties,
         boundary,
+        query === undefined ? undefined : new BoundaryQuery(query),
         this.clock.now(),
         this.idGenerator,
       );
@@ -361,6 +387,8 @@ export class CommandExecutor {
             ...error.streamIds,
           ]);
         }
+        if (error.items.length > 0) query = { items: [...query!.items, ...error.items] };
+        if (error.streamIds.length === 0) continue;
         const grown = [...boundary];
         for (const id of error.streamIds) if (!grown.includes(id)) grown.push(id);
         boundary = grown;
@@ -400,10 +428,53 @@ export class CommandExecutor {
     }
     return {
       owner: run.definition,
-      state: this.fold(run.command, run.command.initialState(), read.events, idempotency?.stream),
+      state: this.fold(run.command, run.command.initialState(), read.events),
       boundary,
       versions: boundary.map((id) => read.versions.get(id) ?? 0),
       position: read.position,
+    };
+  }
+
+  /**
+   * Reads a query command's boundary: its query with one `read`, and beside it (when it has any, or
+   * an idempotency key) its streams with one `readStreams`; folds the events of both in global
+   * order, an event read by both once. Or, when the idempotency key was used before, the first
+   * result.
+   */
+  private async readQueryBoundary<S, E extends DomainEvent>(
+    run: Run<S, E>,
+    attempt: number,
+    boundary: readonly StreamId[],
+    query: EventQuery,
+  ): Promise<Snapshot | CommandResult<DomainEvent>> {
+    const { idempotency } = run;
+    const toRead = idempotency === undefined ? boundary : [...boundary, idempotency.stream];
+    const [matched, streams] = await Promise.all([
+      this.withinDeadline(run, attempt, this.store.read(query), 'not-written', 'read'),
+      toRead.length === 0
+        ? undefined
+        : this.withinDeadline(run, attempt, this.store.readStreams(toRead), 'not-written'),
+    ]);
+    if (streams !== undefined) this.cache?.observe(streams.versions);
+    if (idempotency !== undefined && (streams!.versions.get(idempotency.stream) ?? 0) > 0) {
+      const record = streams!.events.find((event) => event.streamId === idempotency.stream)!;
+      return replayResult(this.store, record, idempotency.fingerprint, idempotency.key, attempt);
+    }
+    const events =
+      streams === undefined ? matched.events : mergeOnce(matched.events, streams.events);
+    const position =
+      streams === undefined || this.store.comparePositions(matched.position, streams.position) >= 0
+        ? matched.position
+        : streams.position;
+    return {
+      owner: run.definition,
+      state: this.fold(run.command, run.command.initialState(), events),
+      boundary,
+      versions: boundary.map((id) => streams!.versions.get(id) ?? 0),
+      position,
+      // The condition's `after` is the last position the query read returned: an event matching
+      // it at a later position (a write the decision did not see) fails the append.
+      condition: { failIfEventsMatch: query, after: matched.events.at(-1)?.globalPosition },
     };
   }
 
@@ -435,16 +506,18 @@ export class CommandExecutor {
     );
   }
 
-  /** Folds events into a state, upcasting them; skips EventCore's own idempotency records. */
+  /**
+   * Folds events into a state, upcasting them; skips EventCore's own idempotency records (the
+   * command's own, read with its streams, and any a query for every event matches).
+   */
   private fold<S, E extends DomainEvent>(
     command: CommandLogic<S, E>,
     initial: S,
     events: readonly RecordedEvent[],
-    systemStream: StreamId | undefined,
   ): S {
     let state = initial;
     for (const event of events) {
-      if (event.streamId === systemStream) continue;
+      if (event.type === IDEMPOTENCY_RECORD_TYPE && isSystemStream(event.streamId)) continue;
       // Upcasting throws EventDecodeError naming the event: a command never decides on a
       // half-decoded or silently skipped event.
       const current = this.events === undefined ? event : this.events.upcast(event);
@@ -471,19 +544,21 @@ export class CommandExecutor {
   }
 
   /**
-   * Appends the decision's events, guarding every stream of the boundary. Not an async function:
-   * on this path, the append's promise is the only one needed.
+   * Appends the decision's events, guarding every stream of the boundary, and for a query command
+   * its query with an append condition. Not an async function: on this path, the append's promise
+   * is the only one needed.
    */
   private write<S, E extends DomainEvent>(
     run: Run<S, E>,
     attempt: number,
-    snapshot: StateSnapshot,
+    snapshot: Snapshot,
     context: DecisionContext,
   ): CommandResult<E> | Promise<CommandResult<E>> {
     const occurredAt = isoTime(context.now.getTime());
     const emitted = context.emitted;
     // Ids are drawn in emission order, then the events are grouped by stream.
     const appends = emitted.map((event) => this.toAppend(event, run.baseMetadata, occurredAt));
+    const unstreamed = appends.filter((_, i) => emitted[i]!.streamId === undefined);
     const writes: StreamWrite[] = [];
     const streamVersions: Record<string, number> = {};
     // The snapshot's boundary is the decision's: discovering a stream always re-reads first.
@@ -493,7 +568,9 @@ export class CommandExecutor {
       const id = boundary[b]!;
       const version = versions[b]!;
       const events =
-        boundary.length === 1 ? appends : appends.filter((_, i) => emitted[i]!.streamId === id);
+        boundary.length === 1 && unstreamed.length === 0
+          ? appends
+          : appends.filter((_, i) => emitted[i]!.streamId === id);
       // Every stream of the boundary is guarded, read-only ones included: a decision is only
       // valid for the exact state it saw.
       writes.push({ streamId: id, expected: ExpectedVersion.exact(version), events });
@@ -505,8 +582,12 @@ export class CommandExecutor {
         commandName: run.definition.name,
         commandId: run.commandId,
         fingerprint: run.idempotency.fingerprint,
-        eventIds: writes.flatMap((w) => w.events.map((e) => e.id)),
+        eventIds: [
+          ...writes.flatMap((w) => w.events.map((e) => e.id)),
+          ...unstreamed.map((e) => e.id),
+        ],
         streamVersions,
+        ...(unstreamed.length === 0 ? {} : { unstreamedEventIds: unstreamed.map((e) => e.id) }),
       };
       writes.push({
         streamId: run.idempotency.stream,
@@ -536,8 +617,14 @@ export class CommandExecutor {
         'not-written',
       );
     }
-    return this.withinDeadline(run, attempt, this.store.append(writes), 'unknown', now).then(
-      (appended) => this.written(run, attempt, snapshot, streamVersions, written, appended),
+    const options: AppendOptions | undefined =
+      snapshot.condition === undefined
+        ? undefined
+        : { condition: snapshot.condition, events: unstreamed };
+    const append =
+      options === undefined ? this.store.append(writes) : this.store.append(writes, options);
+    return this.withinDeadline(run, attempt, append, 'unknown', 'append', now).then((appended) =>
+      this.written(run, attempt, snapshot, streamVersions, written, appended),
     );
   }
 
@@ -564,7 +651,7 @@ export class CommandExecutor {
       // is the state at the new versions.
       this.remember(run, {
         owner: run.definition,
-        state: this.fold(run.command, snapshot.state as S, events, undefined),
+        state: this.fold(run.command, snapshot.state as S, events),
         boundary: snapshot.boundary,
         versions,
         position: appended.position,
@@ -596,19 +683,21 @@ export class CommandExecutor {
   }
 
   private toAppend(emitted: EmittedEvent, base: EventMetadata, occurredAt: string): EventToAppend {
-    const { type, data } = emitted.event;
+    const { type, data, tags } = emitted.event;
     const metadata = eventMetadata(base, emitted.custom);
-    if (this.events === undefined) {
-      return { id: this.idGenerator(), type, data, metadata, occurredAt, schemaVersion: 1 };
-    }
-    return {
-      id: this.idGenerator(),
-      type,
-      ...this.encode(emitted.event),
-      metadata,
-      occurredAt,
-      schemaVersion: this.events.currentVersion(type) ?? 1,
-    };
+    const event: EventToAppend =
+      this.events === undefined
+        ? { id: this.idGenerator(), type, data, metadata, occurredAt, schemaVersion: 1 }
+        : {
+            id: this.idGenerator(),
+            type,
+            ...this.encode(emitted.event),
+            metadata,
+            occurredAt,
+            schemaVersion: this.events.currentVersion(type) ?? 1,
+          };
+    // A copy: the decision's array must not change what is validated and stored.
+    return tags === undefined ? event : { ...event, tags: [...tags] };
   }
 
   /** The executor's and the command's policy layers, merged and checked once per command class. */
@@ -696,6 +785,7 @@ export class CommandExecutor {
     attempt: number,
     call: Promise<T>,
     outcome: 'not-written' | 'unknown',
+    operation: 'readStreams' | 'read' | 'append' = 'readStreams',
     now = this.nowMs(),
   ): Promise<T> {
     const timedOut = () =>
@@ -704,7 +794,6 @@ export class CommandExecutor {
     const telemetry = this.telemetry;
     if (telemetry === undefined) return raced;
     const started = performance.now();
-    const operation = outcome === 'unknown' ? 'append' : 'readStreams';
     return raced.finally(() => telemetry.storeCall(operation, started));
   }
 }
@@ -713,6 +802,8 @@ interface Run<S, E extends DomainEvent> {
   readonly command: CommandLogic<S, E>;
   readonly definition: CommandDefinition;
   readonly declared: readonly StreamId[];
+  /** The query of the `@Boundary()` method; undefined for a streams-only command. */
+  readonly query: EventQuery | undefined;
   readonly maxIterations: number;
   readonly idempotency: { key: string; stream: StreamId; fingerprint: string } | undefined;
   readonly commandId: string;
@@ -723,6 +814,42 @@ interface Run<S, E extends DomainEvent> {
   readonly cacheable: boolean;
   /** This command's place in the executor's stream turns; it grows with discovered streams. */
   turn: Turn | undefined;
+}
+
+/** A read boundary, folded; for a query command with the append condition that guards it. */
+interface Snapshot extends StateSnapshot {
+  readonly condition?: AppendCondition;
+}
+
+/**
+ * The events of a query read and of a streams read, in global order, each event once (a stream
+ * event the query also matches is in both).
+ */
+function mergeOnce(
+  a: readonly RecordedEvent[],
+  b: readonly RecordedEvent[],
+): readonly RecordedEvent[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const merged: RecordedEvent[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (y === undefined || (x !== undefined && x.globalPosition < y.globalPosition)) {
+      merged.push(x!);
+      i++;
+    } else if (x === undefined || y.globalPosition < x.globalPosition) {
+      merged.push(y);
+      j++;
+    } else {
+      merged.push(x);
+      i++;
+      j++;
+    }
+  }
+  return merged;
 }
 
 /** What a decision on cached states answers when it must be made again on fresh reads. */

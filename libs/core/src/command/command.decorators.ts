@@ -7,6 +7,8 @@ import { streamIdProblem } from '../store/stream-id';
 export const COMMAND_METADATA = 'eventcore:command';
 /** Metadata key listing a command's {@link Stream} properties. */
 export const STREAM_PROPERTIES_METADATA = 'eventcore:stream-properties';
+/** Metadata key naming a command's {@link Boundary} method. */
+export const BOUNDARY_METHOD_METADATA = 'eventcore:boundary-method';
 
 /** Options of {@link Command}; they override the executor's defaults for this command. */
 export interface CommandOptions {
@@ -26,8 +28,9 @@ export interface CommandOptions {
 }
 
 /**
- * Marks a class as a command: its `@Stream()` properties form its consistency boundary, and it
- * implements {@link CommandLogic}. Pass an instance to `CommandExecutor.execute` or `CommandBus.execute`.
+ * Marks a class as a command: its `@Stream()` properties and its `@Boundary()` query (at least one
+ * of them) form its consistency boundary, and it implements {@link CommandLogic}. Pass an instance
+ * to `CommandExecutor.execute` or `CommandBus.execute`.
  */
 export function Command(options: CommandOptions = {}): ClassDecorator {
   return (target) => {
@@ -56,6 +59,36 @@ export function Stream(): PropertyDecorator {
           `${args?.property ?? propertyKey} must be a stream id or an array of stream ids: ${streamValueProblem(args?.value) ?? ''}`,
       },
     });
+  };
+}
+
+/**
+ * Marks the method that returns the command's DCB boundary: the `EventQuery` of the events its
+ * decision depends on, built from its (validated) fields with the `query` and `item` builders, so
+ * that `ctx.append` knows the event types it covers. The executor reads the events matching it,
+ * folds them (with the events of any `@Stream()` properties), and appends with an append condition
+ * on that query: no matching event can slip in between the read and the append. One per class;
+ * the method takes no arguments.
+ * @example
+ * ```ts
+ * @Boundary()
+ * boundary() {
+ *   return query(item({ types: ['CourseDefined'], tags: ['course:' + this.courseId] }));
+ * }
+ * ```
+ */
+export function Boundary(): MethodDecorator {
+  return (target, propertyKey) => {
+    if (typeof propertyKey !== 'string')
+      throw new TypeError('@Boundary() needs a method with a string name');
+    const ctor = target.constructor;
+    const own: string | undefined = Reflect.getOwnMetadata(BOUNDARY_METHOD_METADATA, ctor);
+    if (own !== undefined && own !== propertyKey) {
+      throw new TypeError(
+        `@Boundary() is on both ${own}() and ${propertyKey}() of ${ctor.name}; a command has one boundary query (combine the items in one)`,
+      );
+    }
+    Reflect.defineMetadata(BOUNDARY_METHOD_METADATA, propertyKey, ctor);
   };
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RecordedEvent } from '../events/event';
 import { IdempotencyKeyReuseError, InvalidOptionsError } from '../errors';
+import { streamOfUnstreamedEvent } from '../store/event-query';
 import type { EventStore } from '../store/event-store';
 import { type StreamId, systemStreamId } from '../store/stream-id';
 import type { CommandResult } from './command-result';
@@ -15,6 +16,11 @@ export interface IdempotencyRecord {
   readonly fingerprint: string;
   readonly eventIds: readonly string[];
   readonly streamVersions: Readonly<Record<string, number>>;
+  /**
+   * Those of `eventIds` appended in no stream (`ctx.append`): each is in a stream of its own, read
+   * back to replay the result. Absent when none.
+   */
+  readonly unstreamedEventIds?: readonly string[];
 }
 
 // eslint-disable-next-line no-control-regex
@@ -81,6 +87,9 @@ export async function replayResult(
   if (record.fingerprint !== fingerprint)
     throw new IdempotencyKeyReuseError(record.commandName, key);
   const streams = Object.keys(record.streamVersions) as StreamId[];
+  for (const id of record.unstreamedEventIds ?? []) {
+    streams.push(streamOfUnstreamedEvent(id) as StreamId);
+  }
   const read = await store.readStreams(streams);
   const ids = new Set(record.eventIds);
   return {

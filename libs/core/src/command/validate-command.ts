@@ -82,8 +82,9 @@ const quickChecks = new WeakMap<object, QuickCheck | null>();
  * command class whose rules are all synchronous property constraints (with or without conditions),
  * this check runs the same constraint functions on the same values directly; only when one of them
  * does not answer `true`, or the object has a property without rules, does the executor run
- * class-validator for its full report. Classes with nested, promise or `each` validation, or with
- * no rules at all, always go to class-validator (`null`).
+ * class-validator for its full report. Classes with nested, promise or `each` validation always
+ * go to class-validator (`null`); an object of a class with no rules at all is valid only when it
+ * has no properties.
  *
  * The metadata is read once per class, at its first validation: decorators register it when the
  * class is defined.
@@ -109,7 +110,10 @@ function compileQuickCheck(ctor: Constructor): QuickCheck | null {
     false,
     false,
   );
-  if (metadatas.length === 0) return null; // forbidUnknownValues: class-validator reports it
+  // A command with a boundary query may have no input at all (class-validator's
+  // forbidUnknownValues would refuse it for having no rules); with properties but no rules, the
+  // whitelist refuses them, so class-validator reports those.
+  if (metadatas.length === 0) return (command) => Object.keys(command).length === 0;
   const byProperty = new Map<string, PropertyChecks>();
   for (const metadata of metadatas) {
     const name = metadata.propertyName;

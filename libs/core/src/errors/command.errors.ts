@@ -1,6 +1,6 @@
 import { ErrorMessages } from './error-messages';
 import { ErrorCodes, EventCoreError } from './eventcore.error';
-import type { ConcurrencyConflictError } from './store.errors';
+import type { AppendConditionFailedError, ConcurrencyConflictError } from './store.errors';
 
 /** One property of a command's input that failed validation. */
 export interface PropertyFailure {
@@ -103,13 +103,16 @@ export class BusinessRuleViolationError extends EventCoreError {
   }
 }
 
-/** Concurrency conflicts persisted through `retry.maxAttempts` attempts. `cause` is the last conflict. */
+/**
+ * Concurrency conflicts (or, for a command with a boundary query, failed append conditions)
+ * persisted through `retry.maxAttempts` attempts. `cause` is the last one.
+ */
 export class RetriesExhaustedError extends EventCoreError {
   readonly code = ErrorCodes.retriesExhausted;
   constructor(
     readonly commandName: string,
     readonly attempts: number,
-    readonly lastConflict: ConcurrencyConflictError,
+    readonly lastConflict: ConcurrencyConflictError | AppendConditionFailedError,
   ) {
     super(ErrorMessages.retriesExhausted(commandName, attempts), { cause: lastConflict });
   }

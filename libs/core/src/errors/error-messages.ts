@@ -27,7 +27,7 @@ export const ErrorMessages = {
   commandValidation: (command: string, failures: string) =>
     `Command ${command} has invalid input: ${failures}. Fix the input and send it again; nothing was read or written.`,
   notACommand: (name: string) =>
-    `${name} is not a command: decorate the class with @Command() and give it at least one @Stream() property.`,
+    `${name} is not a command: decorate the class with @Command() and give it at least one @Stream() property, a @Boundary() method returning its query, or both.`,
   invalidCommandDefinition: (name: string, reason: string) =>
     `Command ${name} is not usable: ${reason}.`,
   undecoratedCommandProperties: (
@@ -45,10 +45,10 @@ export const ErrorMessages = {
   undeclaredStream: (command: string, stream: string) =>
     `Command ${command} tried to write to stream "${stream}", which is not in its consistency boundary. Declare it with @Stream() or discover it with ctx.discover() first; nothing was written.`,
   streamDiscoveryLimit: (command: string, limit: number) =>
-    `Command ${command} kept discovering new streams after ${limit} iterations. Make discovery converge (ask for every stream you need at once) or raise maxDiscoveryIterations.`,
+    `Command ${command} kept discovering new streams (or widening its query) after ${limit} iterations. Make discovery converge (ask for every stream and query item you need at once) or raise maxDiscoveryIterations.`,
   businessRuleViolation: (command: string, message: string) => `${command} rejected: ${message}`,
   retriesExhausted: (command: string, attempts: number) =>
-    `Command ${command} gave up after ${attempts} attempts because of repeated concurrency conflicts. Nothing was written by this command; retry later or raise retry.maxAttempts.`,
+    `Command ${command} gave up after ${attempts} attempts because of repeated concurrency conflicts (or failed append conditions). Nothing was written by this command; retry later or raise retry.maxAttempts.`,
   commandTimeout: (command: string, timeoutMs: number, outcome: 'not-written' | 'unknown') =>
     outcome === 'not-written'
       ? `Command ${command} timed out after ${timeoutMs} ms; nothing was written. Retry it (with an idempotency key to be safe) or raise retry.timeoutMs.`

@@ -104,7 +104,7 @@ export class CommandTelemetry {
     this.finish(observation, outcome);
   }
 
-  storeCall(operation: 'readStreams' | 'append', started: number): void {
+  storeCall(operation: 'readStreams' | 'read' | 'append', started: number): void {
     this.storeDuration.record(performance.now() - started, { operation });
   }
 
