@@ -12,7 +12,9 @@ export {
   given,
   CommandSpecification,
   CommandOutcome,
+  type EventHistory,
   type HistoryEvent,
+  type LoggedEvent,
   type StreamHistory,
 } from './command-spec';
 export { projectEvents, type ProjectEventsOptions } from './projection-spec';
