@@ -1,0 +1,2 @@
+export { EventCoreConsoleModule } from './console.module';
+export type { EventCoreConsoleOptions } from './console.options';
