@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '@eventcore/core';
 import type { AppendRequest } from './sql/append-request';
 
-/** The one row of `append_batch_v5`. */
+/** The one row of `append_batch_v6`. */
 export interface BatchRow {
   /** The appends (1-based) with a conflict: they wrote nothing. */
   r_failed: number[];
@@ -37,7 +37,7 @@ export interface AppendBatchingOptions {
   readonly maxEvents?: number;
 }
 
-/** Sends one batch and returns the rows of `append_batch_v5` (one). */
+/** Sends one batch and returns the rows of `append_batch_v6` (one). */
 export type SendBatch = (requests: readonly AppendRequest[]) => Promise<BatchRow[]>;
 
 interface Pending {
@@ -50,7 +50,7 @@ interface Pending {
 }
 
 /**
- * Groups the appends of concurrent callers into batches (`append_batch_v5`): while
+ * Groups the appends of concurrent callers into batches (`append_batch_v6`): while
  * `maxInFlight` batches are on the wire, new appends queue, and the next batch takes every queued
  * append it can. A lone caller's append therefore goes at once, alone; under load, one round trip,
  * one transaction and one WAL flush serve many appends. Each append still succeeds or conflicts on
@@ -190,7 +190,7 @@ function settle(batch: readonly Pending[], rows: readonly BatchRow[]): void {
   if (rows.length !== 1 || !Array.isArray(row?.r_failed) || row.r_versions?.length !== writes) {
     // Another function under the same name (a schema from elsewhere): fail, never guess.
     const error = new Error(
-      `append_batch_v5 did not answer one row with a version per write (${writes}): is the schema at version 5?`,
+      `append_batch_v6 did not answer one row with a version per write (${writes}): is the schema at version 6?`,
     );
     for (const pending of batch) pending.reject(error);
     return;

@@ -58,7 +58,7 @@ describe('AppendBatcher (unit)', () => {
     const batcher = new AppendBatcher(send, () => true, limits);
     const outcome = batcher.submit(request(), ['a']);
     release(0);
-    await expect(outcome).rejects.toThrow(/is the schema at version 5/);
+    await expect(outcome).rejects.toThrow(/is the schema at version 6/);
   });
 
   it('keeps a batch within maxAppends and maxEvents, and lets a larger single append go alone', async () => {

@@ -2,7 +2,7 @@
  * @jest-environment ./libs/postgres/src/testing/pglite.jest-environment.ts
  */
 import type { PGlite } from '@electric-sql/pglite';
-import { eventStoreContract } from '@eventcore/core/testing';
+import { dcbContract, eventStoreContract } from '@eventcore/core/testing';
 import { createPGliteEventStore } from './postgres.factory';
 import { CURRENT_SCHEMA_VERSION } from './schema/migrations';
 import { loadPGlite } from './testing/pglite.testing';
@@ -19,14 +19,18 @@ afterAll(async () => {
   await db.close();
 });
 
+const teardown = async (store: { schema: string }) => {
+  await db.exec(`DROP SCHEMA "${store.schema}" CASCADE`);
+};
 eventStoreContract(
   'PGlite (in memory)',
   () => createPGliteEventStore({ db, schema: `contract_${++stores}` }),
-  {
-    teardown: async (store) => {
-      await db.exec(`DROP SCHEMA "${store.schema}" CASCADE`);
-    },
-  },
+  { teardown },
+);
+dcbContract(
+  'PGlite (in memory)',
+  () => createPGliteEventStore({ db, schema: `contract_${++stores}` }),
+  { teardown },
 );
 
 describe('PGlite store on disk', () => {

@@ -14,7 +14,7 @@ import { testEvent } from '@eventcore/core/testing';
 import { Client } from 'pg';
 import { createPostgresEventStore } from './postgres.factory';
 import type { PostgresEventStore } from './postgres.event-store';
-import { appendBatchCallSql } from './schema/append.sql';
+import { appendBatchCallSql } from './schema/dcb.sql';
 import { batchParams } from './sql/append-batch';
 import { encodeAppend } from './sql/append-request';
 import { createTestDatabase, describeWithServer, type TestDatabase } from './testing/test-database';

@@ -1,4 +1,4 @@
-import { eventStoreContract } from '@eventcore/core/testing';
+import { dcbContract, eventStoreContract } from '@eventcore/core/testing';
 import type { Pool } from 'pg';
 import { createPostgresEventStore } from './postgres.factory';
 import { createTestDatabase, describeWithServer, type TestDatabase } from './testing/test-database';
@@ -18,13 +18,17 @@ describeWithServer('PostgresEventStore on a server', () => {
   });
 
   // Each store gets a fresh schema in this file's database; the pool is ours, so close() keeps it.
+  const teardown = async (store: { schema: string }) => {
+    await pool.query(`DROP SCHEMA "${store.schema}" CASCADE`);
+  };
   eventStoreContract(
     'PostgreSQL server',
     () => createPostgresEventStore({ pool, schema: `contract_${++stores}` }),
-    {
-      teardown: async (store) => {
-        await pool.query(`DROP SCHEMA "${store.schema}" CASCADE`);
-      },
-    },
+    { teardown },
+  );
+  dcbContract(
+    'PostgreSQL server',
+    () => createPostgresEventStore({ pool, schema: `contract_${++stores}` }),
+    { teardown },
   );
 });

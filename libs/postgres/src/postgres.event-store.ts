@@ -1,8 +1,16 @@
 import {
+  AppendConditionFailedError,
+  type AppendCondition,
+  type AppendOptions,
+  type BlockingTransaction,
   ConcurrencyConflictError,
   EventCoreError,
   type AppendResult,
+  type EventQuery,
+  type EventQueryReadOptions,
+  type EventQueryReadResult,
   type EventStore,
+  type EventToAppend,
   InvalidAppendError,
   InvalidOptionsError,
   type Clock,
@@ -12,17 +20,25 @@ import {
   type ReadAllPage,
   type ReadStreamsResult,
   type RecordedEvent,
+  LogHeldBackError,
   StoreClosedError,
   type StreamId,
   type RetryOptions,
   type StreamWrite,
 } from '@eventcore/core';
-import { findConflicts, validateWrites } from '@eventcore/core/adapter';
+import {
+  findConflicts,
+  UNSTREAMED_PREFIX,
+  validateQuery,
+  validateReadOptions,
+  validateWrites,
+} from '@eventcore/core/adapter';
 import { ConnectionGuard } from './executor/connection.guard';
 import {
   type CircuitBreakerOptions,
   resolveCircuitBreaker,
   resolveConnectionRetry,
+  resolveHeldBackWait,
 } from './postgres.options';
 import { type PoolStats, SqlConnectionError, type SqlExecutor } from './executor/sql-executor';
 import {
@@ -32,7 +48,7 @@ import {
   type LogPosition,
   START,
 } from './position';
-import { appendBatchCallSql } from './schema/append.sql';
+import { appendBatchCallSql, appendDcbCallSql, readEventsCallSql } from './schema/dcb.sql';
 import { batchParams } from './sql/append-batch';
 import {
   ReadBatcher,
@@ -48,7 +64,9 @@ import {
 } from './append-batcher';
 import { migrate } from './schema/migrate';
 import { checkSchemaName, DEFAULT_SCHEMA, notificationChannel } from './schema/schema-name';
-import { encodeAppend } from './sql/append-request';
+import { type AppendRequest, encodeAppend } from './sql/append-request';
+import { OLDEST_WRITE_TRANSACTION_SQL } from './inspection/inspection.sql';
+import { MAX_POSITION, queryProbes } from './sql/query-probes';
 import { type DedupedEventRow, RowDecoder } from './sql/event-row.mapper';
 import { countAfterSql, headSql, healthSql, readAllSql, readStreamsSql } from './sql/read.sql';
 import { checkTransactionIds } from './schema/transaction-id.check';
@@ -97,6 +115,8 @@ export interface PostgresEventStoreConstructorOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Source of jitter, in [0, 1). @default Math.random */
   readonly random?: () => number;
+  /** As in `PostgresEventStoreOptions.heldBackWaitMs`. @default 5000 */
+  readonly heldBackWaitMs?: number;
 }
 
 /** What {@link PostgresEventStore.health} reports. */
@@ -120,8 +140,10 @@ export interface PostgresStoreHealth {
  * The PostgreSQL event store, over any {@link SqlExecutor} (a `pg` pool or PGlite). Prefer the
  * factories `createPostgresEventStore` and `createPGliteEventStore`, which also migrate the schema.
  *
- * Appends are one call of the `append_events` function (one round trip); reads are single
- * statements. Connection failures surface as `StoreUnavailableError`.
+ * Appends are one call of an append function (one round trip): `append_batch_v6`, shared by
+ * concurrent appends, or `append_dcb_v6` for an append with a condition or events in no stream;
+ * reads are single statements (`read_events_v6` for DCB reads). Connection failures surface as
+ * `StoreUnavailableError`.
  */
 export class PostgresEventStore implements EventStore {
   /** The schema holding the store's tables. */
@@ -131,6 +153,8 @@ export class PostgresEventStore implements EventStore {
   private readonly reads: ReadBatcher;
   private readonly sql: {
     append: string;
+    appendDcb: string;
+    readQuery: string;
     readStreams: string;
     readStream: string;
     head: string;
@@ -140,6 +164,8 @@ export class PostgresEventStore implements EventStore {
   };
   private readonly names: {
     append?: string;
+    appendDcb?: string;
+    readQuery?: string;
     readStreams?: string;
     readStream?: string;
     head?: string;
@@ -154,12 +180,18 @@ export class PostgresEventStore implements EventStore {
   private announcing: Promise<void> | undefined;
   /** The NOTIFY transaction on the wire, if any (see {@link readAll}). */
   private notifying: Promise<void> | undefined;
+  private readonly heldBackWaitMs: number;
+  private readonly clock: Clock;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
     private readonly executor: SqlExecutor,
     options: PostgresEventStoreConstructorOptions = {},
   ) {
     this.schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
+    this.heldBackWaitMs = resolveHeldBackWait(options.heldBackWaitMs);
+    this.clock = options.clock ?? { now: () => new Date() };
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.guard = new ConnectionGuard(
       resolveConnectionRetry(options.retry, 'off'),
       resolveCircuitBreaker(options.circuitBreaker, 'off'),
@@ -167,6 +199,8 @@ export class PostgresEventStore implements EventStore {
     );
     this.sql = {
       append: appendBatchCallSql(this.schema),
+      appendDcb: appendDcbCallSql(this.schema),
+      readQuery: readEventsCallSql(this.schema),
       readStreams: readStreamsSql(this.schema),
       readStream: readStreamsSql(this.schema, true),
       head: headSql(this.schema),
@@ -182,6 +216,8 @@ export class PostgresEventStore implements EventStore {
         ? {}
         : {
             append: `eventcore_append_batch_${this.schema}`,
+            appendDcb: `eventcore_append_dcb_${this.schema}`,
+            readQuery: `eventcore_read_events_${this.schema}`,
             readStreams: `eventcore_read_streams_${this.schema}`,
             readStream: `eventcore_read_stream_${this.schema}`,
             head: `eventcore_head_${this.schema}`,
@@ -237,9 +273,13 @@ export class PostgresEventStore implements EventStore {
     return { events, position: encodePosition(head) };
   }
 
-  async append(writes: readonly StreamWrite[]): Promise<AppendResult> {
+  async append(writes: readonly StreamWrite[], options?: AppendOptions): Promise<AppendResult> {
     this.assertOpen();
-    validateWrites(writes);
+    validateWrites(writes, options);
+    const unstreamed = options?.events ?? [];
+    if (options?.condition !== undefined || unstreamed.length > 0) {
+      return this.appendDcb(writes, unstreamed, options?.condition);
+    }
     const request = encodeAppend(writes);
     const { conflict, versionsBefore, firstPosition, lastPositionOfBatch, row } = await this.batcher
       .submit(
@@ -249,17 +289,8 @@ export class PostgresEventStore implements EventStore {
       .catch((error: unknown) => {
         throw translateAppendError(error);
       });
-    const before = versionsBefore;
-    if (conflict) {
-      const actual = new Map<string, number>(writes.map((w, i) => [w.streamId, before[i]!]));
-      throw new ConcurrencyConflictError(findConflicts(writes, (id) => actual.get(id) ?? 0));
-    }
-    const versions = new Map<StreamId, number>();
-    for (let w = 0; w < writes.length; w++) {
-      versions.set(writes[w]!.streamId, before[w]! + writes[w]!.events.length);
-    }
-    const encoded = request.events;
-    if (encoded.length === 0) {
+    if (conflict) throw conflictOf(writes, versionsBefore);
+    if (request.events.length === 0) {
       // A guard only: the batch's last event, or the log's head when the batch wrote none.
       const head =
         row.r_tx === null
@@ -268,24 +299,97 @@ export class PostgresEventStore implements EventStore {
               transactionId: row.r_tx,
               globalPosition: String(lastPositionOfBatch ?? row.r_head_position),
             };
-      return { events: [], versions, position: encodePosition(head) };
+      return {
+        events: [],
+        versions: versionsAfter(writes, versionsBefore),
+        position: encodePosition(head),
+      };
     }
-    // Positions were reserved consecutively, in event order.
-    const first = firstPosition!;
-    const recordedAt = row.r_recorded_at!;
+    return this.written(
+      writes,
+      request,
+      versionsBefore,
+      firstPosition!,
+      row.r_tx!,
+      row.r_recorded_at!,
+    );
+  }
+
+  /**
+   * An append with a condition or with events in no stream: one call of `append_dcb_v6` (one round
+   * trip, never batched: each takes its own locks and checks its own condition).
+   */
+  private async appendDcb(
+    writes: readonly StreamWrite[],
+    unstreamed: readonly EventToAppend[],
+    condition: AppendCondition | undefined,
+  ): Promise<AppendResult> {
+    const request = encodeAppend(writes, unstreamed);
+    const probes =
+      condition === undefined ? null : JSON.stringify(queryProbes(condition.failIfEventsMatch));
+    const [row] = await this.guard
+      .call('write', () =>
+        this.executor.query<DcbRow>(
+          this.sql.appendDcb,
+          [...request.params, probes, condition?.after ?? null, !this.notifyAfterCommit],
+          { name: this.names.appendDcb },
+        ),
+      )
+      .catch((error: unknown) => {
+        throw translateAppendError(error);
+      });
+    if (row === undefined || !Array.isArray(row.r_versions)) {
+      throw new Error('append_dcb_v6 did not answer its row: is the schema at version 6?');
+    }
+    const versionsBefore = row.r_versions.map(Number);
+    if (row.r_conflict) throw conflictOf(writes, versionsBefore);
+    if (row.r_condition_failed) {
+      throw new AppendConditionFailedError(condition!.failIfEventsMatch, condition!.after);
+    }
+    if (request.events.length === 0) {
+      const head =
+        row.r_tx === null
+          ? START
+          : { transactionId: row.r_tx, globalPosition: String(row.r_head_position) };
+      return {
+        events: [],
+        versions: versionsAfter(writes, versionsBefore),
+        position: encodePosition(head),
+      };
+    }
+    return this.written(
+      writes,
+      request,
+      versionsBefore,
+      Number(row.r_first_position),
+      row.r_tx!,
+      row.r_recorded_at!,
+    );
+  }
+
+  /** The result of an append that wrote its events at consecutive positions from `first`. */
+  private written(
+    writes: readonly StreamWrite[],
+    request: AppendRequest,
+    before: readonly number[],
+    first: number,
+    transactionId: string,
+    recordedAt: string,
+  ): AppendResult {
+    const encoded = request.events;
     const events = new Array<RecordedEvent>(encoded.length);
     let version = 0;
     for (let n = 0; n < encoded.length; n++) {
       const e = encoded[n]!;
-      version =
-        n > 0 && encoded[n - 1]!.writeIndex === e.writeIndex
-          ? version + 1
-          : before[e.writeIndex]! + 1;
+      if (e.writeIndex < 0) version = 1;
+      else if (n > 0 && encoded[n - 1]!.writeIndex === e.writeIndex) version++;
+      else version = before[e.writeIndex]! + 1;
       const event: { -readonly [K in keyof RecordedEvent]: RecordedEvent[K] } = {
         id: e.id,
-        streamId: writes[e.writeIndex]!.streamId,
+        streamId: e.streamId as StreamId,
         streamVersion: version,
         globalPosition: first + n,
+        tags: e.tags,
         type: e.type,
         data: e.encoding === undefined ? (JSON.parse(e.data) as unknown) : e.data,
         schemaVersion: e.schemaVersion,
@@ -305,9 +409,81 @@ export class PostgresEventStore implements EventStore {
       if (e.encoding !== undefined) event.encoding = e.encoding;
       events[n] = Object.freeze(event);
     }
-    const last = { transactionId: row.r_tx!, globalPosition: String(first + encoded.length - 1) };
+    const last = { transactionId, globalPosition: String(first + encoded.length - 1) };
     if (this.notifyAfterCommit) this.announce(last);
-    return { events, versions, position: encodePosition(last) };
+    return { events, versions: versionsAfter(writes, before), position: encodePosition(last) };
+  }
+
+  async read(
+    query: EventQuery,
+    options: EventQueryReadOptions = {},
+  ): Promise<EventQueryReadResult> {
+    this.assertOpen();
+    validateQuery(query);
+    validateReadOptions(options);
+    const backwards = options.backwards === true;
+    const from = options.from === undefined ? undefined : String(options.from);
+    const params = [
+      JSON.stringify(queryProbes(query)),
+      backwards ? '0' : (from ?? '0'),
+      backwards ? (from ?? MAX_POSITION) : MAX_POSITION,
+      options.limit ?? null,
+      backwards,
+    ];
+    // Our own NOTIFY transaction would hold back our latest appends for its few microseconds.
+    if (this.notifying !== undefined) await this.notifying;
+    const started = this.clock.now().getTime();
+    for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+      const rows = await this.guard.call('read', () =>
+        this.executor.query<DedupedEventRow & { held: boolean | null; head: string | null }>(
+          this.sql.readQuery,
+          params,
+          { name: this.names.readQuery },
+        ),
+      );
+      const decoder = new RowDecoder();
+      const events = rows.filter((row) => row.i != null).map((row) => decoder.decode(row));
+      // Events beyond the prefix sort after every event read: a forward read that is already full
+      // would not include them.
+      const full = !backwards && options.limit !== undefined && events.length === options.limit;
+      if (rows[0]?.held !== true || full) {
+        const head = rows[0]?.head ?? null;
+        return { events, position: head === null ? encodePosition(START) : (head as Position) };
+      }
+      const waited = this.clock.now().getTime() - started;
+      if (waited >= this.heldBackWaitMs) {
+        throw new LogHeldBackError(waited, await this.blockingTransaction());
+      }
+      await this.sleep(Math.min(delay, this.heldBackWaitMs - waited));
+    }
+  }
+
+  /**
+   * The open transaction with the oldest transaction id on the server, in any database: the one
+   * that holds the gap-safe prefix back. Undefined when this role cannot see other sessions'
+   * transactions (without `pg_read_all_stats`, which `pg_monitor` includes) or none is open.
+   */
+  private async blockingTransaction(): Promise<BlockingTransaction | undefined> {
+    const [row] = await this.guard.call('read', () =>
+      this.executor.query<{
+        privileged: boolean;
+        pid: number | null;
+        datname: string | null;
+        application_name: string | null;
+        state: string | null;
+        age_seconds: number | string | null;
+        query_start: string | null;
+      }>(OLDEST_WRITE_TRANSACTION_SQL),
+    );
+    if (row === undefined || !row.privileged || row.pid === null) return undefined;
+    return {
+      pid: Number(row.pid),
+      database: row.datname,
+      applicationName: row.application_name,
+      state: row.state,
+      ageSeconds: Number(row.age_seconds ?? 0),
+      queryStart: row.query_start,
+    };
   }
 
   /** Events matching `filter` that a reader at `after` has yet to receive (projection lag). */
@@ -485,16 +661,56 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
-/** A duplicate event id is a malformed request (the statement rolled back: nothing was written). */
+/** The row of `append_dcb_v6`. */
+interface DcbRow {
+  r_conflict: boolean;
+  r_condition_failed: boolean;
+  r_versions: (string | number)[];
+  r_first_position: string | number | null;
+  r_tx: string | null;
+  r_recorded_at: string | null;
+  r_head_position: string | number | null;
+}
+
+/** The conflict of an append whose streams had the versions `before` (in write order). */
+function conflictOf(
+  writes: readonly StreamWrite[],
+  before: readonly number[],
+): ConcurrencyConflictError {
+  const actual = new Map<string, number>(writes.map((w, i) => [w.streamId, before[i]!]));
+  return new ConcurrencyConflictError(findConflicts(writes, (id) => actual.get(id) ?? 0));
+}
+
+/** Every written stream's version after an append (events in no stream have no entry). */
+function versionsAfter(
+  writes: readonly StreamWrite[],
+  before: readonly number[],
+): Map<StreamId, number> {
+  const versions = new Map<StreamId, number>();
+  for (let w = 0; w < writes.length; w++) {
+    versions.set(writes[w]!.streamId, before[w]! + writes[w]!.events.length);
+  }
+  return versions;
+}
+
+/**
+ * A duplicate event id is a malformed request (the statement rolled back: nothing was written).
+ * An event in no stream with a stored id collides on its stream (`$event-<id>`, version 1) first.
+ */
 function translateAppendError(error: unknown): unknown {
   const { code, constraint, message, detail } = (error ?? {}) as Record<string, unknown>;
-  const isDuplicateId =
-    code === '23505' &&
-    (constraint === 'events_event_id_key' ||
-      (typeof message === 'string' && message.includes('events_event_id_key')));
-  if (!isDuplicateId) return error;
-  const which =
-    typeof detail === 'string' ? /\(event_id\)=\(([^)]*)\)/.exec(detail)?.[1] : undefined;
+  if (code !== '23505') return error;
+  const violated = (name: string) =>
+    constraint === name || (typeof message === 'string' && message.includes(name));
+  const details = typeof detail === 'string' ? detail : '';
+  let which: string | undefined;
+  if (violated('events_event_id_key')) {
+    which = /\(event_id\)=\(([^)]*)\)/.exec(details)?.[1];
+  } else if (violated('events_stream_version_key') && details.includes(UNSTREAMED_PREFIX)) {
+    which = /\$event-([0-9a-f-]+)/.exec(details)?.[1];
+  } else {
+    return error;
+  }
   return new InvalidAppendError(
     `event id ${which ?? '(one of the events)'} is already stored; every event needs a new id`,
   );

@@ -8,6 +8,7 @@ import { PostgresEventStore } from './postgres.event-store';
 import {
   type PGliteEventStoreOptions,
   type PostgresEventStoreOptions,
+  resolveHeldBackWait,
   resolvePostgresOptions,
 } from './postgres.options';
 import { checkSchemaName, DEFAULT_SCHEMA } from './schema/schema-name';
@@ -28,6 +29,7 @@ export async function createPostgresEventStore(
   // Both throw before a pool opens.
   resolveAppendBatching(options.appendBatching);
   resolveReadBatching(options.readBatching);
+  resolveHeldBackWait(options.heldBackWaitMs);
   const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
   const ownsPool = options.pool === undefined;
   const pool =
@@ -57,6 +59,7 @@ export async function createPostgresEventStore(
     notify: options.notify,
     appendBatching: options.appendBatching,
     readBatching: options.readBatching,
+    heldBackWaitMs: options.heldBackWaitMs,
   });
   return migrateOrClose(store, options.migrate);
 }

@@ -68,6 +68,13 @@ export interface PostgresEventStoreOptions {
    * @default { maxInFlight: 4 }
    */
   readonly readBatching?: ReadBatchingOptions | false;
+  /**
+   * How long a DCB `read` waits, in milliseconds, when events matching its query have committed
+   * beyond the gap-safe prefix of the log (an older write transaction, anywhere on the server, is
+   * still open), before it fails with `LogHeldBackError` naming that transaction. 0 fails at once.
+   * @default 5000
+   */
+  readonly heldBackWaitMs?: number;
 }
 
 /** Options of `createPGliteEventStore`. */
@@ -138,6 +145,14 @@ export function resolveCircuitBreaker(
   integer('circuitBreaker.failureThreshold', breaker.failureThreshold, 1, 1_000_000);
   integer('circuitBreaker.cooldownMs', breaker.cooldownMs, 1, 3_600_000);
   return breaker;
+}
+
+/**
+ * The DCB read's wait for a held-back log (see `PostgresEventStoreOptions.heldBackWaitMs`).
+ * @throws InvalidOptionsError
+ */
+export function resolveHeldBackWait(value: number | undefined): number {
+  return integer('heldBackWaitMs', value ?? 5_000, 0, 600_000);
 }
 
 /**

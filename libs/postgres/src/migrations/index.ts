@@ -8,6 +8,7 @@ import { ProjectionSchema1764288000000 } from './1764288000000-ProjectionSchema'
 import { FastAppend1764374400000 } from './1764374400000-FastAppend';
 import { BinaryEncodings1764460800000 } from './1764460800000-BinaryEncodings';
 import { BatchedAppend1764547200000 } from './1764547200000-BatchedAppend';
+import { DcbTags1764633600000 } from './1764633600000-DcbTags';
 
 export { EventCoreMigration } from './eventcore-migration';
 export {
@@ -16,6 +17,7 @@ export {
   FastAppend1764374400000,
   BinaryEncodings1764460800000,
   BatchedAppend1764547200000,
+  DcbTags1764633600000,
 };
 
 /** The event store's schema versions as TypeORM migrations, oldest first. */
@@ -25,4 +27,5 @@ export const EVENTCORE_MIGRATIONS = [
   FastAppend1764374400000,
   BinaryEncodings1764460800000,
   BatchedAppend1764547200000,
+  DcbTags1764633600000,
 ];

@@ -11,7 +11,7 @@ export const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 /**
  * The append function of schema version 1, kept as it was so that version 1 stays reproducible
  * (version 3 adds {@link appendFunctionSqlV3}, version 4 {@link appendFunctionSqlV4}, version 5
- * {@link appendBatchFunctionSqlV5}, which the store calls). The whole of an append in one round trip.
+ * {@link appendBatchFunctionSqlV5}, version 6 `appendBatchFunctionSqlV6`, which the store calls). The whole of an append in one round trip.
  *
  * 1. Lock every participant (guards included) with a transaction-scoped advisory lock on its
  *    stream id, in one stable order (sorted keys), so concurrent multi-stream appends cannot
@@ -236,7 +236,8 @@ export function appendFunctionSqlV4(schema: string): string {
 }
 
 /**
- * The append function of schema version 5 (`append_batch_v5`), which the store calls: several
+ * The append function of schema version 5 (`append_batch_v5`), kept for older library instances
+ * during a rolling upgrade (the store calls version 6, `appendBatchFunctionSqlV6`): several
  * independent appends in one call, one transaction and one WAL flush. Concurrent commands of one
  * process share a round trip this way (see `AppendBatcher`), and the per-statement work of the
  * server (the main cost of a small append: each statement of version 4 costs more than inserting
@@ -362,9 +363,4 @@ BEGIN
   r_recorded_at := to_char(now() AT TIME ZONE 'UTC', ${ISO_FORMAT});
 END
 $fn$`;
-}
-
-/** The call the store makes for every batch of appends (see {@link appendBatchFunctionSqlV5}). */
-export function appendBatchCallSql(schema: string): string {
-  return `SELECT * FROM ${quoted(schema)}.append_batch_v5($1::integer[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::integer[], $7::integer[], $8::uuid[], $9::text[], $10::integer[], $11::jsonb[], $12::jsonb[], $13::timestamptz[], $14::text[], $15::text[], $16::boolean)`;
 }

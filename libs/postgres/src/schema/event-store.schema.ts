@@ -4,6 +4,11 @@ import {
   appendFunctionSqlV3,
   appendFunctionSqlV4,
 } from './append.sql';
+import {
+  appendBatchFunctionSqlV6,
+  appendDcbFunctionSqlV6,
+  readEventsFunctionSqlV6,
+} from './dcb.sql';
 import { quoted } from './schema-name';
 
 /**
@@ -165,5 +170,68 @@ export function dropEventStoreSchemaV5(schema: string): string[] {
   return [
     `DROP FUNCTION IF EXISTS ${s}.append_batch_v5(integer[], text[], text[], bigint[], integer[], integer[], integer[], uuid[], text[], integer[], jsonb[], jsonb[], timestamptz[], text[], text[], boolean)`,
     `DELETE FROM ${s}.schema_version WHERE version = 5`,
+  ];
+}
+
+/**
+ * Version 6 of the schema: DCB tags (dcb.events) and the functions that write and guard them.
+ *
+ * - `events.tags`: each event's tags, in the order given. A column with a constant default is added
+ *   without rewriting the table (PostgreSQL 11 and later), so every existing event has `{}`.
+ * - `event_tags (tag, global_position, type)`: one row per tag of an event, primary key
+ *   `(tag, global_position)` with the type included. "Events tagged t after position p, in
+ *   position order" — what a condition checks and a tag query reads, with or without types — is one
+ *   range of that btree, whatever the size of the log and however many tags an event has. (A GIN
+ *   index on `events.tags` finds the events of a tag, but neither in position order nor from a
+ *   position: every read and check would fetch and sort all events of the tag.)
+ * - `events_type_position_idx (type, global_position)`: the same range for items of types only.
+ * - `append_batch_v6` (stream appends: tags, shared DCB locks), `append_dcb_v6` (conditions and
+ *   stream-less events) and `read_events_v6` (the DCB read); see `dcb.sql.ts`.
+ *
+ * The two indexes are built in the migration's transaction, which blocks appends while they build
+ * on a populated store (seconds per million events); the table is never rewritten. `event_tags`
+ * refuses UPDATE, DELETE and TRUNCATE like `events`. Versions 3–5 of the functions stay for a
+ * rolling upgrade (they write `tags` = `{}` through the default). Idempotent.
+ */
+export function eventStoreSchemaV6(schema: string): string[] {
+  const s = quoted(schema);
+  return [
+    `ALTER TABLE ${s}.events ADD COLUMN IF NOT EXISTS tags text[] NOT NULL DEFAULT '{}'`,
+    `CREATE TABLE IF NOT EXISTS ${s}.event_tags (
+       tag text NOT NULL,
+       global_position bigint NOT NULL,
+       type text NOT NULL,
+       CONSTRAINT event_tags_pkey PRIMARY KEY (tag, global_position) INCLUDE (type)
+     )`,
+    `CREATE INDEX IF NOT EXISTS events_type_position_idx ON ${s}.events (type, global_position)`,
+    `CREATE OR REPLACE TRIGGER event_tags_immutable
+       BEFORE UPDATE OR DELETE OR TRUNCATE ON ${s}.event_tags
+       FOR EACH STATEMENT EXECUTE FUNCTION ${s}.refuse_event_mutation()`,
+    appendBatchFunctionSqlV6(schema),
+    appendDcbFunctionSqlV6(schema),
+    readEventsFunctionSqlV6(schema),
+  ];
+}
+
+/**
+ * Undoes {@link eventStoreSchemaV6}. Refused while any event has a tag: the tags have nowhere to go
+ * in version 5. (Stream-less events stay, as ordinary events of their `$event-` streams.)
+ */
+export function dropEventStoreSchemaV6(schema: string): string[] {
+  const s = quoted(schema);
+  return [
+    `DO $do$ BEGIN
+       IF to_regclass('${s}.event_tags') IS NOT NULL AND EXISTS (SELECT FROM ${s}.event_tags) THEN
+         RAISE EXCEPTION 'EventCore schema ${schema} holds tagged events: version 6 cannot be undone without losing their tags'
+           USING ERRCODE = 'object_in_use';
+       END IF;
+     END $do$`,
+    `DROP FUNCTION IF EXISTS ${s}.read_events_v6(jsonb, bigint, bigint, integer, boolean)`,
+    `DROP FUNCTION IF EXISTS ${s}.append_dcb_v6(text[], text[], bigint[], integer[], integer[], integer[], uuid[], text[], integer[], jsonb[], jsonb[], timestamptz[], text[], text[], text[], integer[], jsonb, bigint, boolean)`,
+    `DROP FUNCTION IF EXISTS ${s}.append_batch_v6(integer[], text[], text[], bigint[], integer[], integer[], integer[], uuid[], text[], integer[], jsonb[], jsonb[], timestamptz[], text[], text[], text[], integer[], boolean)`,
+    `DROP TABLE IF EXISTS ${s}.event_tags`,
+    `DROP INDEX IF EXISTS ${s}.events_type_position_idx`,
+    `ALTER TABLE ${s}.events DROP COLUMN IF EXISTS tags`,
+    `DELETE FROM ${s}.schema_version WHERE version = 6`,
   ];
 }

@@ -4,10 +4,12 @@ import {
   dropEventStoreSchemaV3,
   dropEventStoreSchemaV4,
   dropEventStoreSchemaV5,
+  dropEventStoreSchemaV6,
   eventStoreSchemaV1,
   eventStoreSchemaV3,
   eventStoreSchemaV4,
   eventStoreSchemaV5,
+  eventStoreSchemaV6,
 } from './event-store.schema';
 
 /** One version of the schema. The TypeORM migrations in `migrations/` run the same statements. */
@@ -50,6 +52,12 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     name: '1764547200000-BatchedAppend',
     up: eventStoreSchemaV5,
     down: dropEventStoreSchemaV5,
+  },
+  {
+    version: 6,
+    name: '1764633600000-DcbTags',
+    up: eventStoreSchemaV6,
+    down: dropEventStoreSchemaV6,
   },
 ];
 

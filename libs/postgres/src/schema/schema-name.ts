@@ -35,3 +35,9 @@ export function notificationChannel(schema: string): string {
 export const POSITION_LOCK_NAMESPACE = 0x45430001;
 export const MIGRATION_LOCK_NAMESPACE = 0x45430002;
 export const STREAM_LOCK_NAMESPACE = 0x45430003;
+/**
+ * DCB locks (schema version 6), second key `hashtext('<schema>:' || name)` where name is
+ * `type:<event type>`, `tag:<tag>` or `all:`. Writers hold them shared on what they write; a
+ * conditional append holds exclusively what its condition's query names (see `dcb.sql.ts`).
+ */
+export const DCB_LOCK_NAMESPACE = 0x45430004;

@@ -4,9 +4,11 @@ import type { AppendRequest } from './append-request';
 const WRITES = 4;
 const ENCODINGS = 12;
 const BYTES = 13;
+const TAGS = 14;
+const TAG_COUNTS = 15;
 
 /**
- * The parameters of `append_batch_v5` (all but the last, `p_notify`) for several appends, in
+ * The parameters of `append_batch_v6` (all but the last, `p_notify`) for several appends, in
  * order: `p_appends` (per write, its append, 1-based), then each append's arrays concatenated, with
  * every event's write index shifted past the earlier appends' writes.
  */
@@ -27,6 +29,11 @@ export function batchParams(requests: readonly AppendRequest[]): unknown[] {
       const column = params[c] as unknown[] | null;
       if (c === WRITES) {
         for (const w of column as number[]) target.push(w + writesBefore);
+      } else if (c === TAGS) {
+        // Flattened: an append without tags adds none.
+        if (column !== null) for (const tag of column) target.push(tag);
+      } else if (c === TAG_COUNTS && column === null) {
+        for (let e = 0; e < events.length; e++) target.push(0);
       } else if (column === null) {
         // The binary columns of an all-JSON append: NULL per event.
         for (let e = 0; e < events.length; e++) target.push(null);
@@ -38,5 +45,6 @@ export function batchParams(requests: readonly AppendRequest[]): unknown[] {
   }
   // All JSON: NULL arrays, as a single append sends them.
   if (requests.every((r) => r.params[ENCODINGS] === null)) merged[ENCODINGS] = merged[BYTES] = null;
+  if (requests.every((r) => r.params[TAGS] === null)) merged[TAGS] = merged[TAG_COUNTS] = null;
   return [appends, ...merged];
 }

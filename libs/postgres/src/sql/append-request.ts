@@ -2,13 +2,18 @@ import {
   EventSerializationError,
   InvalidAppendError,
   type EventMetadata,
+  type EventToAppend,
   type StreamWrite,
 } from '@eventcore/core';
+import { streamOfUnstreamedEvent } from '@eventcore/core/adapter';
 import { JSON_ENCODING, encodeJson } from '@eventcore/core/adapter';
 
-/** An append, encoded once into the parameters of the append function (`append_events_v4`). */
+/**
+ * An append, encoded once into the parameters of the append functions (`append_batch_v6`, and the
+ * first ones of `append_dcb_v6`).
+ */
 export interface AppendRequest {
-  /** Every parameter but the last (`p_notify`), which the caller adds. */
+  /** The event parameters, up to `p_tag_counts`; the caller adds the rest. */
   readonly params: readonly unknown[];
   /** Per event, in order: the parts the store echoes back without a read. */
   readonly events: readonly EncodedEvent[];
@@ -17,7 +22,10 @@ export interface AppendRequest {
 }
 
 export interface EncodedEvent {
+  /** Its write in the request; -1 for an event in no stream. */
   readonly writeIndex: number;
+  /** Its stream: the write's, or `$event-<id>` for an event in no stream. */
+  readonly streamId: string;
   readonly id: string;
   readonly type: string;
   readonly schemaVersion: number;
@@ -28,7 +36,11 @@ export interface EncodedEvent {
   readonly metadata: Omit<EventMetadata, 'custom'>;
   readonly customJson: string;
   readonly occurredAt: string;
+  /** Frozen, as the recorded event carries them. */
+  readonly tags: readonly string[];
 }
+
+const NO_TAGS: readonly string[] = Object.freeze([]);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_INT4 = 2_147_483_647;
@@ -44,9 +56,14 @@ const TEXT_UNSUPPORTED =
  * Encodes an already validated append (see `validateWrites`) as the parallel arrays of the append
  * function: every event's data and custom metadata is serialised exactly once, and the server
  * parses each document once. Refuses what PostgreSQL cannot store faithfully before anything is sent.
+ * `unstreamed` (events in no stream) come after the stream writes' events, with write index 0.
+ * Tags travel flattened (`p_tags`, and per event `p_tag_counts`), both NULL when no event has one.
  * @throws EventSerializationError, InvalidAppendError
  */
-export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
+export function encodeAppend(
+  writes: readonly StreamWrite[],
+  unstreamed: readonly EventToAppend[] = [],
+): AppendRequest {
   const streamIds: string[] = [];
   const kinds: string[] = [];
   const versions: (number | null)[] = [];
@@ -64,18 +81,27 @@ export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
   // base64 bytes, NULL for JSON events.
   let encodings: (string | null)[] | null = null;
   let bytes: (string | null)[] | null = null;
-  for (let w = 0; w < writes.length; w++) {
-    const write = writes[w]!;
+  // Only for appends with a tagged event (NULL parameters otherwise).
+  let tags: string[] | null = null;
+  let tagCounts: number[] | null = null;
+  for (const write of writes) {
     streamIds.push(write.streamId);
     kinds.push(write.expected.kind);
     versions.push(write.expected.kind === 'exact' ? write.expected.version : null);
     counts.push(write.events.length);
-    for (let k = 0; k < write.events.length; k++) {
-      const event = write.events[k]!;
-      const encoded = encodeEvent(write.streamId, w, event);
+  }
+  // The stream writes' events, then (as write -1) the events in no stream.
+  const groups = unstreamed.length > 0 ? writes.length + 1 : writes.length;
+  for (let w = 0; w < groups; w++) {
+    const write = writes[w];
+    const list = write?.events ?? unstreamed;
+    for (let k = 0; k < list.length; k++) {
+      const event = list[k]!;
+      const streamId = write?.streamId ?? streamOfUnstreamedEvent(String(event.id).toLowerCase());
+      const encoded = encodeEvent(streamId, write === undefined ? -1 : w, event);
       events.push(encoded);
       const m = encoded.metadata;
-      writeIndexes.push(w + 1);
+      writeIndexes.push(write === undefined ? 0 : w + 1);
       offsets.push(k + 1);
       ids.push(encoded.id);
       types.push(encoded.type);
@@ -98,6 +124,14 @@ export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
           `"userId":${JSON.stringify(m.userId)},"custom":${encoded.customJson}}`,
       );
       occurredAt.push(encoded.occurredAt);
+      if (encoded.tags.length > 0 && (tags === null || tagCounts === null)) {
+        tags = [];
+        tagCounts = new Array<number>(ids.length - 1).fill(0);
+      }
+      if (tags !== null && tagCounts !== null) {
+        for (const tag of encoded.tags) tags.push(tag);
+        tagCounts.push(encoded.tags.length);
+      }
     }
   }
   return {
@@ -116,6 +150,8 @@ export function encodeAppend(writes: readonly StreamWrite[]): AppendRequest {
       occurredAt,
       encodings,
       bytes,
+      tags,
+      tagCounts,
     ],
     events,
     writeCount: writes.length,
@@ -170,6 +206,7 @@ function encodeEvent(
   );
   return {
     writeIndex,
+    streamId,
     id: event.id.toLowerCase(),
     type: event.type,
     schemaVersion,
@@ -178,6 +215,10 @@ function encodeEvent(
     metadata,
     customJson,
     occurredAt: event.occurredAt,
+    tags:
+      event.tags === undefined || event.tags.length === 0
+        ? NO_TAGS
+        : Object.freeze([...event.tags]),
   };
 }
 

@@ -16,11 +16,15 @@ export interface EventRow {
   readonly m: EventMetadata;
   readonly o: string;
   readonly r: string;
+  /** DCB tags; NULL when the event has none. */
+  readonly tg: string[] | null;
 }
+
+const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /** Builds the frozen record; two literal shapes (with and without `encoding`) keep reads monomorphic. */
 function recordedEvent(
-  row: Pick<EventRow, 'p' | 'i' | 'v' | 'd' | 'en'>,
+  row: Pick<EventRow, 'p' | 'i' | 'v' | 'd' | 'en' | 'tg'>,
   streamId: StreamId,
   type: string,
   schemaVersion: number,
@@ -28,12 +32,14 @@ function recordedEvent(
   occurredAt: string,
   recordedAt: string,
 ): RecordedEvent {
+  const tags = row.tg === null ? NO_TAGS : Object.freeze(row.tg);
   if (row.en !== null) {
     return Object.freeze({
       id: row.i,
       streamId,
       streamVersion: Number(row.v),
       globalPosition: Number(row.p),
+      tags,
       type,
       data: row.d,
       schemaVersion,
@@ -48,6 +54,7 @@ function recordedEvent(
     streamId,
     streamVersion: Number(row.v),
     globalPosition: Number(row.p),
+    tags,
     type,
     data: row.d,
     schemaVersion,

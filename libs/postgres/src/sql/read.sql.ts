@@ -2,13 +2,13 @@ import { ISO_FORMAT } from '../schema/append.sql';
 import { quoted } from '../schema/schema-name';
 
 /**
- * The data (`d`, jsonb) and encoding (`en`) of an event: for JSON events the jsonb data and NULL;
- * for binary ones the base64 of `data_bytes` as a jsonb string (so `d` keeps one type and the
- * client parses a short string) and the encoding name. `encode` breaks base64 lines every 76
+ * The data (`d`, jsonb), encoding (`en`) and tags (`tg`, NULL when none) of an event: for JSON
+ * events the jsonb data and NULL; for binary ones the base64 of `data_bytes` as a jsonb string (so
+ * `d` keeps one type and the client parses a short string) and the encoding name. `encode` breaks base64 lines every 76
  * characters; `translate` removes the newlines. `coalesce` evaluates the encoding only for NULL data.
  */
-const DATA_COLUMNS = `coalesce(e.data, to_jsonb(translate(encode(e.data_bytes, 'base64'), E'\\n', ''))) AS d,
-       nullif(e.encoding, 'json') AS en`;
+export const DATA_COLUMNS = `coalesce(e.data, to_jsonb(translate(encode(e.data_bytes, 'base64'), E'\\n', ''))) AS d,
+       nullif(e.encoding, 'json') AS en, nullif(e.tags, '{}') AS tg`;
 
 /**
  * Events of the requested streams, merged by global position, with the log's head on the first row
