@@ -5,6 +5,7 @@
 import { AssertionError } from 'node:assert/strict';
 import { BusinessRuleViolationError, CommandValidationError } from '../errors';
 import { type EventHistory, given, type LoggedEvent } from '../testing/command-spec';
+import { accountStream, Deposit } from './__fixtures__/bank.commands';
 import {
   ChangeCourseCapacity,
   courseInvariantViolations,
@@ -237,8 +238,18 @@ describe('the testing kit with tagged events', () => {
     ).rejects.toThrow(AssertionError);
   });
 
+  it('then([...]) names the stream of an event written to one', async () => {
+    const account = accountStream('1');
+    const run = () =>
+      given([{ type: 'AccountOpened', data: { owner: 'a' }, streamId: account }]).when(
+        new Deposit(account, 5),
+      );
+    const deposited = { type: 'MoneyDeposited', data: { amount: 5 } };
+    await run().then([{ ...deposited, streamId: account }]);
+    await expect(run().then([deposited])).rejects.toThrow(AssertionError);
+  });
+
   it('then({ stream: [...] }) compares tags where the expectation names them', async () => {
-    const { Deposit, accountStream } = await import('./__fixtures__/bank.commands');
     const account = accountStream('1');
     const history = { [account]: [{ type: 'AccountOpened', data: { owner: 'a' } }] };
     await given(history)

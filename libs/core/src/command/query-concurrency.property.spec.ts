@@ -15,6 +15,7 @@ import {
   courseInvariantViolations,
   courseTag,
   RegisterUsername,
+  STUDENT_SUBSCRIPTION_LIMIT,
   SubscribeStudentToCourse,
   UnsubscribeStudentFromCourse,
 } from './__fixtures__/course.commands';
@@ -32,6 +33,16 @@ function executorOn(s: fc.Scheduler, store: EventStore): CommandExecutor {
     retry: { maxAttempts: 50 },
     // Backoff waits are scheduled too: a retry may be overtaken by anything else.
     sleep: () => s.schedule(Promise.resolve(), 'backoff'),
+  });
+}
+
+/** Defines the courses, with these capacities, in no stream. */
+async function defineCourses(store: EventStore, capacities: readonly number[]): Promise<void> {
+  await store.append([], {
+    events: COURSES.map((courseId, i) => ({
+      ...toAppend({ type: 'CourseDefined', data: { courseId, capacity: capacities[i] } }),
+      tags: [courseTag(courseId)],
+    })),
   });
 }
 
@@ -53,7 +64,8 @@ function expectAllowed(outcomes: readonly PromiseSettledResult<unknown>[]): void
 describe('query-boundary concurrency properties (fast-check scheduler, several executors)', () => {
   it('concurrent subscriptions and unsubscriptions never over-subscribe a course or a student', async () => {
     const action = fc.record({
-      unsubscribe: fc.boolean(),
+      // Mostly subscriptions, so that courses fill up and students reach their limit.
+      unsubscribe: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
       student: fc.constantFrom(...STUDENTS),
       course: fc.constantFrom(...COURSES),
       executor: fc.nat(2),
@@ -68,12 +80,7 @@ describe('query-boundary concurrency properties (fast-check scheduler, several e
         fc.array(action, { minLength: 2, maxLength: 24 }),
         async (s, capacities, actions) => {
           const inner = new InMemoryEventStore();
-          await inner.append([], {
-            events: COURSES.map((courseId, i) => ({
-              ...toAppend({ type: 'CourseDefined', data: { courseId, capacity: capacities[i] } }),
-              tags: [courseTag(courseId)],
-            })),
-          });
+          await defineCourses(inner, capacities);
           const store = scheduledStore(s, inner);
           const executors = [0, 1, 2].map(() => executorOn(s, store));
 
@@ -102,6 +109,36 @@ describe('query-boundary concurrency properties (fast-check scheduler, several e
           expect(succeeded.every((o) => o.value.events.length === 1)).toBe(true);
         },
       ),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it(`one student subscribing to ${COURSES.length} courses at once gets exactly ${STUDENT_SUBSCRIPTION_LIMIT}`, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), async (s) => {
+        const inner = new InMemoryEventStore();
+        await defineCourses(
+          inner,
+          COURSES.map(() => 1),
+        );
+        const store = scheduledStore(s, inner);
+        const executors = [0, 1].map(() => executorOn(s, store));
+
+        const outcomes = await s.waitFor(
+          Promise.allSettled(
+            COURSES.map((course, i) =>
+              executors[i % 2]!.execute(new SubscribeStudentToCourse('s0', course)),
+            ),
+          ),
+        );
+
+        expectAllowed(outcomes);
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(
+          STUDENT_SUBSCRIPTION_LIMIT,
+        );
+        const log = (await inner.readAll({ limit: 10_000 })).events;
+        expect(courseInvariantViolations(log)).toEqual([]);
+      }),
       { numRuns: NUM_RUNS },
     );
   });
