@@ -24,7 +24,7 @@ export {
 } from './store/event-query';
 export { dcbAppend } from './store/dcb-append';
 export { Boundary, Command, Stream, type CommandOptions } from './command/command.decorators';
-export { item, query, type QueryItemSpec } from './command/boundary-query';
+export { type CoveredEventTypes, item, query, type QueryItemSpec } from './command/boundary-query';
 export * from './command/command-logic';
 export * from './command/command-result';
 export type { RetryOptions } from './command/retry-options';

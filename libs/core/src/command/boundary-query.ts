@@ -8,8 +8,17 @@ export interface QueryItemSpec<T extends string = string> {
   readonly tags?: readonly string[];
 }
 
-/** `string` when `T` names no type (an item or a query of any type), else `T`. */
-type Covered<T extends string> = [T] extends [never] ? string : T;
+/**
+ * The event types a list of query items matches: the union of their `types`, or `string` when one
+ * of them names no type (it matches any) or there is no item (the query matches every event).
+ */
+export type CoveredEventTypes<Items extends readonly QueryItem[]> = [
+  Items[number] extends infer I ? (I extends QueryItem<infer T> ? T : never) : never,
+] extends [infer U extends string]
+  ? [U] extends [never]
+    ? string
+    : U
+  : string;
 
 /**
  * One item of a boundary query: it matches events of one of `types` that carry every one of
@@ -19,15 +28,12 @@ type Covered<T extends string> = [T] extends [never] ? string : T;
  */
 export function item<const T extends string = never>(
   spec: QueryItemSpec<T>,
-): QueryItem<Covered<T>> {
+): QueryItem<CoveredEventTypes<[QueryItem<T>]>> {
   const copy: { types?: readonly string[]; tags?: readonly string[] } = {};
   if (spec.types !== undefined) copy.types = Object.freeze([...spec.types]);
   if (spec.tags !== undefined) copy.tags = Object.freeze([...spec.tags]);
-  return Object.freeze(copy) as QueryItem<Covered<T>>;
+  return Object.freeze(copy) as QueryItem<CoveredEventTypes<[QueryItem<T>]>>;
 }
-
-/** The event types covered by an item (distributes over a union of items). */
-type ItemTypes<I> = I extends QueryItem<infer T> ? T : never;
 
 /**
  * A boundary query: `items` combined with OR, typed by the union of the event types they cover
@@ -36,8 +42,8 @@ type ItemTypes<I> = I extends QueryItem<infer T> ? T : never;
  */
 export function query<const Items extends readonly QueryItem[]>(
   ...items: Items
-): EventQuery<Covered<ItemTypes<Items[number]>>> {
+): EventQuery<CoveredEventTypes<Items>> {
   return Object.freeze({ items: Object.freeze([...items]) }) as EventQuery<
-    Covered<ItemTypes<Items[number]>>
+    CoveredEventTypes<Items>
   >;
 }

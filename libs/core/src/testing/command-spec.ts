@@ -43,6 +43,7 @@ export interface LoggedEvent<Type extends string = string, Data = unknown> exten
   Type,
   Data
 > {
+  /** The stream the event is (to be) in; none: an event in no stream. */
   readonly streamId?: string;
 }
 
