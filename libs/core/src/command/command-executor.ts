@@ -73,7 +73,9 @@ export interface ExecutorOptions {
    * Keep each command's folded state per boundary, so an uncontended command skips the read and
    * needs one round trip. Safe because every append checks exact versions; requires that
    * `initialState` and `apply` depend only on the events (not on the command's fields) — opt a
-   * command out with `@Command({ stateCache: false })`. Off unless given.
+   * command out with `@Command({ stateCache: false })`. Commands with a `@Boundary()` query are
+   * never cached: entries are keyed by stream versions, which say nothing about the events a
+   * query matches. Off unless given.
    */
   readonly stateCache?: { readonly maxEntries: number };
   /** Event types with schema versions: new events get the current version, old ones are upcast on read. */
