@@ -3,11 +3,13 @@ import { Logger } from '@nestjs/common';
 import { DCB_PROTOCOL_UNAUTHENTICATED } from '@eventcore/nestjs';
 import { createPostgresStorage } from '@eventcore/postgres';
 import { createCoursesApp } from './courses-app';
+import { MAX_CAPACITY } from './courses/courses.commands';
 
 /**
  * The course sample on PostgreSQL when DATABASE_URL is set, else on an embedded PGlite database in
- * EVENTCORE_DATA_DIR (default ./data/courses). EVENTCORE_DCB_PROTOCOL=benchmarks-and-tests-only
- * also serves the dcb.events benchmark protocol, unauthenticated.
+ * EVENTCORE_DATA_DIR (default ./data/courses). COURSES_MAX_SUBSCRIPTIONS: how many courses a
+ * student may hold (default 5). EVENTCORE_DCB_PROTOCOL=benchmarks-and-tests-only also serves the
+ * dcb.events benchmark protocol, unauthenticated.
  */
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3002);
@@ -21,6 +23,15 @@ async function main(): Promise<void> {
     );
   }
   const maxSubscriptions = Number(process.env.COURSES_MAX_SUBSCRIPTIONS ?? 5);
+  if (
+    !Number.isInteger(maxSubscriptions) ||
+    maxSubscriptions < 1 ||
+    maxSubscriptions > MAX_CAPACITY
+  ) {
+    throw new Error(
+      `COURSES_MAX_SUBSCRIPTIONS must be an integer from 1 to ${MAX_CAPACITY}, got "${process.env.COURSES_MAX_SUBSCRIPTIONS}"`,
+    );
+  }
   const url = process.env.DATABASE_URL?.trim();
   const storage = await createPostgresStorage(
     url
