@@ -81,6 +81,7 @@ export class DcbProtocolModule implements OnModuleInit {
     };
   }
 
+  /** Warns, once the app starts, that the routes are open when they are. */
   onModuleInit(): void {
     if (this.options.unauthenticated !== undefined) {
       const prefix = (this.options.path ?? '').replace(/^\/+|\/+$/g, '');

@@ -3,16 +3,23 @@ import { invalidRequest, type RequestFailure } from '../http/request-limits';
 
 /** An event as the dcb.events protocol sends it: `data` is opaque text (the suite sends JSON). */
 export interface DcbProtocolEvent {
+  /** The event type, 1–255 characters. */
   readonly type: string;
+  /** Opaque text, stored and read back exactly as sent. */
   readonly data: string;
+  /** Tags, validated like stream ids; possibly empty, no duplicates. */
   readonly tags: readonly string[];
 }
 
 /** An event as `GET /read` answers it; `position` is the event's `globalPosition`. */
 export interface DcbProtocolSequencedEvent {
+  /** The event type. */
   readonly type: string;
-  readonly data: unknown;
+  /** The event's tags, in the order they were given; empty when none. */
   readonly tags: readonly string[];
+  /** As appended: the text sent through this protocol, the JSON value a command wrote. */
+  readonly data: unknown;
+  /** The event's `globalPosition`: what `from` and a condition's `after` take. */
   readonly position: number;
 }
 
@@ -23,6 +30,7 @@ export interface DcbProtocolSequencedEvent {
 export interface DcbProtocolAppendResponse {
   /** How long the store took to append (or to refuse), in whole microseconds. */
   readonly durationInMicroseconds: number;
+  /** True when the append condition failed: nothing was written. */
   readonly appendConditionFailed: boolean;
 }
 
