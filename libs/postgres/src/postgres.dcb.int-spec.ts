@@ -421,6 +421,9 @@ describeWithServer('DCB on PostgreSQL (server)', () => {
     expect(new Set(positions).size).toBe(positions.length);
     const read = await stores[0]!.read({ items: [] });
     expect(read.events.map((e) => e.id)).toEqual(log.map((e) => e.id));
+    // Tags survived batching (stream appends share batches) on every path.
+    expect(log.filter((e) => !e.tags.includes('ordered'))).toEqual([]);
+    expect((await stores[0]!.read(byTag('ordered'))).events).toHaveLength(log.length);
   });
 
   it('throws LogHeldBackError naming an idle write transaction in another database after heldBackWaitMs', async () => {
