@@ -57,6 +57,11 @@ describeWithBrowser('operations console in Chromium', () => {
     expect(await page.locator('[data-key="log:head"]').textContent()).toBe('5');
     await page.getByText('nothing holds subscribers back').waitFor();
     await expect(waitForText(state('account-balances'), 'live')).resolves.toBe('live');
+    // The rate needs two samples of the log head: the first live update brings it.
+    await page
+      .locator('[data-key="log:rate"]')
+      .filter({ hasText: /^\d+\.\d$/ })
+      .waitFor();
     await screenshot(page, 'overview');
   });
 
