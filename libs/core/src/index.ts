@@ -38,3 +38,11 @@ export { InMemoryEventStore, type InMemoryEventStoreOptions } from './memory/in-
 export * from './projection';
 export * from './process';
 export { TELEMETRY_SCOPE } from './telemetry';
+export type {
+  EventStoreInspection,
+  FindStreamsOptions,
+  LogHead,
+  OldestWriteTransaction,
+  StreamSummary,
+} from './store/store-inspection';
+export { InMemoryStoreInspection } from './memory/in-memory.inspection';

@@ -11,3 +11,4 @@ export * from './health';
 export * from './projections';
 export * from './http';
 export * from './dcb';
+export * from './console';

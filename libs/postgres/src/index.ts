@@ -62,3 +62,7 @@ export {
   type PostgresStorage,
   type PostgresStorageOptions,
 } from './postgres.storage';
+export {
+  PostgresStoreInspection,
+  type PostgresStoreInspectionOptions,
+} from './inspection/postgres.inspection';
