@@ -1,3 +1,20 @@
+/**
+ * The two examples of the DCB specification (dcb.events), as EventCore commands whose consistency
+ * boundary is a query instead of a stream. The core's specs run these very commands (through
+ * `libs/core/src/command/__fixtures__/course.commands.ts`; docs/decisions.md, decision 28).
+ *
+ * - **Course subscriptions.** A course has a capacity; a student may hold at most
+ *   `maxSubscriptions` courses (the app's configured limit). A subscription reads the events of
+ *   the course and of the student, and writes one event tagged with both, so that a concurrent
+ *   subscription to the same course *or* by the same student fails the append condition, while
+ *   subscriptions of other students to other courses never touch each other. No stream per course
+ *   or per student, and no aggregate holding both.
+ * - **Unique usernames.** A registration reads the events tagged with the username; when there are
+ *   none, the append condition has no `after`: it fails if any such event exists at all.
+ *
+ * Events carry their ids in `data` as well as in their tags: tags are for finding events, data for
+ * folding them.
+ */
 import {
   Boundary,
   Command,

@@ -70,7 +70,7 @@ describe('course subscriptions (dcb.events example)', () => {
 
   it('subscribes a student: one event tagged with the student and the course', async () => {
     await given([defined('c1', 2)])
-      .when(new SubscribeStudentToCourse('s1', 'c1'))
+      .when(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT))
       .then([subscribed('s1', 'c1')]);
   });
 
@@ -78,7 +78,7 @@ describe('course subscriptions (dcb.events example)', () => {
     expect(
       await rule(
         given([defined('c2', 2)])
-          .when(new SubscribeStudentToCourse('s1', 'c1'))
+          .when(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT))
           .thenFails(BusinessRuleViolationError),
       ),
     ).toBe(CourseRules.notFound);
@@ -89,12 +89,12 @@ describe('course subscriptions (dcb.events example)', () => {
     expect(
       await rule(
         given(full)
-          .when(new SubscribeStudentToCourse('s1', 'c1'))
+          .when(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT))
           .thenFails(BusinessRuleViolationError),
       ),
     ).toBe(CourseRules.full);
     await given([...full, unsubscribed('s2', 'c1')])
-      .when(new SubscribeStudentToCourse('s1', 'c1'))
+      .when(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT))
       .then([subscribed('s1', 'c1')]);
   });
 
@@ -105,7 +105,7 @@ describe('course subscriptions (dcb.events example)', () => {
       { type: 'CourseCapacityChanged', data: { courseId: 'c1', capacity: 2 }, tags: ['course:c1'] },
     ];
     await given(history)
-      .when(new SubscribeStudentToCourse('s1', 'c1'))
+      .when(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT))
       .then([subscribed('s1', 'c1')]);
   });
 
@@ -113,7 +113,7 @@ describe('course subscriptions (dcb.events example)', () => {
     expect(
       await rule(
         given([defined('c1', 5), subscribed('s1', 'c1')])
-          .when(new SubscribeStudentToCourse('s1', 'c1'))
+          .when(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT))
           .thenFails(BusinessRuleViolationError),
       ),
     ).toBe(CourseRules.alreadySubscribed);
@@ -129,19 +129,19 @@ describe('course subscriptions (dcb.events example)', () => {
     expect(
       await rule(
         given(history)
-          .when(new SubscribeStudentToCourse('s1', last))
+          .when(new SubscribeStudentToCourse('s1', last, STUDENT_SUBSCRIPTION_LIMIT))
           .thenFails(BusinessRuleViolationError),
       ),
     ).toBe(CourseRules.subscriptionLimit);
     await given([...history, unsubscribed('s1', 'c0')])
-      .when(new SubscribeStudentToCourse('s1', last))
+      .when(new SubscribeStudentToCourse('s1', last, STUDENT_SUBSCRIPTION_LIMIT))
       .then([subscribed('s1', last)]);
     // Other students' subscriptions are not this student's.
     await given([
       ...history.filter((e) => e.type === 'CourseDefined'),
       ...courses.map((id) => subscribed('s2', id)),
     ])
-      .when(new SubscribeStudentToCourse('s1', last))
+      .when(new SubscribeStudentToCourse('s1', last, STUDENT_SUBSCRIPTION_LIMIT))
       .then([subscribed('s1', last)]);
   });
 
@@ -181,7 +181,7 @@ describe('course subscriptions (dcb.events example)', () => {
 
   it('refuses ids that cannot make tags before reading', async () => {
     await given([])
-      .when(new SubscribeStudentToCourse('S 1', 'c1'))
+      .when(new SubscribeStudentToCourse('S 1', 'c1', STUDENT_SUBSCRIPTION_LIMIT))
       .thenFails(CommandValidationError);
   });
 });
@@ -208,7 +208,7 @@ describe('the testing kit with tagged events', () => {
   it('a given stream event with tags is found by the query, like a stream-less one', async () => {
     // The side door: the course is defined in a stream, tagged; the query still sees it.
     await given([{ ...defined('c1', 1), streamId: 'courses' }, subscribed('s2', 'c1')])
-      .when(new SubscribeStudentToCourse('s1', 'c1'))
+      .when(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT))
       .thenFails(BusinessRuleViolationError, /is full/);
   });
 
@@ -217,12 +217,15 @@ describe('the testing kit with tagged events', () => {
       defined('c1', 1),
       { type: 'StudentSubscribedToCourse', data: { courseId: 'c1', studentId: 's2' }, tags: [] },
     ])
-      .when(new SubscribeStudentToCourse('s1', 'c1'))
+      .when(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT))
       .then([subscribed('s1', 'c1')]);
   });
 
   it('then([...]) compares tags: other tags, or none expected, fail the assertion', async () => {
-    const run = () => given([defined('c1', 1)]).when(new SubscribeStudentToCourse('s1', 'c1'));
+    const run = () =>
+      given([defined('c1', 1)]).when(
+        new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT),
+      );
     await expect(
       run().then([{ ...subscribed('s1', 'c1'), tags: [courseTag('c1'), studentTag('s1')] }]),
     ).rejects.toThrow(AssertionError);
@@ -233,7 +236,7 @@ describe('the testing kit with tagged events', () => {
   it('then([...]) tells events in no stream from events in a stream', async () => {
     await expect(
       given([defined('c1', 1)])
-        .when(new SubscribeStudentToCourse('s1', 'c1'))
+        .when(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT))
         .then([{ ...subscribed('s1', 'c1'), streamId: 'student-s1' }]),
     ).rejects.toThrow(AssertionError);
   });

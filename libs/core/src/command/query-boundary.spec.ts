@@ -29,6 +29,7 @@ import {
   CourseRules,
   DefineCourse,
   RegisterUsername,
+  STUDENT_SUBSCRIPTION_LIMIT,
   studentTag,
   SubscribeStudentToCourse,
 } from './__fixtures__/course.commands';
@@ -290,7 +291,7 @@ describe('CommandExecutor: commands with a boundary query', () => {
       await tagged(store.inner, subscribed('s2', 'c1'));
       const positions = (await store.allEvents()).map((e) => e.globalPosition);
 
-      const command = new SubscribeStudentToCourse('s1', 'c1');
+      const command = new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT);
       const result = await executor.execute(command);
 
       expect(reads).toHaveBeenCalledTimes(1);
@@ -340,12 +341,12 @@ describe('CommandExecutor: commands with a boundary query', () => {
 
       // c1 is full with s3; c2's subscription is not c1's and not s1's.
       const error = await rejection(
-        executor.execute(new SubscribeStudentToCourse('s1', 'c1')),
+        executor.execute(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT)),
         BusinessRuleViolationError,
       );
       expect(error.rule).toBe(CourseRules.full);
       await expect(
-        executor.execute(new SubscribeStudentToCourse('s1', 'c2')),
+        executor.execute(new SubscribeStudentToCourse('s1', 'c2', STUDENT_SUBSCRIPTION_LIMIT)),
       ).resolves.toMatchObject({ attempts: 1 });
     });
 
@@ -365,11 +366,11 @@ describe('CommandExecutor: commands with a boundary query', () => {
       const { store, executor, reads } = setup({ stateCache: { maxEntries: 10 } });
       await tagged(store.inner, courseDefined('c1', 1), courseDefined('c2', 5));
 
-      await executor.execute(new SubscribeStudentToCourse('s1', 'c1')); // c1 is now full
-      await executor.execute(new SubscribeStudentToCourse('s2', 'c2'));
+      await executor.execute(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT)); // c1 is now full
+      await executor.execute(new SubscribeStudentToCourse('s2', 'c2', STUDENT_SUBSCRIPTION_LIMIT));
       // Same class, same (empty) stream boundary: a cached state would be c2's, with free places.
       const full = await rejection(
-        executor.execute(new SubscribeStudentToCourse('s3', 'c1')),
+        executor.execute(new SubscribeStudentToCourse('s3', 'c1', STUDENT_SUBSCRIPTION_LIMIT)),
         BusinessRuleViolationError,
       );
 
@@ -396,7 +397,9 @@ describe('CommandExecutor: commands with a boundary query', () => {
         if (call === 1) await tagged(store.inner, subscribed('s2', 'c1'));
       };
 
-      const result = await executor.execute(new SubscribeStudentToCourse('s1', 'c1'));
+      const result = await executor.execute(
+        new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT),
+      );
 
       expect(result.attempts).toBe(2);
       expect(reads).toHaveBeenCalledTimes(2);
@@ -416,7 +419,7 @@ describe('CommandExecutor: commands with a boundary query', () => {
       };
 
       const error = await rejection(
-        executor.execute(new SubscribeStudentToCourse('s1', 'c1')),
+        executor.execute(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT)),
         BusinessRuleViolationError,
       );
 
@@ -431,7 +434,9 @@ describe('CommandExecutor: commands with a boundary query', () => {
         await tagged(store.inner, subscribed('s2', 'c2'), courseDefined('c3', 1));
       };
 
-      const result = await executor.execute(new SubscribeStudentToCourse('s1', 'c1'));
+      const result = await executor.execute(
+        new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT),
+      );
 
       expect(result.attempts).toBe(1);
     });
@@ -445,7 +450,7 @@ describe('CommandExecutor: commands with a boundary query', () => {
       };
 
       const error = await rejection(
-        executor.execute(new SubscribeStudentToCourse('s1', 'c1')),
+        executor.execute(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT)),
         RetriesExhaustedError,
       );
 
@@ -640,12 +645,18 @@ describe('CommandExecutor: commands with a boundary query', () => {
       const { store, executor } = setup();
       await tagged(store.inner, courseDefined('c1', 5));
 
-      const first = await executor.execute(new SubscribeStudentToCourse('s1', 'c1'), {
-        idempotencyKey: 'req-1',
-      });
-      const second = await executor.execute(new SubscribeStudentToCourse('s1', 'c1'), {
-        idempotencyKey: 'req-1',
-      });
+      const first = await executor.execute(
+        new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT),
+        {
+          idempotencyKey: 'req-1',
+        },
+      );
+      const second = await executor.execute(
+        new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT),
+        {
+          idempotencyKey: 'req-1',
+        },
+      );
 
       expect(first.replayed).toBe(false);
       expect(second).toMatchObject({ replayed: true, commandId: first.commandId });
@@ -659,10 +670,14 @@ describe('CommandExecutor: commands with a boundary query', () => {
     it('the same key with other input is an IdempotencyKeyReuseError', async () => {
       const { store, executor } = setup();
       await tagged(store.inner, courseDefined('c1', 5));
-      await executor.execute(new SubscribeStudentToCourse('s1', 'c1'), { idempotencyKey: 'k' });
+      await executor.execute(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT), {
+        idempotencyKey: 'k',
+      });
 
       await rejection(
-        executor.execute(new SubscribeStudentToCourse('s2', 'c1'), { idempotencyKey: 'k' }),
+        executor.execute(new SubscribeStudentToCourse('s2', 'c1', STUDENT_SUBSCRIPTION_LIMIT), {
+          idempotencyKey: 'k',
+        }),
         IdempotencyKeyReuseError,
       );
     });
@@ -679,8 +694,12 @@ describe('CommandExecutor: commands with a boundary query', () => {
       store.hooks.beforeAppend = () => gate;
 
       const results = await Promise.all([
-        executor.execute(new SubscribeStudentToCourse('s1', 'c1'), { idempotencyKey: 'k' }),
-        executor.execute(new SubscribeStudentToCourse('s1', 'c1'), { idempotencyKey: 'k' }),
+        executor.execute(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT), {
+          idempotencyKey: 'k',
+        }),
+        executor.execute(new SubscribeStudentToCourse('s1', 'c1', STUDENT_SUBSCRIPTION_LIMIT), {
+          idempotencyKey: 'k',
+        }),
       ]);
 
       expect(results.map((r) => r.replayed).sort()).toEqual([false, true]);

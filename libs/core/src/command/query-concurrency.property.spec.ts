@@ -90,7 +90,9 @@ describe('query-boundary concurrency properties (fast-check scheduler, several e
                 const executor = executors[a.executor]!;
                 return a.unsubscribe
                   ? executor.execute(new UnsubscribeStudentFromCourse(a.student, a.course))
-                  : executor.execute(new SubscribeStudentToCourse(a.student, a.course));
+                  : executor.execute(
+                      new SubscribeStudentToCourse(a.student, a.course, STUDENT_SUBSCRIPTION_LIMIT),
+                    );
               }),
             ),
           );
@@ -127,7 +129,9 @@ describe('query-boundary concurrency properties (fast-check scheduler, several e
         const outcomes = await s.waitFor(
           Promise.allSettled(
             COURSES.map((course, i) =>
-              executors[i % 2]!.execute(new SubscribeStudentToCourse('s0', course)),
+              executors[i % 2]!.execute(
+                new SubscribeStudentToCourse('s0', course, STUDENT_SUBSCRIPTION_LIMIT),
+              ),
             ),
           ),
         );
