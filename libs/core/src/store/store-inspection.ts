@@ -4,6 +4,7 @@ import type { StreamId } from './stream-id';
 
 /** A stream found by {@link EventStoreInspection.findStreams}. */
 export interface StreamSummary {
+  /** The stream's id, as stored. */
   readonly streamId: StreamId;
   /** Number of events in the stream (its version). */
   readonly version: number;

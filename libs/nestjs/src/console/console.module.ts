@@ -42,6 +42,7 @@ import { ConsoleService } from './console.service';
 @Module({})
 export class EventCoreConsoleModule {
   /**
+   * The console at `options.path`, with its access rule.
    * @throws InvalidOptionsError (at startup) without an access rule, or for a short token, a
    * malformed path or refresh interval
    */
