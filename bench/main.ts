@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { commandsVsConcurrencySvg } from './chart';
+import { e2eScenarios } from './e2e/e2e.scenarios';
 import { measure, type Scenario, type ScenarioResult } from './harness';
 import { memoryScenarios } from './memory.scenarios';
 import { CONCURRENCY_LEVELS, type PgBench, pgBench, pgReachable, pgTarget } from './pg.scenarios';
@@ -12,7 +13,8 @@ import { CONCURRENCY_LEVELS, type PgBench, pgBench, pgReachable, pgTarget } from
  * table, writes `bench/results/latest.json` and, with the PostgreSQL scenarios, the chart
  * `bench/results/commands-vs-concurrency.svg`. PostgreSQL scenarios run on a fresh database on
  * `EVENTCORE_TEST_DATABASE_URL` (default: the local server), dropped at the end; without a
- * reachable server they are skipped, and the output says so.
+ * reachable server they are skipped, and the output says so. The end-to-end scenarios (`e2e.*`,
+ * the sample bank over HTTP) run in the full bench only, after `npm run build`.
  */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -24,14 +26,19 @@ async function main(): Promise<void> {
   const scenarios: Scenario[] = memoryScenarios().filter((s) => wanted(s.name));
   let pg: PgBench | undefined;
   let pgSkipped: string | undefined;
-  if (only === undefined || only.startsWith('pg') || 'pg'.startsWith(only)) {
-    if (await pgReachable()) {
-      pg = await pgBench(quick);
-      scenarios.push(...pg.scenarios.filter((s) => wanted(s.name)));
-    } else {
-      pgSkipped = `no PostgreSQL server at ${pgTarget()} (set EVENTCORE_TEST_DATABASE_URL)`;
-      process.stderr.write(`\n*** SKIPPED every pg.* scenario: ${pgSkipped} ***\n\n`);
-    }
+  const pgUp = await pgReachable();
+  if (!pgUp) {
+    pgSkipped = `no PostgreSQL server at ${pgTarget()} (set EVENTCORE_TEST_DATABASE_URL)`;
+    process.stderr.write(`\n*** SKIPPED every pg.* scenario: ${pgSkipped} ***\n\n`);
+  } else if (only === undefined || only.startsWith('pg') || 'pg'.startsWith(only)) {
+    pg = await pgBench(quick);
+    scenarios.push(...pg.scenarios.filter((s) => wanted(s.name)));
+  }
+  // Over HTTP, with child processes and seconds-long load runs: the full bench only.
+  if (!quick) {
+    scenarios.push(
+      ...e2eScenarios(pgUp ? ['pg', 'pglite'] : ['pglite']).filter((s) => wanted(s.name)),
+    );
   }
 
   const results: ScenarioResult[] = [];
@@ -49,11 +56,16 @@ async function main(): Promise<void> {
     await pg?.close();
   }
   for (const result of results) {
-    const raw = scenarios.find((s) => s.name === result.name)?.rawLimit;
-    const limit = raw === undefined ? undefined : results.find((r) => r.name === raw);
+    const scenario = scenarios.find((s) => s.name === result.name);
+    const limit = results.find((r) => r.name === scenario?.rawLimit);
     if (limit !== undefined) {
       result.rawLimit = { name: limit.name, median: limit.median };
-      result.ratio = Math.round((result.median / limit.median) * 1000) / 1000;
+      result.ratio = ratio(result, limit);
+    }
+    const minimal = results.find((r) => r.name === scenario?.minimalLimit);
+    if (minimal !== undefined) {
+      result.minimalLimit = { name: minimal.name, median: minimal.median };
+      result.minimalRatio = ratio(result, minimal);
     }
   }
   const previous =
@@ -69,7 +81,9 @@ async function main(): Promise<void> {
     pgSkipped: pgSkipped ?? null,
     notes:
       'pg.command.* use the executor state cache (an uncontended command is one round trip); ' +
-      'pg.command.*.nocache.* run without it. pg.command.long_stream is compared to short_stream.',
+      'pg.command.*.nocache.* run without it. pg.command.long_stream is compared to short_stream. ' +
+      'rawLimit: plain pg on a table with the store’s columns and indexes (pg.raw.schema.*); ' +
+      'minimalLimit: the same on a minimal table (pg.raw.*).',
     quick,
     date: new Date().toISOString(),
     results,
@@ -102,14 +116,30 @@ function printTable(results: ScenarioResult[], previous: ScenarioResult[] | unde
       `${r.max}`,
       r.unit,
       r.ratio === undefined ? '' : `${r.ratio}`,
+      r.minimalRatio === undefined ? '' : `${r.minimalRatio}`,
+      r.latency === undefined ? '' : `${r.latency.p50Ms} / ${r.latency.p99Ms}`,
       change,
     ];
   });
-  const header = ['scenario', 'median', 'min', 'max', 'unit', 'ratio to raw', 'change'];
+  const header = [
+    'scenario',
+    'median',
+    'min',
+    'max',
+    'unit',
+    'ratio to raw',
+    'to minimal',
+    'p50 / p99 ms',
+    'change',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   for (const row of [header, ...rows]) {
     process.stderr.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}\n`);
   }
+}
+
+function ratio(result: ScenarioResult, limit: ScenarioResult): number {
+  return Math.round((result.median / limit.median) * 1000) / 1000;
 }
 
 function machine() {

@@ -30,7 +30,8 @@ const STREAMS = 100;
  * Projection catch-up on PostgreSQL: `npm run build && node dist/bench/pg-projection.bench.js
  * [--quick]`. 100,000 events are projected into an exactly-once read model (one upsert per event
  * through the checkpoint transaction, batches of 500) from a cold checkpoint, beside the raw rate
- * of selecting and parsing the same events in log order with `pg`. Fresh database, dropped at the end.
+ * of selecting and parsing the same events in log order with `pg` (from the store's table and
+ * from a minimal copy). Fresh database, dropped at the end.
  */
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
@@ -49,15 +50,27 @@ async function main(): Promise<void> {
     );
     process.stderr.write(`appending ${EVENTS} events ...\n`);
     const head = await appendEvents(store);
-    const scenarios = [rawSelect(pool), readAll(store), catchUp(store, checkpoints, pool, head)];
+    const scenarios = [
+      rawSelect(pool, 'minimal'),
+      rawSelect(pool, 'schema'),
+      readAll(store),
+      catchUp(store, checkpoints, pool, head),
+    ];
     const results: ScenarioResult[] = [];
+    const ratio = (result: ScenarioResult, limit: ScenarioResult) =>
+      Math.round((result.median / limit.median) * 1000) / 1000;
     for (const scenario of scenarios) {
       process.stderr.write(`${scenario.name} ...\n`);
       const result = await measure(scenario, runs, quick);
       const raw = results.find((r) => r.name === scenario.rawLimit);
       if (raw !== undefined) {
         result.rawLimit = { name: raw.name, median: raw.median };
-        result.ratio = Math.round((result.median / raw.median) * 1000) / 1000;
+        result.ratio = ratio(result, raw);
+      }
+      const minimal = results.find((r) => r.name === scenario.minimalLimit);
+      if (minimal !== undefined) {
+        result.minimalLimit = { name: minimal.name, median: minimal.median };
+        result.minimalRatio = ratio(result, minimal);
       }
       results.push(result);
     }
@@ -102,15 +115,30 @@ async function appendEvents(store: PostgresEventStore): Promise<Position> {
   return head!;
 }
 
-/** The floor: `pg` selecting the events in log order and parsing their data, nothing else. */
-function rawSelect(pool: Pool): Scenario {
+/**
+ * The floor: `pg` selecting the events in log order and parsing their data, nothing else — from
+ * the store's own table (`schema`) or from a minimal copy of the same rows (`minimal`: position
+ * and data).
+ */
+function rawSelect(pool: Pool, table: 'minimal' | 'schema'): Scenario {
   return {
-    name: 'pg.raw.selectlog100k',
+    name: table === 'minimal' ? 'pg.raw.selectlog100k' : 'pg.raw.schema.selectlog100k',
     unit: 'events/s',
     concurrency: 1,
+    async setup() {
+      if (table === 'schema') return;
+      await pool.query('CREATE TABLE raw_log (position bigint PRIMARY KEY, data jsonb NOT NULL)');
+      await pool.query(
+        `INSERT INTO raw_log SELECT row_number() OVER (ORDER BY transaction_id, global_position), data
+           FROM bench.events`,
+      );
+      await pool.query('ANALYZE raw_log');
+    },
     async run() {
       const { rows } = await pool.query<{ data: string }>(
-        'SELECT data::text AS data FROM bench.events ORDER BY transaction_id, global_position',
+        table === 'minimal'
+          ? 'SELECT data::text AS data FROM raw_log ORDER BY position'
+          : 'SELECT data::text AS data FROM bench.events ORDER BY transaction_id, global_position',
       );
       let total = 0;
       for (const row of rows) total += (JSON.parse(row.data) as { amount: number }).amount;
@@ -126,7 +154,8 @@ function readAll(store: PostgresEventStore): Scenario {
     name: 'pg.readall.100k',
     unit: 'events/s',
     concurrency: 1,
-    rawLimit: 'pg.raw.selectlog100k',
+    rawLimit: 'pg.raw.schema.selectlog100k',
+    minimalLimit: 'pg.raw.selectlog100k',
     async run() {
       let after: Position | undefined;
       let count = 0;
@@ -176,7 +205,8 @@ function catchUp(
     name: 'pg.projection.catchup.100k',
     unit: 'events/s',
     concurrency: 1,
-    rawLimit: 'pg.raw.selectlog100k',
+    rawLimit: 'pg.raw.schema.selectlog100k',
+    minimalLimit: 'pg.raw.selectlog100k',
     async run() {
       await pool.query('TRUNCATE bench.sums');
       const worker = new ProjectionWorker<PostgresProjectionTx>(
