@@ -39,6 +39,9 @@ export class BankAppModule {
       imports: [
         EventCoreModule.forRoot({
           eventStore: options.eventStore,
+          // Recommended: a command on a stream this instance has seen appends without reading it
+          // first (one round trip); a stale entry only costs a conflict and a read.
+          executor: { stateCache: { maxEntries: 10_000 } },
           checkpointStore: options.checkpointStore,
           projectionLock: options.projectionLock,
           // After the projections have stopped and the store is closed.

@@ -28,6 +28,9 @@ export class ShopAppModule {
       imports: [
         EventCoreModule.forRoot({
           eventStore: options.eventStore,
+          // Recommended: a command on a stream this instance has seen appends without reading it
+          // first (one round trip); a stale entry only costs a conflict and a read.
+          executor: { stateCache: { maxEntries: 10_000 } },
           checkpointStore: options.checkpointStore,
           projectionLock: options.projectionLock,
           afterShutdown: options.onShutdown,
