@@ -60,10 +60,26 @@ export function memoryScenarios(): Scenario[] {
       'memory.command.single_unvalidated',
       (i) => new UnvalidatedDeposit(accounts[i % ACCOUNTS]!, 1),
     ),
+    // Pairs (i, i + 1): each transfer moves a stream of the pair cached before it, so no cached
+    // boundary is ever current; every transfer reads both streams, which grow with every run.
+    // The worst case of a state cache keyed by boundary, kept apart from the realistic one below.
     commandScenario(
-      'memory.command.transfer',
+      'memory.command.transfer.adjacent_pairs',
       (i) => new TransferMoney(accounts[i % ACCOUNTS]!, accounts[(i + 1) % ACCOUNTS]!, 1),
       // Account 0 gives 1 before it first receives 1: each account starts with funds.
+      1_000,
+    ),
+    // 500 disjoint pairs (2k, 2k + 1), money going back and forth: a pair's boundary stays
+    // cached, as for accounts that mostly trade with the same counterpart.
+    commandScenario(
+      'memory.command.transfer.disjoint_pairs',
+      (i) => {
+        const pair = i % (ACCOUNTS / 2);
+        const [a, b] = [accounts[2 * pair]!, accounts[2 * pair + 1]!];
+        return Math.floor(i / (ACCOUNTS / 2)) % 2 === 0
+          ? new TransferMoney(a, b, 1)
+          : new TransferMoney(b, a, 1);
+      },
       1_000,
     ),
     (() => {

@@ -49,7 +49,7 @@ import {
   resolveRetryOptions,
   type RetryOptions,
 } from './retry-options';
-import { type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
+import { alignedTo, type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
 import { validateCommand } from './validate-command';
 import { type CommandObservation, CommandTelemetry } from '../telemetry/command-telemetry';
 
@@ -350,9 +350,9 @@ export class CommandExecutor {
     let previous: StateSnapshot | undefined; // the last round's, undefined in the first
     let usedCache = false;
     for (let iteration = 0; ; iteration++) {
-      let snapshot: Snapshot | undefined = useCache
-        ? this.cache?.get(definition, stateCacheKey(boundary))
-        : undefined;
+      const cached = useCache ? this.cache?.get(definition, stateCacheKey(boundary)) : undefined;
+      let snapshot: Snapshot | undefined =
+        cached === undefined ? undefined : alignedTo(cached, boundary);
       if (snapshot !== undefined) {
         usedCache = true;
       } else {

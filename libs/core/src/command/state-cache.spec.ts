@@ -103,6 +103,33 @@ describe('CommandExecutor state cache', () => {
     expect(store.reads).toHaveLength(2);
   });
 
+  it('serves a boundary in any order from one entry, writing the streams in the command’s order', async () => {
+    const store = new SpyStore();
+    const executor = cached(store);
+    const [a, b] = [accountStream('a'), accountStream('b')];
+    for (const id of [a, b]) await executor.execute(new OpenAccount(id, 'Ann'));
+    await executor.execute(new Deposit(a, 10));
+    await executor.execute(new TransferMoney(a, b, 4)); // reads a and b, caches the pair
+    store.reset();
+    const back = await executor.execute(new TransferMoney(b, a, 1));
+    expect(store.reads).toHaveLength(0);
+    expect(store.appends).toHaveLength(1);
+    expect(store.appends[0]!.map((w) => [w.streamId, w.expected])).toEqual([
+      [b, { kind: 'exact', version: 2 }],
+      [a, { kind: 'exact', version: 3 }],
+    ]);
+    expect(back.events.map((e) => [e.streamId, e.type])).toEqual([
+      [b, 'MoneyTransferredOut'],
+      [a, 'MoneyTransferredIn'],
+    ]);
+    // And the entry it left serves the first order again.
+    store.reset();
+    await executor.execute(new TransferMoney(a, b, 2));
+    expect(store.reads).toHaveLength(0);
+    expect(await balanceOf(store, a)).toBe(5);
+    expect(await balanceOf(store, b)).toBe(5);
+  });
+
   it('evicts the least recently used boundary beyond maxEntries', async () => {
     const store = new SpyStore();
     const executor = cached(store, 2);

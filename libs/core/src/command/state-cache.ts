@@ -87,7 +87,31 @@ export class StateCache {
   }
 }
 
-/** The cache key of a declared boundary (the class is the cache's other key). */
-export function stateCacheKey(declared: readonly StreamId[]): string {
-  return declared.length === 1 ? declared[0]! : declared.join('\u0000');
+/**
+ * The cache key of a boundary (the class is the cache's other key): its streams as a set. The
+ * state does not depend on their order — the events are folded in global order whatever it is —
+ * so a transfer from a to b and one from b to a share an entry (see {@link alignedTo}).
+ */
+export function stateCacheKey(boundary: readonly StreamId[]): string {
+  if (boundary.length === 1) return boundary[0]!;
+  if (boundary.length === 2) {
+    const [a, b] = boundary as readonly [StreamId, StreamId];
+    return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
+  }
+  return [...boundary].sort().join('\u0000');
+}
+
+/**
+ * A cached snapshot with its streams in `boundary`'s order (the same set, by its key): the append
+ * writes the streams in that order, as it would after a read, so a cached decision writes exactly
+ * what a fresh one would.
+ */
+export function alignedTo(snapshot: StateSnapshot, boundary: readonly StreamId[]): StateSnapshot {
+  const cached = snapshot.boundary;
+  if (cached === boundary || cached.every((id, i) => id === boundary[i])) return snapshot;
+  return {
+    ...snapshot,
+    boundary,
+    versions: boundary.map((id) => snapshot.versions[cached.indexOf(id)]!),
+  };
 }
