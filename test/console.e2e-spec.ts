@@ -65,11 +65,19 @@ describeWithBrowser('operations console in Chromium', () => {
     await screenshot(page, 'overview');
   });
 
-  it('is usable with the keyboard: the first Tab reaches the skip link, which moves focus to the content', async () => {
+  it('is usable with the keyboard: skip link, then a search typed and sent without a mouse', async () => {
+    await page.goto(`${url}/eventcore/streams`);
     await page.keyboard.press('Tab');
     expect(await page.locator(':focus').textContent()).toBe('Skip to main content');
     await page.keyboard.press('Enter');
+    // The skip link stays on this page and moves focus to its content.
+    expect(page.url()).toBe(`${url}/eventcore/streams#main`);
     expect(await page.locator(':focus').getAttribute('id')).toBe('main');
+    await page.keyboard.press('Tab');
+    expect(await page.locator(':focus').getAttribute('id')).toBe('prefix');
+    await page.keyboard.type('account-');
+    await page.keyboard.press('Enter');
+    await page.getByRole('link', { name: 'account-b', exact: true }).waitFor();
   });
 
   it('pauses a projection by clicking, and shows the new state', async () => {

@@ -18,6 +18,7 @@ import {
   attachConsoleState,
   baseOf,
   CONSOLE_ROUTE,
+  hereOf,
   type ConsoleRequest,
   type ConsoleRoute,
   readForm,
@@ -79,8 +80,10 @@ export class ConsoleAccessGuard implements CanActivate {
     const cookies = parseCookies(request.headers.cookie);
     const given = cookies.get(CSRF_COOKIE);
     const known = given !== undefined && /^[A-Za-z0-9_-]{43}$/.test(given);
+    const base = baseOf(request, route, this.options.path);
     const state = {
-      base: baseOf(request, route, this.options.path),
+      base,
+      here: hereOf(request, base),
       kind: route.kind,
       csrf: known ? given : newCsrfToken(),
       newCsrf: !known,

@@ -36,6 +36,8 @@ export function ConsolePost(path: string, options: { public?: boolean } = {}): M
 export interface ConsoleRequestState {
   /** Absolute path of the console's mount point in this request (global prefix included), no trailing slash. */
   readonly base: string;
+  /** This request's own path and query (for links to the page itself, such as the skip link). */
+  readonly here: string;
   readonly kind: ConsoleRouteKind;
   /** The CSRF token of this browser (from its cookie, or new: then `newCsrfCookie` is set). */
   readonly csrf: string;
@@ -95,6 +97,15 @@ export function queryParam(request: ConsoleRequest, name: string): string | unde
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The request's path and query as received, for a link back to the same page; the mount point for
+ * anything that is not a plain absolute path (a `//host` path would leave the site).
+ */
+export function hereOf(request: ConsoleRequest, base: string): string {
+  const url = request.originalUrl ?? request.url ?? '';
+  return url.startsWith('/') && !url.startsWith('//') && !/[\\\s]/.test(url) ? url : `${base}/`;
 }
 
 /**

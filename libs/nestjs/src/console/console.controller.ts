@@ -248,6 +248,7 @@ export function consoleControllerAt(path: string): Type {
     private view(state: ConsoleRequestState): views.ViewContext {
       return {
         base: state.base,
+        here: state.here,
         csrf: state.csrf,
         signOut: this.sessions !== null,
         refreshMs: this.options.refreshMs,

@@ -81,6 +81,7 @@ export class ConsoleExceptionFilter implements ExceptionFilter {
     const page = errorPage(
       {
         base,
+        here: state.here,
         csrf: state.csrf,
         signOut: this.sessions !== null,
         refreshMs: this.options.refreshMs,

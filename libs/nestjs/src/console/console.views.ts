@@ -15,6 +15,8 @@ import type { TraceNode, TraceRoot } from './trace-tree';
 export interface ViewContext {
   /** Absolute path of the console's mount point, no trailing slash. */
   readonly base: string;
+  /** This page's own path and query. */
+  readonly here: string;
   readonly csrf: string;
   /** Show the sign-out button (token sign-in). */
   readonly signOut: boolean;
@@ -61,7 +63,7 @@ export function layout(
 ${page.live && html`<script src="assets/console.js" defer></script>`}
 </head>
 <body${page.live && html` data-live="api/status" data-refresh-ms="${ctx.refreshMs}"`}>
-<a class="skip" href="${ctx.base}/#main">Skip to main content</a>
+<a class="skip" href="${ctx.here}#main">Skip to main content</a>
 <header>
 <p class="brand">EventCore console</p>
 <nav aria-label="Console">
