@@ -266,7 +266,7 @@ describe('operations console (HTTP)', () => {
       let url: string;
       ({ app, url } = await startBankWithConsole({
         console: { localOnly: true },
-        eventStore: store,
+        bank: { eventStore: store },
         providers: [FragileProjection],
       }));
       http = request.agent(url);

@@ -6,14 +6,14 @@ import { type DynamicModule, type INestApplication, Module, type Provider } from
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { type EventStore, InMemoryEventStore } from '@eventcore/core';
+import { InMemoryEventStore } from '@eventcore/core';
 import {
   EventCoreConsoleModule,
   type EventCoreConsoleOptions,
   EventCoreExceptionFilter,
   eventCoreValidationPipe,
 } from '@eventcore/nestjs';
-import { BankAppModule } from '../../apps/bank/src/bank-app.module';
+import { BankAppModule, type BankAppOptions } from '../../apps/bank/src/bank-app.module';
 
 /** Debian's Chromium (`apt-get install chromium`): browser downloads are not possible here. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -91,8 +91,8 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 /** What {@link startBankWithConsole} adds to the sample bank. */
 export interface BankWithConsoleOptions {
   readonly console: EventCoreConsoleOptions;
-  /** @default a new in-memory store */
-  readonly eventStore?: EventStore;
+  /** The bank's stores and read model. @default all in memory */
+  readonly bank?: Omit<BankAppOptions, 'adminToken'>;
   /** Admin token of the bank's own `/projections` routes. @default none */
   readonly adminToken?: string;
   /** More modules and providers (e.g. a projection under test). */
@@ -101,7 +101,7 @@ export interface BankWithConsoleOptions {
 }
 
 /**
- * The sample bank (in memory) with the console mounted beside it, configured like `createBankApp`
+ * The sample bank (in memory unless `bank` says otherwise) with the console mounted beside it, configured like `createBankApp`
  * (JSON body parser only, EventCore's pipe and filter), listening on a free port of 127.0.0.1.
  */
 export async function startBankWithConsole(
@@ -110,7 +110,8 @@ export async function startBankWithConsole(
   @Module({
     imports: [
       BankAppModule.forRoot({
-        eventStore: options.eventStore ?? new InMemoryEventStore(),
+        eventStore: new InMemoryEventStore(),
+        ...options.bank,
         adminToken: options.adminToken,
       }),
       EventCoreConsoleModule.forRoot(options.console),
