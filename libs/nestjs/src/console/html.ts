@@ -1,8 +1,7 @@
 /**
  * HTML built from template literals, escaped by construction: every value interpolated into
- * {@link html} is escaped unless it is itself a {@link SafeHtml} made by `html` (or by
- * {@link trustedHtml}, for the console's own constant markup). Values go only into text and
- * quoted attribute values, never into tag or attribute names, `<script>` or `style`.
+ * {@link html} is escaped unless it is itself a {@link SafeHtml} made by `html`. Values go only
+ * into text and quoted attribute values, never into tag or attribute names, `<script>` or `style`.
  */
 export class SafeHtml {
   /** Made by {@link html}; never construct one from a value that came from outside. */
@@ -40,11 +39,6 @@ export function html(strings: TemplateStringsArray, ...values: readonly HtmlValu
   let out = strings[0]!;
   for (let i = 0; i < values.length; i++) out += render(values[i]) + strings[i + 1]!;
   return new SafeHtml(out);
-}
-
-/** Marks the console's own constant markup as safe. Never pass it anything built from input. */
-export function trustedHtml(constant: string): SafeHtml {
-  return new SafeHtml(constant);
 }
 
 function render(value: HtmlValue): string {
