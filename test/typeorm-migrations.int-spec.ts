@@ -69,7 +69,7 @@ describeWithServer('TypeORM migrations (server)', () => {
     await dataSource.undoLastMigration();
     expect(await versions()).toEqual(EVENTCORE_MIGRATIONS.slice(0, -1).map((_, i) => i + 1));
     const [fn] = (await dataSource.query(
-      `SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'append_batch_v5'`,
+      `SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'append_batch_v6'`,
     )) as { n: number }[];
     expect(fn!.n).toBe(0);
     expect(await dataSource.runMigrations()).toHaveLength(1);
