@@ -66,3 +66,4 @@ export {
   PostgresStoreInspection,
   type PostgresStoreInspectionOptions,
 } from './inspection/postgres.inspection';
+export type { LogHoldBack } from './inspection/log-hold-back';

@@ -65,7 +65,12 @@ import {
 import { migrate } from './schema/migrate';
 import { checkSchemaName, DEFAULT_SCHEMA, notificationChannel } from './schema/schema-name';
 import { type AppendRequest, encodeAppend } from './sql/append-request';
-import { OLDEST_WRITE_TRANSACTION_SQL } from './inspection/inspection.sql';
+import {
+  type LogHoldBack,
+  logHoldBackSql,
+  readLogHoldBack,
+  readOldestWriteTransaction,
+} from './inspection/log-hold-back';
 import { MAX_POSITION, queryProbes } from './sql/query-probes';
 import { type DedupedEventRow, RowDecoder } from './sql/event-row.mapper';
 import { countAfterSql, headSql, healthSql, readAllSql, readStreamsSql } from './sql/read.sql';
@@ -127,12 +132,13 @@ export interface PostgresStoreHealth {
   /** Schema version recorded in `<schema>.schema_version`. */
   readonly schemaVersion: number | null;
   /**
-   * Age of the oldest open transaction on the server (not idle), in seconds; 0 when none.
+   * Age of the oldest open transaction on the server (not idle), in seconds; 0 when none, null
+   * (unknown) when this role cannot see other sessions (grant it `pg_monitor`).
    * A long-open transaction that has written anything holds back `readAll`, hence subscribers.
    */
-  readonly oldestTransactionAgeSeconds: number;
+  readonly oldestTransactionAgeSeconds: number | null;
   /** Same, restricted to transactions that hold a transaction id (the ones that stall `readAll`). */
-  readonly oldestWriteTransactionAgeSeconds: number;
+  readonly oldestWriteTransactionAgeSeconds: number | null;
   readonly circuit: 'closed' | 'open' | 'half-open' | 'disabled';
 }
 
@@ -161,6 +167,7 @@ export class PostgresEventStore implements EventStore {
     readAll: string;
     countAfter: string;
     health: string;
+    holdBack: string;
   };
   private readonly names: {
     append?: string;
@@ -207,6 +214,7 @@ export class PostgresEventStore implements EventStore {
       readAll: readAllSql(this.schema),
       countAfter: countAfterSql(this.schema),
       health: healthSql(this.schema),
+      holdBack: logHoldBackSql(this.schema),
     };
     this.channel = notificationChannel(this.schema);
     this.notifyAfterCommit =
@@ -464,26 +472,20 @@ export class PostgresEventStore implements EventStore {
    * transactions (without `pg_read_all_stats`, which `pg_monitor` includes) or none is open.
    */
   private async blockingTransaction(): Promise<BlockingTransaction | undefined> {
-    const [row] = await this.guard.call('read', () =>
-      this.executor.query<{
-        privileged: boolean;
-        pid: number | null;
-        datname: string | null;
-        application_name: string | null;
-        state: string | null;
-        age_seconds: number | string | null;
-        query_start: string | null;
-      }>(OLDEST_WRITE_TRANSACTION_SQL),
-    );
-    if (row === undefined || !row.privileged || row.pid === null) return undefined;
-    return {
-      pid: Number(row.pid),
-      database: row.datname,
-      applicationName: row.application_name,
-      state: row.state,
-      ageSeconds: Number(row.age_seconds ?? 0),
-      queryStart: row.query_start,
-    };
+    const oldest = await this.guard.call('read', () => readOldestWriteTransaction(this.executor));
+    return oldest.known ? (oldest.transaction ?? undefined) : undefined;
+  }
+
+  /**
+   * How long subscribers have been held back — committed events that `readAll` cannot return yet
+   * because an older write transaction, in any database of the server, is still open — and the
+   * oldest such transaction when this role can see it (`pg_monitor`). One statement; health
+   * indicators and the projections' stall monitor call it.
+   * @throws StoreUnavailableError when the database cannot be reached.
+   */
+  async logHoldBack(): Promise<LogHoldBack> {
+    this.assertOpen();
+    return this.guard.call('read', () => readLogHoldBack(this.executor, this.sql.holdBack));
   }
 
   /** Events matching `filter` that a reader at `after` has yet to receive (projection lag). */
@@ -563,16 +565,20 @@ export class PostgresEventStore implements EventStore {
     const [row] = await this.guard.call('read', () =>
       this.executor.query<{
         schema_version: number | null;
+        privileged: boolean;
         oldest: string | number | null;
         oldest_write: string | number | null;
       }>(this.sql.health),
     );
+    // Other roles' sessions show no transaction start without the privilege: "none" would lie.
+    const age = (seconds: string | number | null | undefined) =>
+      row?.privileged === true ? Number(seconds ?? 0) : null;
     return {
       pingMs,
       pool: this.executor.stats(),
       schemaVersion: row?.schema_version == null ? null : Number(row.schema_version),
-      oldestTransactionAgeSeconds: Number(row?.oldest ?? 0),
-      oldestWriteTransactionAgeSeconds: Number(row?.oldest_write ?? 0),
+      oldestTransactionAgeSeconds: age(row?.oldest),
+      oldestWriteTransactionAgeSeconds: age(row?.oldest_write),
       circuit: this.guard.circuit,
     };
   }

@@ -16,10 +16,10 @@ import {
   correlatedEventsSql,
   findStreamsSql,
   headSql,
-  OLDEST_WRITE_TRANSACTION_SQL,
   removeDeadLetterSql,
   streamOfEventSql,
 } from './inspection.sql';
+import { readOldestWriteTransaction } from './log-hold-back';
 
 /** Options of {@link PostgresStoreInspection}. */
 export interface PostgresStoreInspectionOptions {
@@ -29,16 +29,6 @@ export interface PostgresStoreInspectionOptions {
 
 const MAX_LIMIT = 1_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-interface OldestRow {
-  privileged: boolean;
-  pid: number | null;
-  datname: string | null;
-  application_name: string | null;
-  state: string | null;
-  age_seconds: string | number | null;
-  query_start: string | null;
-}
 
 /**
  * {@link EventStoreInspection} of a PostgreSQL (or PGlite) event store, on the store's own
@@ -125,27 +115,8 @@ export class PostgresStoreInspection implements EventStoreInspection<PostgresPro
       : { globalPosition: Number(row.global_position), recordedAt: row.recorded_at };
   }
 
-  async oldestWriteTransaction(): Promise<OldestWriteTransaction> {
-    const [row] = await this.executor.query<OldestRow>(OLDEST_WRITE_TRANSACTION_SQL);
-    if (row === undefined || !row.privileged) {
-      return {
-        known: false,
-        reason:
-          "this database role cannot see other sessions' transactions: grant it pg_monitor (or pg_read_all_stats)",
-      };
-    }
-    if (row.pid === null) return { known: true, transaction: null };
-    return {
-      known: true,
-      transaction: {
-        pid: Number(row.pid),
-        database: row.datname,
-        applicationName: row.application_name,
-        state: row.state,
-        ageSeconds: Number(row.age_seconds ?? 0),
-        queryStart: row.query_start,
-      },
-    };
+  oldestWriteTransaction(): Promise<OldestWriteTransaction> {
+    return readOldestWriteTransaction(this.executor);
   }
 
   async removeDeadLetter(

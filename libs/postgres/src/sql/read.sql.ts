@@ -146,10 +146,14 @@ SELECT count(*) AS n FROM ${quoted(schema)}.events AS e
    AND ($4::text[] IS NULL OR e.type = ANY ($4::text[]))`;
 }
 
-/** Health figures that need the database. */
+/**
+ * Health figures that need the database. `privileged`: whether this role sees other roles'
+ * sessions' transaction starts (without `pg_read_all_stats` they read NULL, so the ages say nothing).
+ */
 export function healthSql(schema: string): string {
   return `
 SELECT (SELECT max(version) FROM ${quoted(schema)}.schema_version) AS schema_version,
+       pg_has_role('pg_read_all_stats', 'USAGE') AS privileged,
        extract(epoch FROM clock_timestamp() - min(a.xact_start)) AS oldest,
        extract(epoch FROM clock_timestamp() - min(a.xact_start) FILTER (WHERE a.backend_xid IS NOT NULL)) AS oldest_write
   FROM pg_stat_activity AS a
