@@ -5,6 +5,7 @@ import type {
   ExecutorOptions,
   ProjectionLock,
 } from '@eventcore/core';
+import type { LogHoldBackOptions } from './projections/log-hold-back.monitor';
 
 /** How the module runs the `@Projection()` providers it discovers. */
 export interface ProjectionsModuleOptions {
@@ -20,6 +21,14 @@ export interface ProjectionsModuleOptions {
    * @default 1000
    */
   readonly standbyRetryMs?: number;
+  /**
+   * Watching for a stalled log (an open write transaction holding every subscriber back), with a
+   * store that can tell (PostgreSQL): a warning once per episode, the
+   * `eventcore.log.held_back.seconds` metric, and the `logHeldBack` details of the projections
+   * health indicator. `false` turns it off.
+   * @default { warnAfterSeconds: 30, checkIntervalMs: 5000 }
+   */
+  readonly heldBack?: LogHoldBackOptions | false;
 }
 
 /** Options of `EventCoreModule.forRoot` / `forRootAsync`. */

@@ -23,6 +23,7 @@ import {
   EVENTCORE_MODULE_OPTIONS,
 } from './eventcore.module-definition';
 import { EventSubscriptions } from './projections/event-subscriptions';
+import { LogHoldBackMonitor } from './projections/log-hold-back.monitor';
 import { ProjectionMetadataAccessor } from './projections/projection-metadata.accessor';
 import { ProjectionExplorer } from './projections/projection.explorer';
 import { ProjectionOrchestrator } from './projections/projection.orchestrator';
@@ -74,6 +75,7 @@ const providers: Provider[] = [
   ProjectionRegistry,
   ProjectionOrchestrator,
   EventSubscriptions,
+  LogHoldBackMonitor,
 ];
 
 /**
@@ -93,6 +95,7 @@ const providers: Provider[] = [
     EVENTCORE_PROJECTION_LOCK,
     ProjectionRegistry,
     EventSubscriptions,
+    LogHoldBackMonitor,
   ],
 })
 export class EventCoreModule extends ConfigurableEventCoreModule implements OnApplicationShutdown {

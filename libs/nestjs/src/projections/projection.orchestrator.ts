@@ -26,6 +26,7 @@ import { ProcessManagerHost } from './process-manager.host';
 import type { EventCoreModuleOptions } from '../eventcore-module.options';
 import { EVENTCORE_MODULE_OPTIONS } from '../eventcore.module-definition';
 import { InjectEventStore } from '../inject-event-store.decorator';
+import { LogHoldBackMonitor } from './log-hold-back.monitor';
 import { observeProjections } from './projection-metrics';
 import { ProjectionExplorer } from './projection.explorer';
 import { ProjectionRegistry } from './projection.registry';
@@ -52,6 +53,7 @@ export class ProjectionOrchestrator
     @Inject(EVENTCORE_MODULE_OPTIONS) private readonly options: EventCoreModuleOptions,
     @Inject(EVENTCORE_EVENT_TYPES) private readonly events: EventTypeRegistry,
     @Inject(EVENTCORE_COMMAND_EXECUTOR) private readonly executor: CommandExecutor,
+    private readonly heldBack: LogHoldBackMonitor,
   ) {}
 
   onModuleInit(): void {
@@ -71,10 +73,12 @@ export class ProjectionOrchestrator
       this.workers.push(worker);
       this.registry.register(worker, definition);
     }
-    this.stopObserving = observeProjections(this.registry);
+    this.stopObserving = observeProjections(this.registry, this.heldBack);
   }
 
   onApplicationBootstrap(): void {
+    // Even where no projection runs (autoStart off): health and metrics still tell of a stall.
+    this.heldBack.start();
     if (this.options.projections?.autoStart === false) return;
     for (const worker of this.workers) worker.start();
     if (this.workers.length > 0) {
@@ -85,7 +89,7 @@ export class ProjectionOrchestrator
   /** Each worker finishes its batch in flight and releases its lease, so another instance can take over. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopObserving?.();
-    await Promise.all(this.workers.map((worker) => worker.stop()));
+    await Promise.all([this.heldBack.stop(), ...this.workers.map((worker) => worker.stop())]);
   }
 
   /** The error's message only: event data never goes to the log. */
