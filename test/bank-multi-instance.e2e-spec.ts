@@ -4,11 +4,13 @@ import { promisify } from 'node:util';
 import type { Position } from '@eventcore/core';
 import { PgPoolSqlExecutor, PostgresEventStore } from '@eventcore/postgres';
 import {
+  ADMIN_URL,
   createTestDatabase,
   describeWithServer,
   type TestDatabase,
 } from '@eventcore/postgres/testing';
 import type { Pool } from 'pg';
+import { type PgBouncer, startPgBouncer } from './support/pgbouncer';
 
 /*
  * Three real bank processes (the built app, `node dist/apps/bank/src/main.js`) on one PostgreSQL
@@ -17,9 +19,15 @@ import type { Pool } from 'pg';
  * acknowledged transfer is in the log exactly once, another process took the projection over, and
  * the read model equals both the streams and a rebuild from zero.
  *
+ * It runs twice: with the processes connected to the server directly, and through a real PgBouncer
+ * (Debian's 1.18) in transaction pooling mode with `EVENTCORE_POOLER=transaction` — the store's
+ * `pooler: 'transaction'`: no named prepared statements, no LISTEN (projections poll), and the
+ * projection elected by a lease row, since session advisory locks do not survive transaction
+ * pooling. Takeover then waits for the dead holder's lease to expire (15 s).
+ *
  * Each process's output is kept and the last lines of every one are added to a failure's message.
- * `npm run build` runs first, every time; it deletes and rewrites dist/, so another build (or
- * `npm run bench`) in the same checkout at the same moment can make a process fail to start.
+ * `npm run build` runs first, once per run of this file; it deletes and rewrites dist/, so another
+ * build (or `npm run bench`) in the same checkout at the same moment can make a process fail to start.
  */
 
 const ROOT = resolve(__dirname, '..');
@@ -119,11 +127,16 @@ class BankProcess {
   }
 
   /** Spawns the built app with `PORT=0` and resolves once it listens and `/health` answers 200. */
-  static async start(name: string, databaseUrl: string): Promise<BankProcess> {
+  static async start(
+    name: string,
+    databaseUrl: string,
+    env: Readonly<Record<string, string>> = {},
+  ): Promise<BankProcess> {
     const child = spawn(process.execPath, [MAIN], {
       cwd: ROOT,
       env: {
         ...process.env,
+        ...env,
         PORT: '0',
         HOST: '127.0.0.1',
         DATABASE_URL: databaseUrl,
@@ -205,10 +218,32 @@ process.once('exit', () => {
   for (const bank of running) bank.child.kill('SIGKILL');
 });
 
-describeWithServer('bank on three processes sharing one PostgreSQL database', () => {
+/** How the bank processes reach the database. */
+const ROUTES = [
+  { name: 'directly', pgbouncer: false },
+  { name: "through PgBouncer in transaction mode (pooler: 'transaction')", pgbouncer: true },
+] as const;
+
+let built: Promise<unknown> | undefined;
+/** Builds once (the packages with tsc, then the apps), so the processes never run a stale dist/. */
+const build = () =>
+  (built ??= promisify(execFile)('npm', ['run', 'build'], {
+    cwd: ROOT,
+    timeout: 240_000,
+    maxBuffer: 16 * 1024 * 1024,
+  }));
+
+for (const route of ROUTES) {
+  describeWithServer(`bank on three processes sharing one PostgreSQL database, ${route.name}`, () =>
+    multiInstanceSuite(route),
+  );
+}
+
+function multiInstanceSuite(route: (typeof ROUTES)[number]): void {
   let database: TestDatabase;
   let pool: Pool;
   let banks: BankProcess[] = [];
+  let bouncer: PgBouncer | undefined;
   /** Orders two position tokens the way the store does (to apps they are opaque). */
   const comparePositions = (a: string, b: string): number =>
     new PostgresEventStore(new PgPoolSqlExecutor(pool, false)).comparePositions(
@@ -222,7 +257,9 @@ describeWithServer('bank on three processes sharing one PostgreSQL database', ()
       return await body();
     } catch (error) {
       const logs = banks.length > 0 ? banks : [...running];
-      const tails = logs.map((b) => b.tail()).join('\n');
+      const pooler =
+        bouncer === undefined ? [] : [`  [pgbouncer] ${bouncer.output().slice(-2_000)}`];
+      const tails = [...logs.map((b) => b.tail()), ...pooler].join('\n');
       if (error instanceof Error) {
         error.message += `\n\nLast output of the bank processes:\n${tails}`;
         throw error;
@@ -234,27 +271,27 @@ describeWithServer('bank on three processes sharing one PostgreSQL database', ()
   }
 
   beforeAll(async () => {
-    // Always build (the packages with tsc, then the apps), so the processes never run a stale dist/.
-    await promisify(execFile)('npm', ['run', 'build'], {
-      cwd: ROOT,
-      timeout: 240_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    await build();
     database = await createTestDatabase();
+    // The test's own checks go to the server directly.
     pool = database.pool({ max: 2 });
+    if (route.pgbouncer) bouncer = await startPgBouncer(ADMIN_URL);
+    const url = bouncer?.through(database.url) ?? database.url;
+    const env: Record<string, string> = route.pgbouncer ? { EVENTCORE_POOLER: 'transaction' } : {};
     await explained(async () => {
       // All three at once on an empty database: migrations and the read model's tables must
       // tolerate concurrent starts (they take advisory locks).
       banks = await Promise.all([
-        BankProcess.start('bank-1', database.url),
-        BankProcess.start('bank-2', database.url),
-        BankProcess.start('bank-3', database.url),
+        BankProcess.start('bank-1', url, env),
+        BankProcess.start('bank-2', url, env),
+        BankProcess.start('bank-3', url, env),
       ]);
     });
   }, 300_000);
 
   afterAll(async () => {
     await Promise.all([...running].map((bank) => bank.kill()));
+    await bouncer?.stop();
     await database?.drop();
   }, 60_000);
 
@@ -600,7 +637,7 @@ describeWithServer('bank on three processes sharing one PostgreSQL database', ()
         }
 
         console.log(
-          `bank-multi-instance: ${TRANSFERS} transfers, ${IN_FLIGHT} in flight over ${banks.length} processes; ` +
+          `bank-multi-instance (${route.name}): ${TRANSFERS} transfers, ${IN_FLIGHT} in flight over ${banks.length} processes; ` +
             `${acknowledged.length} acknowledged (${replayed.length} by an idempotent replay), ` +
             `${refused.length} refused (409: ${refusalCodes(refused)}); ${killedBank.name} (projection runner) SIGKILLed after ` +
             `${sentBeforeKill} sent with ${inFlightAtKill.size} in flight to it; ${failedSends.length} sends ` +
@@ -610,7 +647,7 @@ describeWithServer('bank on three processes sharing one PostgreSQL database', ()
       }),
     120_000,
   );
-});
+}
 
 /** Which of `banks` runs the projection; fails unless exactly one does and the rest stand by. */
 async function projectionRunner(banks: readonly BankProcess[]): Promise<BankProcess> {

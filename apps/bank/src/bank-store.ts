@@ -1,5 +1,5 @@
 import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
-import { createPostgresStorage } from '@eventcore/postgres';
+import { createPostgresStorage, type PoolerMode } from '@eventcore/postgres';
 import type { BalanceReadModel } from './read-model/balance-read-model';
 import { SqlBalanceReadModel } from './read-model/sql.balance-read-model';
 
@@ -20,12 +20,18 @@ export interface BankStore {
  * The bank's database from the environment: `DATABASE_URL` set → that PostgreSQL server (several
  * bank instances share the projections); unset → an embedded PGlite database in
  * `EVENTCORE_DATA_DIR` (default `./data/bank`), durable across restarts with nothing to install.
- * Either way the read model lives in the same database as the checkpoints.
+ * Either way the read model lives in the same database as the checkpoints. `EVENTCORE_POOLER=transaction`
+ * when `DATABASE_URL` points at a transaction-mode pooler (PgBouncer `pool_mode = transaction`).
  */
 export async function bankStoreFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<BankStore> {
   const url = env.DATABASE_URL?.trim();
   const storage = await createPostgresStorage(
-    url ? { connectionString: url } : { dataDir: env.EVENTCORE_DATA_DIR?.trim() || './data/bank' },
+    url
+      ? {
+          connectionString: url,
+          pooler: (env.EVENTCORE_POOLER?.trim() || undefined) as PoolerMode | undefined,
+        }
+      : { dataDir: env.EVENTCORE_DATA_DIR?.trim() || './data/bank' },
   );
   return {
     eventStore: storage.eventStore,

@@ -14,6 +14,7 @@ export type {
   PostgresEventStoreOptions,
   PGliteEventStoreOptions,
   CircuitBreakerOptions,
+  PoolerMode,
 } from './postgres.options';
 export type {
   SqlExecutor,

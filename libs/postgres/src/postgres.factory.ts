@@ -38,7 +38,9 @@ export async function createPostgresEventStore(
       connectionString: options.connectionString,
       max: resolved.poolSize,
       connectionTimeoutMillis: resolved.connectTimeoutMs,
-      statement_timeout: resolved.statementTimeoutMs,
+      // A startup parameter, which PgBouncer refuses: behind it the role's setting applies.
+      statement_timeout:
+        resolved.pooler === 'transaction' ? undefined : resolved.statementTimeoutMs,
       // A client-side backstop: a socket that silently died never hangs a call forever.
       query_timeout: resolved.statementTimeoutMs + resolved.connectTimeoutMs,
       keepAlive: true,
@@ -55,7 +57,7 @@ export async function createPostgresEventStore(
     // Checked above (resolvePostgresOptions); the factory's defaults apply to what is left out.
     retry: options.retry ?? {},
     circuitBreaker: options.circuitBreaker ?? {},
-    preparedStatements: options.preparedStatements ?? true,
+    preparedStatements: resolved.preparedStatements,
     notify: options.notify,
     appendBatching: options.appendBatching,
     readBatching: options.readBatching,

@@ -46,8 +46,19 @@ export interface PostgresEventStoreOptions {
   readonly circuitBreaker?: CircuitBreakerOptions | false;
   /** Run `migrate()` before returning the store. @default true */
   readonly migrate?: boolean;
-  /** Use named prepared statements for the hot queries. @default true */
+  /** Use named prepared statements for the hot queries. @default true, false with `pooler: 'transaction'` */
   readonly preparedStatements?: boolean;
+  /**
+   * What sits between the store and PostgreSQL. `'transaction'`: a transaction-mode pooler
+   * (PgBouncer `pool_mode = transaction`), which hands every transaction a different server
+   * session, so nothing may live in a session: the store prepares no named statements and sends
+   * no `statement_timeout` startup parameter (PgBouncer refuses unknown ones; set the timeout on
+   * the role instead: `ALTER ROLE app SET statement_timeout = '30s'`), and `createPostgresStorage`
+   * elects projections with a lease row and lets them poll instead of LISTEN. `'none'`: a direct
+   * connection or a session-mode pooler. See "Connection poolers" in docs/operations.md.
+   * @default 'none'
+   */
+  readonly pooler?: PoolerMode;
   /**
    * When the NOTIFY that wakes subscribers is sent: just after each append commits, coalesced, from
    * a transaction that does not wait for a flush; or inside every append (which serialises
@@ -77,6 +88,9 @@ export interface PostgresEventStoreOptions {
   readonly heldBackWaitMs?: number;
 }
 
+/** How the store reaches PostgreSQL: directly (or through a session-mode pooler), or through a transaction-mode pooler. */
+export type PoolerMode = 'none' | 'transaction';
+
 /** Options of `createPGliteEventStore`. */
 export interface PGliteEventStoreOptions {
   /** Folder of a durable database; omit for an in-memory one. Ignored when `db` is given. @default in memory */
@@ -97,6 +111,9 @@ export interface ResolvedPostgresOptions {
   readonly poolSize: number;
   readonly statementTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  readonly pooler: PoolerMode;
+  /** Whether to name the hot statements (never behind a transaction-mode pooler). */
+  readonly preparedStatements: boolean;
   readonly retry: ResolvedRetryOptions;
   readonly circuitBreaker: ResolvedCircuitBreakerOptions | false;
 }
@@ -187,7 +204,16 @@ export function resolvePostgresOptions(
   }
   const retry = resolveConnectionRetry(options.retry, 'defaults');
   const breaker = resolveCircuitBreaker(options.circuitBreaker, 'defaults');
+  const pooler = resolvePooler(options.pooler);
+  if (pooler === 'transaction' && options.preparedStatements === true) {
+    throw new InvalidOptionsError(
+      'preparedStatements',
+      "a transaction-mode pooler keeps no named prepared statements between transactions: leave preparedStatements out with pooler: 'transaction'",
+    );
+  }
   return {
+    pooler,
+    preparedStatements: pooler === 'none' && options.preparedStatements !== false,
     poolSize: integer('poolSize', options.poolSize ?? 10, 1, 1000),
     statementTimeoutMs: integer(
       'statementTimeoutMs',
@@ -199,6 +225,18 @@ export function resolvePostgresOptions(
     retry,
     circuitBreaker: breaker,
   };
+}
+
+/**
+ * The `pooler` option (see {@link PostgresEventStoreOptions.pooler}).
+ * @throws InvalidOptionsError for anything but 'none', 'transaction' or nothing.
+ */
+export function resolvePooler(value: unknown): PoolerMode {
+  if (value === undefined || value === 'none' || value === 'transaction') return value ?? 'none';
+  throw new InvalidOptionsError(
+    'pooler',
+    `use 'transaction' behind a transaction-mode pooler (PgBouncer pool_mode = transaction) or 'none', not ${JSON.stringify(value)}`,
+  );
 }
 
 function integer(field: string, value: unknown, min: number, max: number): number {

@@ -10,14 +10,19 @@ import {
   createPostgresCheckpointStore,
   type PostgresCheckpointStore,
 } from './projection/postgres.checkpoint-store';
+import { PostgresLeaseLock } from './projection/postgres.lease-lock';
 import { PostgresProjectionLock } from './projection/postgres.projection-lock';
+import { type PoolerMode, resolvePooler } from './postgres.options';
 
 /** Everything EventCoreModule needs, on one PostgreSQL (or PGlite) database. */
 export interface PostgresStorage {
   readonly eventStore: PostgresEventStore;
   /** Checkpoints in the same database: read models written through `tx` are exactly-once. */
   readonly checkpointStore: PostgresCheckpointStore;
-  /** A session advisory lock on a server; an in-process lock on PGlite (one process owns it). */
+  /**
+   * A session advisory lock on a server (a lease row behind a transaction-mode pooler); an
+   * in-process lock on PGlite (one process owns it).
+   */
   readonly projectionLock: ProjectionLock;
   /** Where the events are, for a startup log line (the password is never included). */
   readonly description: string;
@@ -30,17 +35,33 @@ export interface PostgresStorage {
 
 /** Where {@link createPostgresStorage} keeps the events. */
 export type PostgresStorageOptions =
-  { readonly connectionString: string } | { readonly dataDir: string };
+  | {
+      readonly connectionString: string;
+      /**
+       * `'transaction'` when `connectionString` points at a transaction-mode pooler (PgBouncer
+       * `pool_mode = transaction`): no named prepared statements, no `statement_timeout` startup
+       * parameter, projections elected by `PostgresLeaseLock` (a lease row; session locks do not
+       * survive transaction pooling) and woken by polling only (LISTEN needs a session). See
+       * `PostgresEventStoreOptions.pooler`.
+       * @default 'none'
+       */
+      readonly pooler?: PoolerMode;
+    }
+  | { readonly dataDir: string };
 
 /**
  * The event store, a checkpoint store and a projection lock on one database, with LISTEN/NOTIFY
  * wake-ups wired: `{ connectionString }` for a server (several app instances share the projections),
  * `{ dataDir }` for an embedded PGlite database (durable, one process). Pass the parts to
  * `EventCoreModule.forRoot({ eventStore, checkpointStore, projectionLock })`.
+ * @throws InvalidOptionsError for an unknown `pooler`.
  */
 export async function createPostgresStorage(
   options: PostgresStorageOptions,
 ): Promise<PostgresStorage> {
+  if ('connectionString' in options && resolvePooler(options.pooler) === 'transaction') {
+    return transactionPooledStorage(options.connectionString);
+  }
   if ('connectionString' in options) {
     const url = options.connectionString;
     const eventStore = await createPostgresEventStore({ connectionString: url });
@@ -87,6 +108,29 @@ export async function createPostgresStorage(
       await eventStore.close();
       await db.close();
     },
+  };
+}
+
+/**
+ * The storage behind a transaction-mode pooler: nothing that lives in a session. Projections take
+ * a lease row over the store's own pool (`PostgresLeaseLock`: takeover after a crash waits for the
+ * lease to expire, 15 s) and poll for new events; appends still NOTIFY, for listeners connected
+ * directly to the server.
+ */
+async function transactionPooledStorage(url: string): Promise<PostgresStorage> {
+  const eventStore = await createPostgresEventStore({
+    connectionString: url,
+    pooler: 'transaction',
+  });
+  const projectionLock = new PostgresLeaseLock(eventStore.sqlExecutor, {
+    schema: eventStore.schema,
+  });
+  return {
+    eventStore,
+    checkpointStore: await createPostgresCheckpointStore(eventStore),
+    projectionLock,
+    description: `PostgreSQL through a transaction-mode pooler at ${redact(url)}`,
+    close: () => projectionLock.close(),
   };
 }
 
