@@ -1,8 +1,8 @@
 import type { ScenarioResult } from './harness';
 
-const WIDTH = 720;
+const WIDTH = 860;
 const HEIGHT = 420;
-const PAD = { left: 70, right: 170, top: 40, bottom: 50 };
+const PAD = { left: 70, right: 310, top: 40, bottom: 50 };
 
 interface Series {
   readonly label: string;
@@ -12,8 +12,10 @@ interface Series {
 }
 
 /**
- * Commands/s against concurrency for single-stream and transfer commands, with the raw one-row
- * insert rate as the limit line: hand-written SVG (no dependency). Concurrency is on a log scale.
+ * Commands/s against concurrency for single-stream and transfer commands, with the raw limits as
+ * dashed lines: one-row inserts into a minimal table and into the store's own table, and the raw
+ * read-then-insert transfer (measured at fewer levels): hand-written SVG (no dependency).
+ * Concurrency is on a log scale.
  */
 export function commandsVsConcurrencySvg(
   results: readonly ScenarioResult[],
@@ -26,13 +28,33 @@ export function commandsVsConcurrencySvg(
       .filter((p): p is readonly [number, number] => p[1] !== undefined);
   const series: Series[] = [
     {
-      label: 'raw one-row insert (limit)',
-      color: '#888888',
+      label: 'raw one-row insert, minimal table',
+      color: '#aaaaaa',
       dashed: true,
       points: pick('pg.raw.insert'),
     },
-    { label: 'single-stream command', color: '#1f77b4', points: pick('pg.command.single') },
-    { label: 'transfer (2 streams)', color: '#d62728', points: pick('pg.command.transfer') },
+    {
+      label: "raw one-row insert, store's table",
+      color: '#444444',
+      dashed: true,
+      points: pick('pg.raw.schema.insert'),
+    },
+    {
+      label: 'single-stream command (cached)',
+      color: '#1f77b4',
+      points: pick('pg.command.single'),
+    },
+    {
+      label: 'transfer, 2 streams (cached)',
+      color: '#d62728',
+      points: pick('pg.command.transfer'),
+    },
+    {
+      label: "raw read-then-insert transfer, store's table",
+      color: '#d62728',
+      dashed: true,
+      points: pick('pg.raw.schema.transfer'),
+    },
   ];
   const maxY = niceCeiling(Math.max(1, ...series.flatMap((s) => s.points.map((p) => p[1]))));
   const plotW = WIDTH - PAD.left - PAD.right;

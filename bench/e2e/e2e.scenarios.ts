@@ -8,8 +8,12 @@ import { createTestDatabase, type TestDatabase } from '@eventcore/postgres/testi
 import type { MeasuredRun, Scenario } from '../harness';
 import type { LoadRequest, LoadResult } from './load';
 
-/** Accounts the load spreads over, as in issue 17's measurement. */
-const ACCOUNTS = Array.from({ length: 64 }, (_, i) => `acct-${i}`);
+/**
+ * The 64 accounts a load spreads over, as in issue 17's measurement: a set of its own per load, so
+ * that how long its streams grow depends on its own runs only (an app that took more deposits would
+ * otherwise transfer between longer streams than its limit does).
+ */
+const accountsOf = (load: string) => Array.from({ length: 64 }, (_, i) => `${load}-${i}`);
 /** Enough for every transfer of a run out of any one account. */
 const FUNDS = 1_000_000_000;
 /** Seconds of one measured load run (the warm-up run: 2). */
@@ -47,6 +51,7 @@ function group(target: Target, app: App): Scenario[] {
   ] as const;
   return loads.map(({ work, connections }, i): Scenario => {
     const name = (a: App) => `e2e.${target}.${a}.${work}.c${connections}`;
+    const accounts = accountsOf(`${work}-c${connections}`);
     return {
       name: name(app),
       unit: 'requests/s',
@@ -55,6 +60,7 @@ function group(target: Target, app: App): Scenario[] {
       ...(app === 'bank' && { rawLimit: name('raw') }),
       async setup() {
         if (i === 0) server = await start(target, app);
+        await openAccounts(server!.url, accounts);
       },
       async run(quick): Promise<MeasuredRun> {
         const result = await load({
@@ -62,7 +68,7 @@ function group(target: Target, app: App): Scenario[] {
           connections,
           seconds: quick ? 2 : RUN_SECONDS,
           work,
-          accounts: ACCOUNTS,
+          accounts,
         });
         if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
           throw new Error(`${name(app)}: ${JSON.stringify(result)}`);
@@ -80,7 +86,7 @@ function group(target: Target, app: App): Scenario[] {
   });
 }
 
-/** Starts the app on a fresh database, waits until it listens, and opens and funds the accounts. */
+/** Starts the app on a fresh database and waits until it listens. */
 async function start(target: Target, app: App): Promise<Server> {
   let database: TestDatabase | undefined;
   let folder: string | undefined;
@@ -99,6 +105,10 @@ async function start(target: Target, app: App): Promise<Server> {
       : join(__dirname, 'raw-app.js');
   delete env[app === 'bank' ? 'RAW_DATABASE_URL' : 'DATABASE_URL'];
   const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // A bench that fails half-way exits without teardowns: the server must not outlive it.
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  child.once('exit', () => process.off('exit', kill));
   const cleanUp = async () => {
     await stopProcess(child);
     await database?.drop();
@@ -107,14 +117,18 @@ async function start(target: Target, app: App): Promise<Server> {
   try {
     await listening(child);
     const url = `http://127.0.0.1:${port}`;
-    for (const id of ACCOUNTS) {
-      await post(url, '/accounts', { accountId: id, owner: `owner of ${id}` });
-      await post(url, `/accounts/${id}/deposits`, { amount: FUNDS });
-    }
     return { url, stop: cleanUp };
   } catch (error) {
     await cleanUp();
     throw error;
+  }
+}
+
+/** Opens and funds the accounts over HTTP (not measured). */
+async function openAccounts(url: string, accounts: readonly string[]): Promise<void> {
+  for (const id of accounts) {
+    await post(url, '/accounts', { accountId: id, owner: `owner of ${id}` });
+    await post(url, `/accounts/${id}/deposits`, { amount: FUNDS });
   }
 }
 
