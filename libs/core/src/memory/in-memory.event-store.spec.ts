@@ -8,7 +8,7 @@ import {
 } from '../errors';
 import { dcbAppend } from '../store/dcb-append';
 import type { Position } from '../store/event-store';
-import type { RecordedEvent } from '../events/event';
+import type { EventMetadata, RecordedEvent } from '../events/event';
 import { ExpectedVersion } from '../store/expected-version';
 import { streamId, type StreamId } from '../store/stream-id';
 import { InMemoryEventStore } from './in-memory.event-store';
@@ -181,7 +181,7 @@ describe('InMemoryEventStore specifics', () => {
     it('keeps each event’s metadata when equal-looking objects follow one another', async () => {
       const base = { correlationId: 'c', causationId: 'k', userId: null, custom: {} };
       // Each differs from the one before it in one field only.
-      const given = [
+      const given: EventMetadata[] = [
         base,
         { ...base, custom: {} }, // equal: may share the copy above
         { ...base, userId: 'u' },
@@ -192,7 +192,8 @@ describe('InMemoryEventStore specifics', () => {
         base,
         { ...base, custom: { tenant: 'acme' } },
         { ...base, custom: {} },
-        { correlationId: 'c', causationId: 'k' }, // userId and custom left out
+        // userId and custom left out, as plain JavaScript callers may
+        { correlationId: 'c', causationId: 'k' } as unknown as EventMetadata,
       ];
       const { events } = await store.append([
         {
