@@ -389,6 +389,23 @@ describeWithServer('DCB on PostgreSQL (server)', () => {
     });
   });
 
+  it('refuses a conditional append inside a REPEATABLE READ transaction, whose snapshot predates the locks', async () => {
+    const schema = freshSchema();
+    await storeOn(schema);
+    const client = await connect();
+    for (const level of ['REPEATABLE READ', 'SERIALIZABLE']) {
+      await client.query(`BEGIN ISOLATION LEVEL ${level}`);
+      const error = await failureOf(
+        appendInTransaction(client, schema, [tagged('Claimed', ['x'])], { query: byTag('x') }),
+      );
+      expect(error).toMatchObject({
+        code: '0A000',
+        message: expect.stringContaining('READ COMMITTED'),
+      });
+      await client.query('ROLLBACK');
+    }
+  });
+
   it('hands out positions in log order on every append path: stream batches, conditions, stream-less events', async () => {
     const schema = freshSchema();
     const stores = [await storeOn(schema), await storeOn(schema), await storeOn(schema)];
