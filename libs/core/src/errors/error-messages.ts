@@ -18,6 +18,19 @@ export const ErrorMessages = {
   uncoveredEvent: (command: string, type: string, tags: readonly string[]) =>
     `Command ${command} emitted "${type}" with tags [${tags.join(', ')}], which its boundary query does not match, so its append condition would not protect it. Widen the query (or the event's tags); nothing was written.`,
   invalidAppend: (reason: string) => `Invalid append: ${reason}. Nothing was written.`,
+  unsupportedTransaction: (
+    reason: 'written-before-append' | 'isolation' | 'no-transaction' | 'aborted',
+    isolation: string | undefined,
+  ) =>
+    ({
+      'written-before-append':
+        'Cannot append in this transaction: it has already written (it holds a transaction id), so its events would take positions out of log order. Append first — once per transaction, every stream and event in one call — then write your own tables in the same transaction. Nothing was written by the append; your transaction is open and unchanged.',
+      isolation: `Cannot append in a transaction at ${isolation ?? 'this isolation level'}: appends run at READ COMMITTED only, where each step sees what committed before its locks were taken (a REPEATABLE READ or SERIALIZABLE snapshot would check stale versions and conditions). Start the transaction at READ COMMITTED, the default. Nothing was written; your transaction is open and unchanged.`,
+      'no-transaction':
+        "Cannot append in the caller's transaction: the connection given has none open (a pg client without BEGIN, a TypeORM QueryRunner without startTransaction(), or an EntityManager that is not a transaction's). Begin the transaction first, or use append() for a transaction of the store's own. Nothing was written.",
+      aborted:
+        "Cannot append in the caller's transaction: it has failed (an earlier statement raised an error) and can only be rolled back. Nothing was written.",
+    })[reason],
   eventSerialization: (streamId: string, type: string, reason: string) =>
     `Event "${type}" for stream "${streamId}" cannot be stored as JSON (${reason}). Use plain JSON data (no BigInt, no cycles, no functions); nothing was written.`,
   unstorableText: (streamId: string, type: string, path: string, reason: string) =>

@@ -29,6 +29,7 @@ export const ErrorCodes = {
   appendConditionFailed: 'eventcore.append_condition_failed',
   logHeldBack: 'eventcore.log_held_back',
   uncoveredEvent: 'eventcore.uncovered_event',
+  unsupportedTransaction: 'eventcore.unsupported_transaction',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -112,6 +112,23 @@ export class LogHeldBackError extends EventCoreError {
   }
 }
 
+/**
+ * An append inside the caller's own transaction (`PostgresEventStore.appendInTransaction`) was
+ * refused before anything was written: the transaction had already written (its events would sort
+ * out of log order: append first), runs at an isolation level other than READ COMMITTED, is not
+ * open, or has failed. The caller's transaction is left as it was.
+ */
+export class UnsupportedTransactionError extends EventCoreError {
+  readonly code = ErrorCodes.unsupportedTransaction;
+  constructor(
+    readonly reason: 'written-before-append' | 'isolation' | 'no-transaction' | 'aborted',
+    /** The transaction's isolation level, for `reason: 'isolation'`. */
+    readonly isolation?: string,
+  ) {
+    super(ErrorMessages.unsupportedTransaction(reason, isolation));
+  }
+}
+
 /** An append request was malformed (duplicate streams, bad event shape). Nothing was written. */
 export class InvalidAppendError extends EventCoreError {
   readonly code = ErrorCodes.invalidAppend;
