@@ -82,7 +82,9 @@ describe('LogHoldBackMonitor', () => {
     await watch.check();
     await watch.check();
     expect(logs).toHaveLength(1);
-    expect(logs[0]).toMatch(/^Subscribers are no longer held back \(the stall lasted about \d+ s\)/);
+    expect(logs[0]).toMatch(
+      /^Subscribers are no longer held back \(the stall lasted about \d+ s\)/,
+    );
 
     // A new stall is a new episode.
     store.heldBackSeconds = 40;
