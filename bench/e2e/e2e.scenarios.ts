@@ -92,6 +92,10 @@ async function start(target: Target, app: App): Promise<Server> {
   let folder: string | undefined;
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: String(port) };
+  // Only the database chosen here: a DATABASE_URL of the caller's would turn PGlite into a server.
+  for (const name of ['DATABASE_URL', 'EVENTCORE_DATA_DIR', 'RAW_DATABASE_URL', 'RAW_DATA_DIR']) {
+    delete env[name];
+  }
   if (target === 'pg') {
     database = await createTestDatabase();
     env[app === 'bank' ? 'DATABASE_URL' : 'RAW_DATABASE_URL'] = database.url;
@@ -103,7 +107,6 @@ async function start(target: Target, app: App): Promise<Server> {
     app === 'bank'
       ? join(__dirname, '..', '..', 'apps', 'bank', 'src', 'main.js')
       : join(__dirname, 'raw-app.js');
-  delete env[app === 'bank' ? 'RAW_DATABASE_URL' : 'DATABASE_URL'];
   const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   // A bench that fails half-way exits without teardowns: the server must not outlive it.
   const kill = () => child.kill('SIGKILL');
