@@ -196,7 +196,10 @@ async function call(
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
 
-/** A command, a rejected one (rule and invalid input, each with its code), the projection, health. */
+/**
+ * A command, a rejected one (rule and invalid input, each with its code), the projection, a
+ * command with a DCB boundary query, health.
+ */
 async function exercise(url: string): Promise<void> {
   const added = await call(`${url}/counters/a`, 'POST', { amount: 40 });
   expect(added).toMatchObject({ status: 201, body: { total: 40 } });
@@ -217,6 +220,16 @@ async function exercise(url: string): Promise<void> {
   expect(invalid.body.code).toBe('request.invalid');
 
   expect(await call(`${url}/counters/a`, 'GET')).toEqual({ status: 200, body: { total: 42 } });
+
+  // A command whose boundary is a DCB query: the second claim fails its rule.
+  expect(await call(`${url}/names/ada`, 'POST')).toEqual({
+    status: 201,
+    body: { tags: ['name:ada'] },
+  });
+  const taken = await call(`${url}/names/ada`, 'POST');
+  expect(taken.status).toBe(409);
+  expect(taken.body.code).toBe('name.taken');
+
   const health = await call(`${url}/health`, 'GET');
   expect(health).toMatchObject({
     status: 200,

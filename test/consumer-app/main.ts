@@ -8,11 +8,14 @@ import 'reflect-metadata';
 import { Body, Controller, Get, Module, Param, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
-import { IsInt } from 'class-validator';
+import { IsInt, Matches } from 'class-validator';
 import {
+  Boundary,
   Command,
   type CommandContext,
   type CommandLogic,
+  item,
+  query,
   type RecordedEvent,
   Stream,
   type StreamId,
@@ -58,6 +61,36 @@ export class Add implements CommandLogic<number, CounterEvent> {
   }
 }
 
+type NameEvent = { type: 'NameClaimed'; data: { name: string } };
+
+/** Claims a name once (a DCB boundary query: no stream per name). */
+@Command()
+export class ClaimName implements CommandLogic<boolean, NameEvent> {
+  @Matches(/^[a-z]{1,20}$/) name: string;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  @Boundary()
+  boundary() {
+    return query(item({ types: ['NameClaimed'], tags: [`name:${this.name}`] }));
+  }
+
+  initialState(): boolean {
+    return false;
+  }
+
+  apply(): boolean {
+    return true;
+  }
+
+  handle(taken: boolean, ctx: CommandContext<NameEvent, ClaimName>): void {
+    ctx.require(!taken, `${this.name} is taken`, 'name.taken');
+    ctx.append({ type: 'NameClaimed', data: { name: this.name }, tags: [`name:${this.name}`] });
+  }
+}
+
 /** Totals per counter, in memory. */
 @Projection({ name: 'totals', streams: ['counter-'] })
 export class Totals extends ProjectionHost {
@@ -99,6 +132,17 @@ export class CountersController {
   }
 }
 
+@Controller('names')
+export class NamesController {
+  constructor(private readonly commands: CommandBus) {}
+
+  @Post(':name')
+  async claim(@Param('name') name: string) {
+    const result = await this.commands.execute(new ClaimName(name));
+    return { tags: result.events[0]?.tags };
+  }
+}
+
 @Controller('health')
 export class HealthController {
   constructor(
@@ -134,7 +178,7 @@ export class HealthController {
     EventCoreHealthModule,
   ],
   providers: [Totals],
-  controllers: [CountersController, HealthController],
+  controllers: [CountersController, NamesController, HealthController],
 })
 export class AppModule {}
 
