@@ -7,6 +7,12 @@ export {
   type PostgresEventStoreConstructorOptions,
   type PostgresStoreHealth,
 } from './postgres.event-store';
+export type {
+  CallerTransaction,
+  PgTransactionClient,
+  TypeOrmEntityManager,
+  TypeOrmQueryRunner,
+} from './caller-transaction';
 export { createPostgresEventStore, createPGliteEventStore, openPGlite } from './postgres.factory';
 export type { AppendBatchingOptions } from './append-batcher';
 export type { ReadBatchingOptions } from './read-batcher';

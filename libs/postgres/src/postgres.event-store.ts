@@ -23,6 +23,7 @@ import {
   LogHeldBackError,
   StoreClosedError,
   type StreamId,
+  UnsupportedTransactionError,
   type RetryOptions,
   type StreamWrite,
 } from '@eventcore/core';
@@ -33,6 +34,7 @@ import {
   validateReadOptions,
   validateWrites,
 } from '@eventcore/core/adapter';
+import { type CallerTransaction, callerQueryable } from './caller-transaction';
 import { ConnectionGuard } from './executor/connection.guard';
 import {
   type CircuitBreakerOptions,
@@ -40,7 +42,12 @@ import {
   resolveConnectionRetry,
   resolveHeldBackWait,
 } from './postgres.options';
-import { type PoolStats, SqlConnectionError, type SqlExecutor } from './executor/sql-executor';
+import {
+  type PoolStats,
+  SqlConnectionError,
+  type SqlExecutor,
+  type SqlQueryable,
+} from './executor/sql-executor';
 import {
   comparePositions,
   decodePosition,
@@ -324,28 +331,59 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * An append with a condition or with events in no stream: one call of `append_dcb_v6` (one round
-   * trip, never batched: each takes its own locks and checks its own condition).
+   * Appends inside a transaction the application holds — a `pg` client after `BEGIN`, a TypeORM
+   * `QueryRunner` after `startTransaction()`, or a TypeORM transaction's `EntityManager` — so its own
+   * rows and the events commit or roll back together. `writes` and `options` are those of
+   * {@link append}. Two statements on the caller's connection (a check, then `append_dcb_v6`),
+   * never BEGIN, COMMIT or ROLLBACK; subscribers are notified by `pg_notify` inside the
+   * transaction, so only when it commits. Not retried, not batched.
+   * @throws UnsupportedTransactionError, before writing anything, when the transaction has already
+   * written (append first), is not READ COMMITTED, is not open, or has failed.
+   */
+  async appendInTransaction(
+    transaction: CallerTransaction,
+    writes: readonly StreamWrite[],
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
+    this.assertOpen();
+    const connection = callerQueryable(transaction);
+    validateWrites(writes, options);
+    const [state] = await connection.query<{ written: boolean; isolation: string }>(
+      CALLER_TRANSACTION_SQL,
+    );
+    // A transaction id taken before the append's position lock would put its events out of log order.
+    if (state?.written !== false) throw new UnsupportedTransactionError('written-before-append');
+    if (state.isolation !== 'read committed') {
+      throw new UnsupportedTransactionError('isolation', state.isolation);
+    }
+    return this.appendDcb(writes, options?.events ?? [], options?.condition, connection);
+  }
+
+  /**
+   * An append with a condition or with events in no stream, or in the caller's transaction: one
+   * call of `append_dcb_v6` (one round trip, never batched: each takes its own locks and checks its
+   * own condition). On the caller's connection, unnamed, with the NOTIFY inside its transaction.
    */
   private async appendDcb(
     writes: readonly StreamWrite[],
     unstreamed: readonly EventToAppend[],
     condition: AppendCondition | undefined,
+    caller?: SqlQueryable,
   ): Promise<AppendResult> {
     const request = encodeAppend(writes, unstreamed);
     const probes =
       condition === undefined ? null : JSON.stringify(queryProbes(condition.failIfEventsMatch));
-    const [row] = await this.guard
-      .call('write', () =>
-        this.executor.query<DcbRow>(
-          this.sql.appendDcb,
-          [...request.params, probes, condition?.after ?? null, !this.notifyAfterCommit],
-          { name: this.names.appendDcb },
-        ),
-      )
-      .catch((error: unknown) => {
-        throw translateAppendError(error);
-      });
+    const notifyInTransaction = caller !== undefined || !this.notifyAfterCommit;
+    const params = [...request.params, probes, condition?.after ?? null, notifyInTransaction];
+    const call =
+      caller === undefined
+        ? this.guard.call('write', () =>
+            this.executor.query<DcbRow>(this.sql.appendDcb, params, { name: this.names.appendDcb }),
+          )
+        : caller.query<DcbRow>(this.sql.appendDcb, params);
+    const [row] = await call.catch((error: unknown) => {
+      throw translateAppendError(error);
+    });
     if (row === undefined || !Array.isArray(row.r_versions)) {
       throw new Error('append_dcb_v6 did not answer its row: is the schema at version 6?');
     }
@@ -372,10 +410,14 @@ export class PostgresEventStore implements EventStore {
       Number(row.r_first_position),
       row.r_tx!,
       row.r_recorded_at!,
+      !notifyInTransaction,
     );
   }
 
-  /** The result of an append that wrote its events at consecutive positions from `first`. */
+  /**
+   * The result of an append that wrote its events at consecutive positions from `first`;
+   * `announce`: send subscribers' NOTIFY now, from a transaction of our own.
+   */
   private written(
     writes: readonly StreamWrite[],
     request: AppendRequest,
@@ -383,6 +425,7 @@ export class PostgresEventStore implements EventStore {
     first: number,
     transactionId: string,
     recordedAt: string,
+    announce = this.notifyAfterCommit,
   ): AppendResult {
     const encoded = request.events;
     const events = new Array<RecordedEvent>(encoded.length);
@@ -418,7 +461,7 @@ export class PostgresEventStore implements EventStore {
       events[n] = Object.freeze(event);
     }
     const last = { transactionId, globalPosition: String(first + encoded.length - 1) };
-    if (this.notifyAfterCommit) this.announce(last);
+    if (announce) this.announce(last);
     return { events, versions: versionsAfter(writes, before), position: encodePosition(last) };
   }
 
@@ -666,6 +709,13 @@ export class PostgresEventStore implements EventStore {
     if (this.closed) throw new StoreClosedError();
   }
 }
+
+/**
+ * What `appendInTransaction` checks first: whether the caller's transaction holds a transaction
+ * id already (it wrote), and its isolation level.
+ */
+const CALLER_TRANSACTION_SQL = `SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS written,
+  current_setting('transaction_isolation') AS isolation`;
 
 /** The row of `append_dcb_v6`. */
 interface DcbRow {
