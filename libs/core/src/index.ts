@@ -35,6 +35,23 @@ export {
   type ExecuteOptions,
 } from './command/command-executor';
 export { InMemoryEventStore, type InMemoryEventStoreOptions } from './memory/in-memory.event-store';
+export {
+  type CommandSnapshot,
+  JSON_SNAPSHOT_SERIALIZER,
+  type SnapshotKey,
+  type SnapshotLoad,
+  type SnapshotScope,
+  type SnapshotStore,
+} from './snapshot/snapshot-store';
+export type {
+  CommandSnapshotOptions,
+  SnapshotOptions,
+  SnapshotProblem,
+} from './snapshot/snapshot-options';
+export {
+  InMemorySnapshotStore,
+  type InMemorySnapshotStoreOptions,
+} from './memory/in-memory.snapshot-store';
 export * from './projection';
 export * from './process';
 export { TELEMETRY_SCOPE } from './telemetry';

@@ -29,3 +29,9 @@ export {
   type ResolvedRetryOptions,
   type RetryUse,
 } from '../command/retry-options';
+export {
+  checkKeep,
+  checkSnapshot,
+  checkSnapshotKey,
+  checkSnapshotScope,
+} from '../snapshot/snapshot-store';

@@ -1,6 +1,6 @@
 import type { DomainEvent, EventMetadata, EventToAppend, RecordedEvent } from '../events/event';
 import { newEventId } from '../events/event-id';
-import type { EventTypeRegistry } from '../events/event-type-registry';
+import { EventTypeRegistry } from '../events/event-type-registry';
 import {
   AppendConditionFailedError,
   CommandTimeoutError,
@@ -51,6 +51,14 @@ import {
 } from './retry-options';
 import { alignedTo, type StateSnapshot, StateCache, stateCacheKey } from './state-cache';
 import { validateCommand } from './validate-command';
+import {
+  checkPositive,
+  checkSnapshotOptions,
+  DEFAULT_SNAPSHOT_EVERY,
+  type SnapshotOptions,
+} from '../snapshot/snapshot-options';
+import type { SnapshotKey, SnapshotStore } from '../snapshot/snapshot-store';
+import { SnapshotWriter } from '../snapshot/snapshot-writer';
 import { type CommandObservation, CommandTelemetry } from '../telemetry/command-telemetry';
 
 /** Defaults for every command run by one executor (a module's `executor` options). */
@@ -86,6 +94,14 @@ export interface ExecutorOptions {
    * processes still race, and every append still checks exact versions. @default true
    */
   readonly streamTurns?: boolean;
+  /**
+   * Persisted snapshots of command state, used when the state cache misses (a cold command):
+   * the newest valid snapshot and the events after it are read in one call, and states are saved
+   * in the background after a cold execution folded `every` events or more. Commands opt in with
+   * `@Command({ snapshot: { ... } })`, or all streams commands with `every`. See docs/snapshots.md.
+   * Off unless given.
+   */
+  readonly snapshots?: SnapshotOptions;
 }
 
 /** Per-call options of `execute`. */
@@ -113,7 +129,18 @@ interface Plan {
   readonly maxIterations: number;
   readonly validate: boolean;
   readonly stateCache: boolean;
+  /** Undefined when this command is never snapshotted. */
+  readonly snapshot: SnapshotPolicy | undefined;
 }
+
+/** A command class's resolved snapshot policy. */
+interface SnapshotPolicy {
+  readonly every: number;
+  readonly stateVersion: number;
+}
+
+/** Fingerprint of no registered event types (the executor without an `events` registry). */
+const NO_EVENT_TYPES = new EventTypeRegistry();
 
 /**
  * Runs commands with the consistency contract of EventCore: validate, read the whole boundary in
@@ -142,6 +169,8 @@ export class CommandExecutor {
   private readonly maxDiscoveryIterations: number;
   private readonly validate: boolean;
   private readonly retryDefaults: RetryOptions | undefined;
+  private readonly snapshots:
+    { store: SnapshotStore; every: number | undefined; writer: SnapshotWriter } | undefined;
 
   constructor(
     private readonly store: EventStore,
@@ -177,8 +206,26 @@ export class CommandExecutor {
     }
     this.turns = options.streamTurns === false ? undefined : new StreamTurns();
     this.retryDefaults = options.retry;
+    if (options.snapshots !== undefined) {
+      checkSnapshotOptions(options.snapshots);
+      const { store, every } = options.snapshots;
+      this.snapshots = { store, every, writer: new SnapshotWriter(store, options.snapshots) };
+    }
     // Fail at construction, not on the first command.
     resolveRetryOptions(COMMAND_RETRY, this.retryDefaults);
+  }
+
+  /**
+   * Stops taking snapshots and waits until the queued ones are written (at most
+   * `snapshots.maxPending` saves): call it before closing the stores. Commands still run.
+   */
+  async close(): Promise<void> {
+    await this.snapshots?.writer.close();
+  }
+
+  /** Waits until the snapshots queued so far are written (or reported); for tests and handovers. */
+  async flushSnapshots(): Promise<void> {
+    await this.snapshots?.writer.flush();
   }
 
   /**
@@ -273,6 +320,9 @@ export class CommandExecutor {
       deadline,
       policy,
       cacheable: plan.stateCache && idempotency === undefined && query === undefined,
+      // A snapshot load reads the boundary's streams only: a command with an idempotency key
+      // reads its record's stream with them, so it reads in full.
+      snapshot: idempotency === undefined && query === undefined ? plan.snapshot : undefined,
       turn: this.turns?.take(declared),
     };
     try {
@@ -357,9 +407,11 @@ export class CommandExecutor {
         usedCache = true;
       } else {
         const read =
-          query === undefined
-            ? await this.readBoundary(run, attempt, boundary)
-            : await this.readQueryBoundary(run, attempt, boundary, query);
+          query !== undefined
+            ? await this.readQueryBoundary(run, attempt, boundary, query)
+            : run.snapshot === undefined
+              ? await this.readBoundary(run, attempt, boundary)
+              : await this.loadBoundary(run, attempt, boundary, run.snapshot);
         if (!('boundary' in read)) return read as CommandResult<E>; // an idempotent replay
         snapshot = read;
       }
@@ -434,6 +486,61 @@ export class CommandExecutor {
       boundary,
       versions: boundary.map((id) => read.versions.get(id) ?? 0),
       position: read.position,
+    };
+  }
+
+  /**
+   * Reads a boundary from its newest valid snapshot and the events after it (one store call), and
+   * folds those events into the snapshot's state. The snapshot is of this command class over
+   * exactly this boundary (a boundary grown by discovery is another key), at versions no later
+   * than the streams', with this policy's state version and this executor's event-type
+   * fingerprint; the append then guards the versions read, as after a full read. A snapshot that
+   * cannot be decoded is reported and the boundary read in full.
+   */
+  private async loadBoundary<S, E extends DomainEvent>(
+    run: Run<S, E>,
+    attempt: number,
+    boundary: readonly StreamId[],
+    policy: SnapshotPolicy,
+  ): Promise<Snapshot> {
+    const { store, writer } = this.snapshots!;
+    const key: SnapshotKey = {
+      commandName: run.definition.name,
+      boundary: [...boundary].sort(),
+      stateVersion: policy.stateVersion,
+      fingerprint: (this.events ?? NO_EVENT_TYPES).fingerprint(),
+    };
+    const loaded = await this.withinDeadline(run, attempt, store.load(key), 'not-written');
+    this.cache?.observe(loaded.versions);
+    let initial: S;
+    if (loaded.snapshot === undefined) {
+      initial = run.command.initialState();
+    } else {
+      try {
+        const { encoding, state } = loaded.snapshot;
+        if (encoding !== store.serializer.format) {
+          throw new Error(
+            `it was written by the ${encoding} serializer, the store now has ${store.serializer.format}`,
+          );
+        }
+        const data = store.serializer.deserialize(state);
+        initial =
+          run.command.fromSnapshot === undefined ? (data as S) : run.command.fromSnapshot(data);
+      } catch (error) {
+        writer.undecodable(run.definition.name, error);
+        return {
+          ...((await this.readBoundary(run, attempt, boundary)) as StateSnapshot),
+          folded: 0,
+        };
+      }
+    }
+    return {
+      owner: run.definition,
+      state: this.fold(run.command, initial, loaded.events),
+      boundary,
+      versions: boundary.map((id) => loaded.versions.get(id) ?? 0),
+      position: loaded.position,
+      folded: loaded.events.length,
     };
   }
 
@@ -607,6 +714,7 @@ export class CommandExecutor {
     } else if (context.emitted.length === 0) {
       // Nothing to write and nothing to record: the decision was a no-op on a consistent read.
       this.remember(run, snapshot);
+      if (this.snapshotDue(run, snapshot, 0)) this.offerSnapshot(run, snapshot);
       return this.result(run, [], streamVersions, snapshot.position, attempt);
     }
     const now = this.nowMs();
@@ -634,7 +742,7 @@ export class CommandExecutor {
   private written<S, E extends DomainEvent>(
     run: Run<S, E>,
     attempt: number,
-    snapshot: StateSnapshot,
+    snapshot: Snapshot,
     streamVersions: Record<string, number>,
     versions: readonly number[],
     appended: AppendResult,
@@ -648,18 +756,54 @@ export class CommandExecutor {
           )
     ) as readonly RecordedEvent<E>[];
     this.cache?.observe(appended.versions);
-    if (run.cacheable) {
+    const offering = this.snapshotDue(run, snapshot, events.length);
+    if (run.cacheable || offering) {
       // The append was exact on every stream of the boundary, so the snapshot plus our own events
       // is the state at the new versions.
-      this.remember(run, {
+      const after: StateSnapshot = {
         owner: run.definition,
         state: this.fold(run.command, snapshot.state as S, events),
         boundary: snapshot.boundary,
         versions,
         position: appended.position,
-      });
+      };
+      this.remember(run, after);
+      if (offering) this.offerSnapshot(run, after);
     }
     return this.result(run, events, streamVersions, appended.position, attempt);
+  }
+
+  /**
+   * Whether the state after this decision is to be snapshotted: it was loaded (not taken from the
+   * cache), and loading it plus the command's own events folded at least `every` events.
+   */
+  private snapshotDue<S, E extends DomainEvent>(
+    run: Run<S, E>,
+    snapshot: Snapshot,
+    written: number,
+  ): boolean {
+    return (
+      run.snapshot !== undefined &&
+      snapshot.folded !== undefined &&
+      snapshot.folded + written >= run.snapshot.every
+    );
+  }
+
+  /** Hands a state over to the background writer; returns at once. */
+  private offerSnapshot<S, E extends DomainEvent>(run: Run<S, E>, at: StateSnapshot): void {
+    const policy = run.snapshot!;
+    const { command } = run;
+    this.snapshots!.writer.offer({
+      owner: run.definition,
+      commandName: run.definition.name,
+      stateVersion: policy.stateVersion,
+      fingerprint: (this.events ?? NO_EVENT_TYPES).fingerprint(),
+      boundary: at.boundary,
+      versions: at.versions,
+      state: at.state,
+      toSnapshot: command.toSnapshot?.bind(command) as ((state: unknown) => unknown) | undefined,
+      fromSnapshot: command.fromSnapshot?.bind(command),
+    });
   }
 
   private remember<S, E extends DomainEvent>(run: Run<S, E>, snapshot: StateSnapshot): void {
@@ -723,11 +867,52 @@ export class CommandExecutor {
         ),
         validate: options.validate ?? this.validate,
         stateCache: this.cache !== undefined && options.stateCache !== false,
+        snapshot: this.snapshotPolicy(definition),
       };
       if (plan.validate) checkPropertiesDecorated(definition);
       this.plans.set(definition, plan);
     }
     return plan;
+  }
+
+  /**
+   * A command class's snapshot policy: its own `snapshot` option over the executor's `every`.
+   * @throws InvalidCommandError when a query command or one with `stateCache: false` opts in.
+   */
+  private snapshotPolicy(definition: CommandDefinition): SnapshotPolicy | undefined {
+    const { snapshot: own, stateCache } = definition.options;
+    const every = this.snapshots?.every;
+    if (this.snapshots === undefined || own === false) return undefined;
+    if (own === undefined) {
+      // The module-wide policy covers the commands it can: never a query or a field-dependent state.
+      if (every === undefined || definition.boundaryMethod !== undefined || stateCache === false)
+        return undefined;
+      return { every, stateVersion: 1 };
+    }
+    if (typeof own !== 'object' || own === null) {
+      throw new InvalidCommandError(
+        definition.name,
+        `its snapshot option is ${JSON.stringify(own)}; use false or { every?, stateVersion? }`,
+      );
+    }
+    checkPositive(`${definition.name} snapshot.every`, own.every);
+    checkPositive(`${definition.name} snapshot.stateVersion`, own.stateVersion);
+    if (definition.boundaryMethod !== undefined) {
+      throw new InvalidCommandError(
+        definition.name,
+        'it has a @Boundary() query and a snapshot option; query commands are never snapshotted (a snapshot is keyed by stream versions, which say nothing about the events a query matches): remove the snapshot option',
+      );
+    }
+    if (stateCache === false) {
+      throw new InvalidCommandError(
+        definition.name,
+        "it says stateCache: false (its state depends on the command's fields) and asks for snapshots, which are shared by every instance with the same streams: remove one of the two",
+      );
+    }
+    return {
+      every: own.every ?? every ?? DEFAULT_SNAPSHOT_EVERY,
+      stateVersion: own.stateVersion ?? 1,
+    };
   }
 
   /** The clock's time in milliseconds, without a Date when it is the system clock. */
@@ -814,6 +999,8 @@ interface Run<S, E extends DomainEvent> {
   readonly policy: ResolvedRetryOptions;
   /** Whether states of this command are kept in, and taken from, the state cache. */
   readonly cacheable: boolean;
+  /** This command's snapshot policy, when its boundary is loaded from snapshots. */
+  readonly snapshot: SnapshotPolicy | undefined;
   /** This command's place in the executor's stream turns; it grows with discovered streams. */
   turn: Turn | undefined;
 }
@@ -821,6 +1008,8 @@ interface Run<S, E extends DomainEvent> {
 /** A read boundary, folded; for a query command with the append condition that guards it. */
 interface Snapshot extends StateSnapshot {
   readonly condition?: AppendCondition;
+  /** For a boundary loaded through snapshots: how many events were folded into its state. */
+  readonly folded?: number;
 }
 
 /**

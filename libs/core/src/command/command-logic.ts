@@ -119,4 +119,12 @@ export interface CommandLogic<S, E extends DomainEvent = DomainEvent> {
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command narrows it to its own class
   handle(state: S, ctx: CommandContext<E, any>): void;
+  /**
+   * Optional, for persisted snapshots of a state the snapshot store's serializer cannot hold as it
+   * is (a `Map`, a `Set`, a `Date`, a `BigInt` under JSON): the state as plain data. Give
+   * {@link fromSnapshot} too.
+   */
+  toSnapshot?(state: S): unknown;
+  /** Optional: the state back from what {@link toSnapshot} returned (after the serializer's round trip). */
+  fromSnapshot?(data: unknown): S;
 }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { registerDecorator } from 'class-validator';
 import type { RetryOptions } from './retry-options';
+import type { CommandSnapshotOptions } from '../snapshot/snapshot-options';
 import { streamIdProblem } from '../store/stream-id';
 
 /** Metadata key of {@link Command}. */
@@ -25,6 +26,12 @@ export interface CommandOptions {
    * not be reused across instances with the same streams. @default true (when the executor caches)
    */
   readonly stateCache?: boolean;
+  /**
+   * Persisted snapshots of this command's state (needs the executor's `snapshots` option): an
+   * object opts in (or tunes the module-wide policy), `false` opts out. Refused on a command with a
+   * `@Boundary()` query or with `stateCache: false`. @default the executor's policy
+   */
+  readonly snapshot?: CommandSnapshotOptions | false;
 }
 
 /**

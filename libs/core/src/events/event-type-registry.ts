@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { EventDecodeError, InvalidOptionsError } from '../errors';
 import type { RecordedEvent } from './event';
 import { type EventSerializer, JSON_ENCODING } from './event-serializer';
@@ -33,6 +34,7 @@ export class EventTypeRegistry {
   private readonly types = new Map<string, Registered>();
   /** Serializers by format, to decode stored events whatever their type's current serializer. */
   private readonly formats = new Map<string, EventSerializer>();
+  private digest: string | undefined;
 
   constructor(definitions: readonly EventTypeDefinition[] = []) {
     for (const definition of definitions) this.register(definition);
@@ -84,6 +86,7 @@ export class EventTypeRegistry {
       this.formats.set(format, serializer);
     }
     this.types.set(type, { version, upcasters, serializer });
+    this.digest = undefined;
     return this;
   }
 
@@ -98,6 +101,26 @@ export class EventTypeRegistry {
       data: Buffer.from(serializer.serialize(data)).toString('base64'),
       encoding: serializer.format,
     };
+  }
+
+  /**
+   * A digest of everything that decides how a stored event is decoded: each registered type with
+   * its current schema version, the source text of its upcasters and its serializer's format.
+   * Persisted command-state snapshots carry it and are ignored when it differs, since a changed
+   * upcaster could change every fold. An upcaster that reads a variable outside its own text (a
+   * closure, an import) changes the fold without changing the digest: bump the command's
+   * `stateVersion` then.
+   */
+  fingerprint(): string {
+    if (this.digest !== undefined) return this.digest;
+    const hash = createHash('sha256');
+    for (const type of [...this.types.keys()].sort()) {
+      const { version, upcasters, serializer } = this.types.get(type)!;
+      hash.update(JSON.stringify([type, version, serializer?.format ?? null]));
+      for (let n = 1; n < version; n++) hash.update(String(upcasters[n]));
+      hash.update('\u0000');
+    }
+    return (this.digest = hash.digest('base64url'));
   }
 
   /** The version new events of `type` are written with. */

@@ -24,6 +24,11 @@ export {
   type AppendObserver,
   type StateCacheDifferentialOptions,
 } from './state-cache.differential';
+export {
+  snapshotDifferentialSuite,
+  type SnapshotDifferentialOptions,
+  type SnapshotStores,
+} from './snapshot.differential';
 export { FaultyEventStore, type FaultPlan } from './faulty-event-store';
 export { ManualClock } from './manual-clock';
 export { checkUpcasters, type UpcasterSample } from './upcaster-samples';

@@ -28,12 +28,12 @@ interface GateView {
   readonly mentioned: readonly string[];
 }
 
-type GateEvent =
+export type GateEvent =
   | { type: 'Approved'; data: { gate: string; approvalsBefore: number; seen: number } }
   | { type: 'GateOpened' | 'GateClosed'; data: { seen: number } }
   | { type: 'Audited'; data: { approvals: number; openGates: string[]; seen: number } };
 
-abstract class GateCommand implements CommandLogic<GateView, GateEvent> {
+export abstract class GateCommand implements CommandLogic<GateView, GateEvent> {
   initialState(): GateView {
     return { seen: 0, approvals: 0, gates: {}, mentioned: [] };
   }
@@ -131,7 +131,7 @@ class Audit extends GateCommand {
 }
 
 /** One generated command, by stream indexes, so that it can be built for any run's stream names. */
-type CommandSpec =
+export type CommandSpec =
   | { kind: 'approve'; ledger: number; gate: number }
   | { kind: 'toggle'; gate: number; open: boolean }
   | { kind: 'audit'; ledgers: number[] };
@@ -139,7 +139,7 @@ type CommandSpec =
 const LEDGERS = 3;
 const GATES = 4;
 
-const commandSpec: fc.Arbitrary<CommandSpec> = fc.oneof(
+export const commandSpec: fc.Arbitrary<CommandSpec> = fc.oneof(
   fc.record({
     kind: fc.constant('approve' as const),
     ledger: fc.nat(LEDGERS - 1),
@@ -153,7 +153,7 @@ const commandSpec: fc.Arbitrary<CommandSpec> = fc.oneof(
 );
 
 /** Stream names of one property run; unique per run so that runs can share a store. */
-class RunStreams {
+export class RunStreams {
   constructor(private readonly prefix: string) {}
 
   ledger(i: number): string {
@@ -184,7 +184,7 @@ class RunStreams {
 }
 
 /** Seeded event ids: UUIDv7-shaped, unique per run and per executor, identical between twins. */
-function seededIds(run: number): () => string {
+export function seededIds(run: number): () => string {
   let counter = 0;
   return () => {
     const n = (run * 1_000_000 + ++counter).toString(16).padStart(12, '0');
@@ -193,11 +193,11 @@ function seededIds(run: number): () => string {
 }
 
 /** A command's outcome, without what legitimately differs between runs (positions, ids). */
-type Outcome =
+export type Outcome =
   | { ok: true; events: unknown[]; streamVersions: Record<string, number> }
   | { ok: false; code: string };
 
-function outcomeOf(result: CommandResult<GateEvent>): Outcome {
+export function outcomeOf(result: CommandResult<GateEvent>): Outcome {
   return {
     ok: true,
     events: result.events.map((e) => ({ streamId: e.streamId, type: e.type, data: e.data })),
@@ -205,13 +205,13 @@ function outcomeOf(result: CommandResult<GateEvent>): Outcome {
   };
 }
 
-function failureOf(error: unknown): Outcome {
+export function failureOf(error: unknown): Outcome {
   if (!isEventCoreError(error)) throw error;
   return { ok: false, code: error.code };
 }
 
 /** The events of a run's streams in log order, as compared between the twins. */
-async function logOf(store: EventStore, streams: RunStreams): Promise<unknown[]> {
+export async function logOf(store: EventStore, streams: RunStreams): Promise<unknown[]> {
   const { events } = await store.readStreams(streams.all());
   return events.map((e) => ({
     id: e.id,
@@ -387,7 +387,7 @@ export function stateCacheDifferentialSuite(
  * Decides `command` without a cache on the log as it stood just before `result`'s append (every
  * stream the decision guarded had exactly those events then), in a fresh in-memory store.
  */
-async function decideOnPrefix(
+export async function decideOnPrefix(
   log: readonly RecordedEvent[],
   result: CommandResult<GateEvent>,
   command: GateCommand,
