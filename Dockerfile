@@ -9,6 +9,7 @@ COPY package.json package-lock.json ./
 COPY libs/core/package.json libs/core/
 COPY libs/postgres/package.json libs/postgres/
 COPY libs/nestjs/package.json libs/nestjs/
+COPY libs/nats/package.json libs/nats/
 RUN npm ci
 
 # Builds the packages (libs/*/dist) and then the apps (dist/), which load them by name.
