@@ -38,6 +38,8 @@ export class CoursesAppModule {
       imports: [
         EventCoreModule.forRoot({
           eventStore: options.eventStore,
+          // No state cache: every command here is a query command, which the cache never serves
+          // (decision 30). The app has no projection either, so no batching window to set.
           afterShutdown: options.onShutdown,
         }),
         EventCoreHealthModule.forRoot({ path: 'health' }),

@@ -12,6 +12,8 @@ import { CancelOrder, ShipOrder } from './order.commands';
   streams: ['order-'],
   eventTypes: ['PaymentRecorded'],
   pollIntervalMs: 200,
+  // Recommended: payments that arrive within 5 ms of each other share one checkpoint commit.
+  batchWindowMs: 5,
 })
 export class FulfilmentProcessManager extends ProcessManagerHost {
   async react(event: RecordedEvent<ShopEvent>, ctx: ReactionContext): Promise<void> {

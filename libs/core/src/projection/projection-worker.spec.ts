@@ -3,6 +3,7 @@ import { ErrorCodes } from '../errors';
 import type { RecordedEvent } from '../events/event';
 import { EventTypeRegistry } from '../events/event-type-registry';
 import { InMemoryEventStore } from '../memory/in-memory.event-store';
+import type { ReadAllOptions, ReadAllPage } from '../store/event-store';
 import { ExpectedVersion } from '../store/expected-version';
 import { streamId } from '../store/stream-id';
 import { InMemoryCheckpointStore } from './checkpoint-store';
@@ -747,5 +748,201 @@ describe('ProjectionWorker with a batch handler', () => {
     } finally {
       await worker.stop();
     }
+  });
+});
+
+describe('ProjectionWorker batching window', () => {
+  /** A batching window that only ends when the test says so: the manual clock of these tests. */
+  class ManualWindows {
+    readonly opened: number[] = [];
+    private readonly ends: (() => void)[] = [];
+    readonly delay = (ms: number): Promise<void> => {
+      this.opened.push(ms);
+      return new Promise((resolve) => this.ends.push(resolve));
+    };
+    /** Ends every open window. */
+    elapse(): void {
+      for (const end of this.ends.splice(0)) end();
+    }
+  }
+
+  /** Counts the checkpoint transactions the worker commits. */
+  class CountingCheckpoints extends InMemoryCheckpointStore {
+    commits = 0;
+    override commit<T>(...args: Parameters<InMemoryCheckpointStore['commit']>): Promise<T> {
+      this.commits++;
+      return super.commit(...(args as Parameters<InMemoryCheckpointStore['commit']>)) as Promise<T>;
+    }
+  }
+
+  let store: InMemoryEventStore;
+  let checkpoints: CountingCheckpoints;
+  let windows: ManualWindows;
+  let batches: number[][];
+  let worker: ProjectionWorker;
+
+  const start = (definition: Partial<ProjectionDefinition> = {}) => {
+    worker = new ProjectionWorker(
+      { name: 'p', batchSize: 10, pollIntervalMs: 60_000, batchWindowMs: 5, ...definition },
+      {
+        handle: () => {
+          throw new Error('handleBatch is the one called');
+        },
+        handleBatch: (events) => {
+          batches.push(events.map((e) => Number(e.globalPosition)));
+        },
+      },
+      {
+        store,
+        checkpoints,
+        lock: new InMemoryProjectionLock(),
+        delay: windows.delay,
+        stopTimeoutMs: 60_000,
+      },
+    );
+    worker.start();
+  };
+
+  const appendOne = () =>
+    store.append([
+      { streamId: streamId('a-1'), expected: ExpectedVersion.any, events: [testEvent('X')] },
+    ]);
+
+  beforeEach(() => {
+    store = new InMemoryEventStore();
+    checkpoints = new CountingCheckpoints();
+    windows = new ManualWindows();
+    batches = [];
+  });
+
+  afterEach(async () => {
+    windows.elapse();
+    await worker.stop();
+  });
+
+  it('handles the appends made within the window in one batch and one checkpoint commit', async () => {
+    start();
+    await until(() => worker.status().state === 'live', 'live');
+    const commitsWhenLive = checkpoints.commits;
+    await appendOne();
+    await until(() => windows.opened.length === 1, 'the window to open');
+    for (let i = 0; i < 5; i++) await appendOne();
+    expect(batches).toEqual([]);
+    windows.elapse();
+    await until(() => batches.length === 1, 'the batch');
+    expect(batches).toEqual([[1, 2, 3, 4, 5, 6]]);
+    expect(windows.opened).toEqual([5]);
+    expect(checkpoints.commits - commitsWhenLive).toBe(1);
+    expect(await checkpoints.load('p')).toBe('6');
+  });
+
+  it('never waits during catch-up or with a full batch', async () => {
+    await store.append([
+      {
+        streamId: streamId('a-1'),
+        expected: ExpectedVersion.any,
+        events: Array.from({ length: 25 }, () => testEvent('X')),
+      },
+    ]);
+    start();
+    await until(() => worker.status().state === 'live', 'caught up without a window');
+    expect(windows.opened).toEqual([]);
+    await store.append([
+      {
+        streamId: streamId('a-1'),
+        expected: ExpectedVersion.any,
+        events: Array.from({ length: 20 }, () => testEvent('X')),
+      },
+    ]);
+    // Two full batches, the second at the end of the log, go at once.
+    await until(() => batches.length === 5, 'the two full batches');
+    expect(batches.slice(3).map((b) => b.length)).toEqual([10, 10]);
+    expect(windows.opened).toEqual([]);
+    await appendOne();
+    await until(() => windows.opened.length === 1, 'the window for a lone event');
+    windows.elapse();
+    await until(() => batches.length === 6, 'the lone event');
+    expect(batches[5]).toEqual([46]);
+  });
+
+  it('does not wait on a short page that is not the end of the log', async () => {
+    // As a filtered read on PostgreSQL does when its scan budget runs out before the page fills.
+    class ScanBudgetStore extends InMemoryEventStore {
+      override async readAll(options: ReadAllOptions): Promise<ReadAllPage> {
+        return super.readAll({ ...options, limit: Math.min(options.limit, 2) });
+      }
+    }
+    store = new ScanBudgetStore();
+    start();
+    await until(() => worker.status().state === 'live', 'live');
+    await store.append([
+      {
+        streamId: streamId('a-1'),
+        expected: ExpectedVersion.any,
+        events: Array.from({ length: 5 }, () => testEvent('X')),
+      },
+    ]);
+    await until(() => windows.opened.length === 1, 'the window for the last page');
+    // The window holds the last page until elapse(): the pages before it went without waiting.
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    windows.elapse();
+    await until(() => batches.length === 3, 'the last page');
+    expect(batches).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
+  it('is cut short by stop, leaving the events for the next run', async () => {
+    start();
+    await until(() => worker.status().state === 'live', 'live');
+    await appendOne();
+    await until(() => windows.opened.length === 1, 'the window to open');
+    await worker.stop(); // would wait for the 60 s stop timeout if the window held it
+    expect(batches).toEqual([]);
+    expect(await checkpoints.load('p')).toBe('0'); // the empty log's, from before the append
+  });
+
+  it('is cut short by pause; the events are handled on resume', async () => {
+    start();
+    await until(() => worker.status().state === 'live', 'live');
+    await appendOne();
+    await until(() => windows.opened.length === 1, 'the window to open');
+    await expect(worker.pause()).resolves.toMatchObject({ state: 'paused' });
+    expect(batches).toEqual([]);
+    await worker.resume();
+    await until(() => batches.length === 1, 'the batch after resume');
+    expect(batches).toEqual([[1]]);
+  });
+
+  it('handles each wake-up at once with a window of 0', async () => {
+    start({ batchWindowMs: 0 });
+    await until(() => worker.status().state === 'live', 'live');
+    await appendOne();
+    await until(() => batches.length === 1, 'the batch');
+    expect(windows.opened).toEqual([]);
+  });
+
+  it('refuses a window that is not 0 to 1000 ms', () => {
+    for (const batchWindowMs of [-1, 1_001, Number.NaN, Number.POSITIVE_INFINITY, '5']) {
+      expect(
+        () =>
+          new ProjectionWorker(
+            { name: 'p', batchWindowMs: batchWindowMs as number },
+            { handle: () => undefined },
+            { store, checkpoints, lock: new InMemoryProjectionLock() },
+          ),
+      ).toThrow(
+        expect.objectContaining({
+          code: ErrorCodes.invalidProjection,
+          message: expect.stringContaining('batchWindowMs must be a number of milliseconds'),
+        }),
+      );
+    }
+    worker = new ProjectionWorker(
+      { name: 'p', batchWindowMs: 0 },
+      { handle: () => undefined },
+      { store, checkpoints, lock: new InMemoryProjectionLock() },
+    );
   });
 });

@@ -54,6 +54,8 @@ export interface ProjectionWorkerDeps<Tx> {
   readonly stopTimeoutMs?: number;
   /** Called with every handler failure, for logging. */
   readonly onError?: (projection: string, error: unknown) => void;
+  /** Waits out the batching window; tests pass one they end themselves. @default setTimeout */
+  readonly delay?: (ms: number) => Promise<void>;
 }
 
 interface Waiter {
@@ -85,6 +87,7 @@ class Pausing extends Error {}
 export class ProjectionWorker<Tx = unknown> {
   readonly name: string;
   private readonly batchSize: number;
+  private readonly batchWindowMs: number;
   private readonly pollIntervalMs: number;
   private readonly retry: ResolvedRetryOptions;
   private readonly onFailure: NonNullable<ProjectionErrorPolicy['onFailure']>;
@@ -96,8 +99,8 @@ export class ProjectionWorker<Tx = unknown> {
   private wakeUp: (() => void) | undefined;
   /** A wake-up that came while not sleeping: the next sleep returns at once, so no append is missed. */
   private wokenEarly = false;
-  /** Ends a retry's backoff early; only stop, pause and lease loss do that, never an append. */
-  private cutBackoff: (() => void) | undefined;
+  /** Ends a retry's backoff or a batching window early: stop, pause and lease loss, never an append. */
+  private cutWait: (() => void) | undefined;
   private pauseRequested = false;
   private faulted = false;
   private rebuildWaiters: {
@@ -126,6 +129,7 @@ export class ProjectionWorker<Tx = unknown> {
   ) {
     this.name = checkDefinition(definition);
     this.batchSize = definition.batchSize ?? 100;
+    this.batchWindowMs = definition.batchWindowMs ?? 5;
     this.pollIntervalMs = definition.pollIntervalMs ?? 500;
     this.retry = resolveRetryOptions(PROJECTION_RETRY, definition.errorPolicy?.retry);
     this.onFailure = definition.errorPolicy?.onFailure ?? 'fault';
@@ -358,11 +362,17 @@ export class ProjectionWorker<Tx = unknown> {
     }
     if (!this.setUp && !(await this.setUpReadModel())) return this.endTurn();
 
-    const page = await this.deps.store.readAll({
+    let page = await this.deps.store.readAll({
       after: this.position,
       limit: this.batchSize,
       filter: this.definition.filter,
     });
+    if (this.shouldGather(page)) {
+      await this.gather();
+      // Stopping or pausing: these events are handled by the next run, or on resume.
+      if (!this.running || this.pauseRequested) return this.endTurn();
+      page = await this.topUp(page);
+    }
     const oldest = page.events[0];
     // Age of the oldest event not yet handled, taken before handling it.
     if (oldest !== undefined) this.lagSeconds = ageInSeconds(oldest);
@@ -391,6 +401,30 @@ export class ProjectionWorker<Tx = unknown> {
     }
     this.endTurn();
     if (page.isEnd) await this.sleep(this.pollIntervalMs);
+  }
+
+  /**
+   * Whether to wait for more events before handling `page`: only while following the log live, so
+   * neither a catch-up, a rebuild nor a full batch is ever delayed.
+   */
+  private shouldGather(page: ReadAllPage): boolean {
+    return (
+      this.batchWindowMs > 0 &&
+      this.state === 'live' &&
+      page.isEnd &&
+      page.events.length > 0 &&
+      page.events.length < this.batchSize
+    );
+  }
+
+  /** `page` followed by what was appended since, up to `batchSize` events in all. */
+  private async topUp(page: ReadAllPage): Promise<ReadAllPage> {
+    const more = await this.deps.store.readAll({
+      after: page.next,
+      limit: this.batchSize - page.events.length,
+      filter: this.definition.filter,
+    });
+    return { events: [...page.events, ...more.events], next: more.next, isEnd: more.isEnd };
   }
 
   private endTurn(): void {
@@ -623,19 +657,36 @@ export class ProjectionWorker<Tx = unknown> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        if (this.cutBackoff === done) this.cutBackoff = undefined;
+        if (this.cutWait === done) this.cutWait = undefined;
         resolve();
       };
       const timer = setTimeout(done, ms);
       timer.unref?.();
-      this.cutBackoff = done;
+      this.cutWait = done;
     });
   }
 
-  /** Wakes the loop and cuts a retry's backoff short: for stop, pause and lease loss. */
+  /**
+   * The batching window. Appends do not end it either — gathering them is its point; the wake-ups
+   * they leave make the turn after the batch read the log again, so none is missed.
+   */
+  private gather(): Promise<void> {
+    const delay = this.deps.delay;
+    if (delay === undefined) return this.backoff(this.batchWindowMs);
+    return new Promise((resolve) => {
+      const done = () => {
+        if (this.cutWait === done) this.cutWait = undefined;
+        resolve();
+      };
+      this.cutWait = done;
+      void delay(this.batchWindowMs).then(done, done);
+    });
+  }
+
+  /** Wakes the loop and cuts a retry's backoff or a batching window short: for stop, pause and lease loss. */
   private interrupt(): void {
-    const cut = this.cutBackoff;
-    this.cutBackoff = undefined;
+    const cut = this.cutWait;
+    this.cutWait = undefined;
     cut?.();
     this.wake();
   }
@@ -665,6 +716,16 @@ function checkDefinition(definition: ProjectionDefinition): string {
     throw new InvalidProjectionError(
       name,
       `batchSize must be an integer from 1 to 10000, not ${batch}`,
+    );
+  }
+  const window = definition.batchWindowMs;
+  if (
+    window !== undefined &&
+    (typeof window !== 'number' || !Number.isFinite(window) || window < 0 || window > 1_000)
+  ) {
+    throw new InvalidProjectionError(
+      name,
+      `batchWindowMs must be a number of milliseconds from 0 to 1000, not ${String(window)}`,
     );
   }
   const policy = definition.errorPolicy;

@@ -22,6 +22,13 @@ export interface ProjectionDefinition {
   readonly filter?: ReadAllFilter;
   /** Most events per batch (one transaction each). @default 100 */
   readonly batchSize?: number;
+  /**
+   * While live, how long a batch short of `batchSize` waits for more events before it is handled,
+   * so that one transaction serves the commands of a burst instead of one each. Catch-up, rebuilds
+   * and full batches never wait; `stop()` and `pause()` cut the wait short. 0 handles each wake-up
+   * at once. From 0 to 1000. @default 5
+   */
+  readonly batchWindowMs?: number;
   readonly errorPolicy?: ProjectionErrorPolicy;
   /** Poll interval while live; wake-ups from the store make it mostly idle. @default 500 */
   readonly pollIntervalMs?: number;

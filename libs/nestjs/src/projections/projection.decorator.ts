@@ -12,6 +12,11 @@ export interface ProjectionOptions {
   readonly eventTypes?: readonly string[];
   /** Most events per batch (one checkpoint commit each). @default 100 */
   readonly batchSize?: number;
+  /**
+   * While live, how long a batch short of `batchSize` waits for more events, so one commit serves
+   * a burst of commands (catch-up and full batches never wait). 0 to 1000. @default 5
+   */
+  readonly batchWindowMs?: number;
   /** Retries, backoff, then `'fault'` or `'dead-letter'`. @default 3 retries from 100 ms, then 'fault' */
   readonly errorPolicy?: ProjectionErrorPolicy;
   /** Poll interval while live; store wake-ups make it mostly idle. @default 500 */

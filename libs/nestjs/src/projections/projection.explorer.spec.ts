@@ -18,6 +18,11 @@ class NotAHost {
   handle(): void {}
 }
 
+@Projection({ name: 'long-window', batchWindowMs: 5_000 })
+class LongWindowProjection extends ProjectionHost {
+  handle(): void {}
+}
+
 @Projection({ name: 'per-request' })
 class PerRequestProjection extends ProjectionHost {
   handle(): void {}
@@ -60,6 +65,17 @@ describe('projection discovery', () => {
     await expect(starting).rejects.toMatchObject({
       code: ErrorCodes.invalidProjection,
       message: expect.stringContaining('NotAHost'),
+    });
+  });
+
+  it('hands the batching window to the worker, which refuses one out of range at startup', async () => {
+    const starting = createTestApp({
+      store: new InMemoryEventStore(),
+      providers: [LongWindowProjection],
+    });
+    await expect(starting).rejects.toMatchObject({
+      code: ErrorCodes.invalidProjection,
+      message: expect.stringContaining('batchWindowMs must be a number of milliseconds'),
     });
   });
 

@@ -86,6 +86,7 @@ function toDiscovered(
       name: options.name,
       filter: { streamPrefixes: options.streams, eventTypes: options.eventTypes },
       batchSize: options.batchSize,
+      batchWindowMs: options.batchWindowMs,
       errorPolicy: options.errorPolicy,
       pollIntervalMs: options.pollIntervalMs,
     },
