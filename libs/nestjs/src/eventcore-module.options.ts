@@ -6,6 +6,7 @@ import type {
   ProjectionLock,
 } from '@eventcore/core';
 import type { LogHoldBackOptions } from './projections/log-hold-back.monitor';
+import type { TenancyOptions } from './tenancy/tenancy.options';
 
 /** How the module runs the `@Projection()` providers it discovers. */
 export interface ProjectionsModuleOptions {
@@ -77,4 +78,11 @@ export interface EventCoreModuleOptions {
   readonly projectionLock?: ProjectionLock;
   /** How discovered projections run. */
   readonly projections?: ProjectionsModuleOptions;
+  /**
+   * Multi-tenancy: each HTTP request acts for the tenant its resolver finds, on that tenant's store
+   * only (commands, reads, projections, health). Leave out `eventStore`, `checkpointStore` and
+   * `projectionLock` then. See docs/multi-tenancy.md.
+   * @default none: one store for the whole application
+   */
+  readonly tenancy?: TenancyOptions;
 }

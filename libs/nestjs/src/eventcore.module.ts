@@ -1,6 +1,7 @@
 import { Inject, Logger, Module, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import {
+  type CheckpointStore,
   CommandExecutor,
   type EventStore,
   EventTypeRegistry,
@@ -8,6 +9,7 @@ import {
   InMemoryEventStore,
   InMemoryProjectionLock,
   InvalidOptionsError,
+  type ProjectionLock,
 } from '@eventcore/core';
 import { CommandBus } from './command-bus';
 import {
@@ -28,13 +30,24 @@ import { ProjectionMetadataAccessor } from './projections/projection-metadata.ac
 import { ProjectionExplorer } from './projections/projection.explorer';
 import { ProjectionOrchestrator } from './projections/projection.orchestrator';
 import { ProjectionRegistry } from './projections/projection.registry';
+import { checkTenancyOptions } from './tenancy/tenancy.options';
+import { TenantContext } from './tenancy/tenant-context';
+import { EVENTCORE_TENANT_CONTEXT, TenantDirectory } from './tenancy/tenant-directory';
+import { TenantInterceptor } from './tenancy/tenant.interceptor';
+import { TenantProjectionRegistry } from './tenancy/tenant-projection.registry';
+import { TenantRoutingCommandExecutor } from './tenancy/tenant-routing.command-executor';
+import { TenantRoutingEventStore } from './tenancy/tenant-routing.event-store';
 
 const providers: Provider[] = [
+  { provide: EVENTCORE_TENANT_CONTEXT, useFactory: () => new TenantContext() },
   {
     provide: EVENTCORE_EVENT_STORE,
-    inject: [EVENTCORE_MODULE_OPTIONS],
-    useFactory: (options: EventCoreModuleOptions): EventStore =>
-      options.eventStore ?? new InMemoryEventStore(),
+    inject: [EVENTCORE_MODULE_OPTIONS, EVENTCORE_TENANT_CONTEXT],
+    useFactory: (options: EventCoreModuleOptions, context: TenantContext): EventStore => {
+      if (options.tenancy === undefined) return options.eventStore ?? new InMemoryEventStore();
+      checkTenancyOptions(options);
+      return new TenantRoutingEventStore(context);
+    },
   },
   {
     provide: EVENTCORE_EVENT_TYPES,
@@ -52,10 +65,27 @@ const providers: Provider[] = [
   },
   {
     provide: EVENTCORE_COMMAND_EXECUTOR,
-    inject: [EVENTCORE_EVENT_STORE, EVENTCORE_MODULE_OPTIONS, EVENTCORE_EVENT_TYPES],
-    // The executor validates its options here, so a bad configuration fails at startup.
-    useFactory: (store: EventStore, options: EventCoreModuleOptions, events: EventTypeRegistry) =>
-      new CommandExecutor(store, { ...options.executor, events }),
+    inject: [
+      EVENTCORE_EVENT_STORE,
+      EVENTCORE_MODULE_OPTIONS,
+      EVENTCORE_EVENT_TYPES,
+      EVENTCORE_TENANT_CONTEXT,
+      TenantDirectory,
+    ],
+    // The executor validates its options here, so a bad configuration fails at startup (under
+    // tenancy too: each tenant's executor takes the same options).
+    useFactory: (
+      store: EventStore,
+      options: EventCoreModuleOptions,
+      events: EventTypeRegistry,
+      context: TenantContext,
+      directory: TenantDirectory,
+    ) => {
+      const executor = new CommandExecutor(store, { ...options.executor, events });
+      return options.tenancy === undefined
+        ? executor
+        : new TenantRoutingCommandExecutor(context, directory);
+    },
   },
   CommandBus,
   {
@@ -72,10 +102,69 @@ const providers: Provider[] = [
   },
   ProjectionMetadataAccessor,
   ProjectionExplorer,
-  ProjectionRegistry,
-  ProjectionOrchestrator,
+  {
+    provide: ProjectionRegistry,
+    inject: [
+      EVENTCORE_EVENT_STORE,
+      EVENTCORE_CHECKPOINT_STORE,
+      EVENTCORE_MODULE_OPTIONS,
+      EVENTCORE_TENANT_CONTEXT,
+      TenantDirectory,
+    ],
+    useFactory: (
+      store: EventStore,
+      checkpoints: CheckpointStore,
+      options: EventCoreModuleOptions,
+      context: TenantContext,
+      directory: TenantDirectory,
+    ) =>
+      options.tenancy === undefined
+        ? new ProjectionRegistry(store, checkpoints)
+        : new TenantProjectionRegistry(context, directory),
+  },
+  {
+    provide: ProjectionOrchestrator,
+    inject: [
+      ProjectionExplorer,
+      ProjectionRegistry,
+      EVENTCORE_EVENT_STORE,
+      EVENTCORE_CHECKPOINT_STORE,
+      EVENTCORE_PROJECTION_LOCK,
+      EVENTCORE_MODULE_OPTIONS,
+      EVENTCORE_EVENT_TYPES,
+      EVENTCORE_COMMAND_EXECUTOR,
+      LogHoldBackMonitor,
+    ],
+    // Under tenancy the TenantDirectory runs the projections, one worker per (tenant, projection).
+    useFactory: (
+      explorer: ProjectionExplorer,
+      registry: ProjectionRegistry,
+      store: EventStore,
+      checkpoints: CheckpointStore,
+      lock: ProjectionLock,
+      options: EventCoreModuleOptions,
+      events: EventTypeRegistry,
+      executor: CommandExecutor,
+      heldBack: LogHoldBackMonitor,
+    ) =>
+      options.tenancy === undefined
+        ? new ProjectionOrchestrator(
+            explorer,
+            registry,
+            store,
+            checkpoints,
+            lock,
+            options,
+            events,
+            executor,
+            heldBack,
+          )
+        : {},
+  },
   EventSubscriptions,
   LogHoldBackMonitor,
+  TenantDirectory,
+  { provide: APP_INTERCEPTOR, useClass: TenantInterceptor },
 ];
 
 /**
@@ -96,6 +185,8 @@ const providers: Provider[] = [
     ProjectionRegistry,
     EventSubscriptions,
     LogHoldBackMonitor,
+    TenantDirectory,
+    EVENTCORE_TENANT_CONTEXT,
   ],
 })
 export class EventCoreModule extends ConfigurableEventCoreModule implements OnApplicationShutdown {
@@ -114,7 +205,8 @@ export class EventCoreModule extends ConfigurableEventCoreModule implements OnAp
    * still reads or appends.
    */
   async onApplicationShutdown(): Promise<void> {
-    if (this.options.closeStoreOnShutdown !== false) {
+    // Under tenancy the TenantDirectory closes the tenants' stores.
+    if (this.options.closeStoreOnShutdown !== false && this.options.tenancy === undefined) {
       await this.attempt('Closing the event store', () => this.store.close());
     }
     const afterShutdown = this.options.afterShutdown;

@@ -12,3 +12,4 @@ export * from './projections';
 export * from './http';
 export * from './dcb';
 export * from './console';
+export * from './tenancy';

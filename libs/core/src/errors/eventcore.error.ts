@@ -30,6 +30,11 @@ export const ErrorCodes = {
   logHeldBack: 'eventcore.log_held_back',
   uncoveredEvent: 'eventcore.uncovered_event',
   unsupportedTransaction: 'eventcore.unsupported_transaction',
+  invalidTenantId: 'eventcore.invalid_tenant_id',
+  tenantUnresolved: 'eventcore.tenant_unresolved',
+  tenantNotFound: 'eventcore.tenant_not_found',
+  tenantRequired: 'eventcore.tenant_required',
+  tenantBusy: 'eventcore.tenant_busy',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

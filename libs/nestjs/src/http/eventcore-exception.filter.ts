@@ -43,6 +43,12 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
   // Text no store can hold reached an event: it came from input, so it is the caller's mistake.
   [ErrorCodes.unstorableText]: HttpStatus.BAD_REQUEST,
   [ErrorCodes.projectionNotFound]: HttpStatus.NOT_FOUND,
+  // Tenancy (see docs/multi-tenancy.md): who the caller is decides the tenant, so a missing or
+  // invalid credential is a 401; a command with no tenant in context is a server bug (500).
+  [ErrorCodes.invalidTenantId]: HttpStatus.BAD_REQUEST,
+  [ErrorCodes.tenantUnresolved]: HttpStatus.UNAUTHORIZED,
+  [ErrorCodes.tenantNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCodes.tenantBusy]: HttpStatus.CONFLICT,
   // Pause, resume or rebuild sent to an instance that does not run the projection.
   'eventcore.projection_not_active': HttpStatus.CONFLICT,
   [ErrorCodes.projectionWaitTimeout]: HttpStatus.SERVICE_UNAVAILABLE,

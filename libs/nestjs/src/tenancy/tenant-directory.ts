@@ -1,0 +1,326 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import {
+  atLeastOnce,
+  CheckpointMovedError,
+  CommandExecutor,
+  type CommandLogic,
+  type CommandResult,
+  type DomainEvent,
+  type EventTypeRegistry,
+  type ExecuteOptions,
+  InMemoryCheckpointStore,
+  InMemoryProjectionLock,
+  InvalidOptionsError,
+  processManagerHandler,
+  type ProjectionDefinition,
+  ProjectionWorker,
+} from '@eventcore/core';
+import { EVENTCORE_EVENT_TYPES } from '../eventcore.constants';
+import type { EventCoreModuleOptions } from '../eventcore-module.options';
+import { EVENTCORE_MODULE_OPTIONS } from '../eventcore.module-definition';
+import { ProcessManagerHost } from '../projections/process-manager.host';
+import { ProjectionExplorer } from '../projections/projection.explorer';
+import type { ProjectionHost } from '../projections/projection.host';
+import { ProjectionRegistry } from '../projections/projection.registry';
+import { TenantBusyError, TenantNotFoundError } from './tenancy.errors';
+import { TenantContext, type TenantScope } from './tenant-context';
+import { checkTenantId } from './tenant-id';
+import type { TenantParts, TenantStores, TenantSummary } from './tenant-stores';
+
+/** Injection token of the module's {@link TenantContext}. */
+export const EVENTCORE_TENANT_CONTEXT = 'EVENTCORE:TENANT_CONTEXT';
+
+/** Options of {@link TenantDirectory.remove}. */
+export interface RemoveTenantOptions {
+  /** The tenant id again, as a confirmation: removal deletes every event of the tenant. */
+  readonly confirm: string;
+}
+
+/** A tenant opened in this process: its store, executor, projections and work in flight. */
+interface OpenTenant {
+  readonly scope: TenantScope;
+  readonly parts: TenantParts;
+  readonly executor: CommandExecutor;
+  readonly registry: ProjectionRegistry;
+  readonly workers: readonly ProjectionWorker[];
+  inFlight: number;
+  removing: boolean;
+}
+
+/** Projection states in which a worker still reads or writes the tenant's data. */
+const RUNNING = new Set(['starting', 'catching-up', 'live', 'rebuilding', 'standby']);
+
+/**
+ * The tenants, under `EventCoreModule.forRoot({ tenancy })`: creates, lists and removes them, and
+ * opens each one once per process — its event store (on the shared pool), a command executor of
+ * its own (so no cache is ever shared between tenants), and one worker per discovered projection
+ * with its checkpoints in the tenant's storage. Commands and reads use the tenant in context
+ * ({@link TenantContext}); {@link runAs} puts one there outside HTTP requests.
+ */
+@Injectable()
+export class TenantDirectory
+  implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  private readonly logger = new Logger('EventCore');
+  private readonly open = new Map<string, Promise<OpenTenant>>();
+  /** Tenants whose opening has finished, for synchronous lookups. */
+  private readonly opened = new Map<string, OpenTenant>();
+  private projections: readonly { definition: ProjectionDefinition; host: ProjectionHost }[] = [];
+  private stopping = false;
+
+  constructor(
+    @Inject(EVENTCORE_MODULE_OPTIONS) private readonly options: EventCoreModuleOptions,
+    @Inject(EVENTCORE_EVENT_TYPES) private readonly events: EventTypeRegistry,
+    @Inject(EVENTCORE_TENANT_CONTEXT) private readonly context: TenantContext,
+    private readonly explorer: ProjectionExplorer,
+  ) {}
+
+  /** Whether the module runs with tenancy (`forRoot({ tenancy })`). */
+  get enabled(): boolean {
+    return this.options.tenancy !== undefined;
+  }
+
+  onModuleInit(): void {
+    if (this.enabled) this.projections = this.explorer.explore();
+  }
+
+  /**
+   * Creates a tenant: its storage (a schema, migrated) and its directory record. Creating one that
+   * exists brings its storage up to date and returns `false`.
+   * @throws InvalidTenantIdError for an id that fails `checkTenantId`
+   */
+  create(tenantId: string): Promise<boolean> {
+    return this.stores().create(checkTenantId(tenantId));
+  }
+
+  /** Every tenant, by id. */
+  list(): Promise<readonly TenantSummary[]> {
+    return this.stores().list();
+  }
+
+  /**
+   * Deletes a tenant and every event, checkpoint and read model in its storage. Guarded: `confirm`
+   * must repeat the id, and it is refused while this process runs a command for the tenant or any
+   * of the tenant's projections is running here (stop them first with {@link stopProjections}).
+   * Once it starts, new commands for the tenant are refused.
+   * @throws InvalidOptionsError when `confirm` is not the tenant id
+   * @throws TenantBusyError naming what is still running; nothing is removed then
+   * @throws TenantNotFoundError for an unknown tenant
+   */
+  async remove(tenantId: string, options: RemoveTenantOptions): Promise<void> {
+    checkTenantId(tenantId);
+    if (options?.confirm !== tenantId) {
+      throw new InvalidOptionsError(
+        'confirm',
+        `removing a tenant deletes all its events: pass { confirm: ${JSON.stringify(tenantId)} }`,
+      );
+    }
+    const opening = this.open.get(tenantId);
+    const tenant = opening === undefined ? undefined : await opening;
+    if (tenant !== undefined) {
+      // Checked and marked in one turn: no command can start in between.
+      if (tenant.inFlight > 0) {
+        throw new TenantBusyError(tenantId, `${tenant.inFlight} command(s) are in flight`);
+      }
+      const running = tenant.workers
+        .filter((w) => RUNNING.has(w.status().state))
+        .map((w) => w.name);
+      if (running.length > 0) {
+        throw new TenantBusyError(
+          tenantId,
+          `projection(s) ${running.join(', ')} are running on this instance; stop them first with TenantDirectory.stopProjections`,
+        );
+      }
+      tenant.removing = true;
+      this.open.delete(tenantId);
+      this.opened.delete(tenantId);
+    }
+    if (!(await this.stores().remove(tenantId))) throw new TenantNotFoundError(tenantId);
+  }
+
+  /**
+   * Runs `work` as `tenantId` (for jobs, scripts and tests; HTTP requests get their tenant from the
+   * resolver): commands, reads and projection waits inside act on that tenant.
+   * @throws TenantNotFoundError for an unknown tenant
+   */
+  async runAs<T>(tenantId: string, work: () => Promise<T> | T): Promise<T> {
+    const tenant = await this.tenant(tenantId);
+    return this.context.run(tenant.scope, work);
+  }
+
+  /** The scope of `tenantId` (opened on first use), for the interceptor. */
+  async scopeOf(tenantId: string): Promise<TenantScope> {
+    return (await this.tenant(tenantId)).scope;
+  }
+
+  /** The id of the tenant in context, if any. */
+  currentTenantId(): string | undefined {
+    return this.context.find()?.tenantId;
+  }
+
+  /**
+   * Executes a command on the store of the tenant in context, chosen once for the whole command
+   * (retries included).
+   * @throws TenantRequiredError when no tenant is in context
+   * @throws TenantNotFoundError when the tenant is being removed
+   */
+  async execute<S, E extends DomainEvent>(
+    command: CommandLogic<S, E>,
+    options?: ExecuteOptions,
+  ): Promise<CommandResult<E>> {
+    const scope = this.context.require('A command');
+    const tenant = await this.tenant(scope.tenantId);
+    if (tenant.removing || tenant.scope !== scope) throw new TenantNotFoundError(scope.tenantId);
+    tenant.inFlight++;
+    try {
+      return await tenant.executor.execute(command, options);
+    } finally {
+      tenant.inFlight--;
+    }
+  }
+
+  /**
+   * The projections of `tenantId` (default: the tenant in context): status, pause, resume, rebuild,
+   * and read-your-writes (`waitFor`) on that tenant's checkpoints.
+   */
+  async projectionsOf(tenantId?: string): Promise<ProjectionRegistry> {
+    const id = tenantId ?? this.context.require('Looking up projections').tenantId;
+    return (await this.tenant(id)).registry;
+  }
+
+  /** The projections of the tenant in context, when it has been opened (it has, in a request). */
+  currentProjections(): ProjectionRegistry {
+    const scope = this.context.require('Looking up projections');
+    const tenant = this.opened.get(scope.tenantId);
+    if (tenant === undefined) throw new TenantNotFoundError(scope.tenantId);
+    return tenant.registry;
+  }
+
+  /** Stops the tenant's projections on this instance (releasing their leases), e.g. before removal. */
+  async stopProjections(tenantId: string): Promise<void> {
+    const tenant = await this.tenant(checkTenantId(tenantId));
+    await Promise.all(tenant.workers.map((worker) => worker.stop()));
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    const tenants = await Promise.allSettled(this.open.values());
+    await Promise.all(
+      tenants.flatMap((t) =>
+        t.status === 'fulfilled' ? t.value.workers.map((w) => w.stop()) : [],
+      ),
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.enabled || this.options.closeStoreOnShutdown === false) return;
+    try {
+      await this.stores().close();
+    } catch (error) {
+      this.logger.error(`Closing the tenants' stores failed: ${(error as Error).message}`);
+    }
+  }
+
+  private tenant(tenantId: string): Promise<OpenTenant> {
+    let opening = this.open.get(tenantId);
+    if (opening === undefined) {
+      opening = this.openTenant(checkTenantId(tenantId));
+      this.open.set(tenantId, opening);
+      // A failed opening (unknown tenant, database down) is retried by the next request.
+      opening.catch(() => {
+        if (this.open.get(tenantId) === opening) this.open.delete(tenantId);
+      });
+    }
+    return opening;
+  }
+
+  private async openTenant(tenantId: string): Promise<OpenTenant> {
+    const parts = await this.stores().open(tenantId);
+    if (parts === undefined) throw new TenantNotFoundError(tenantId);
+    const scope: TenantScope = { tenantId, eventStore: parts.eventStore };
+    const executor = new CommandExecutor(parts.eventStore, {
+      ...this.options.executor,
+      events: this.events,
+    });
+    const registry = new ProjectionRegistry(
+      parts.eventStore,
+      parts.checkpointStore ?? new InMemoryCheckpointStore(),
+    );
+    const workers = this.workersFor(tenantId, parts, executor);
+    for (const { worker, definition } of workers) registry.register(worker, definition);
+    const tenant: OpenTenant = {
+      scope,
+      parts,
+      executor,
+      registry,
+      workers: workers.map((w) => w.worker),
+      inFlight: 0,
+      removing: false,
+    };
+    this.opened.set(tenantId, tenant);
+    if (this.options.projections?.autoStart !== false && !this.stopping) {
+      // Started inside the tenant's context: everything the workers await keeps it, so a
+      // projection handler can ask which tenant it serves.
+      this.context.run(scope, () => {
+        for (const worker of tenant.workers) worker.start();
+      });
+    }
+    return tenant;
+  }
+
+  private workersFor(tenantId: string, parts: TenantParts, executor: CommandExecutor) {
+    const checkpoints = parts.checkpointStore;
+    if (checkpoints === undefined) {
+      if (this.projections.length > 0) {
+        this.logger.warn(`Tenant ${tenantId} has no checkpoint store: its projections do not run`);
+      }
+      return [];
+    }
+    const lock = parts.projectionLock ?? new InMemoryProjectionLock();
+    return this.projections.map(({ definition, host }) => {
+      const processManager = host instanceof ProcessManagerHost;
+      // A process manager's commands go to this tenant's executor, never another tenant's.
+      const handler = processManager
+        ? processManagerHandler(definition.name, executor, (event, context) =>
+            host.react(event, context),
+          )
+        : host;
+      const worker = new ProjectionWorker(definition, handler, {
+        events: this.events,
+        store: parts.eventStore,
+        checkpoints: processManager ? atLeastOnce(checkpoints) : checkpoints,
+        lock,
+        standbyRetryMs: this.options.projections?.standbyRetryMs,
+        onError: (name, error) => this.logFailure(tenantId, name, error),
+      });
+      return { worker, definition };
+    });
+  }
+
+  private stores(): TenantStores {
+    const tenancy = this.options.tenancy;
+    if (tenancy === undefined) {
+      throw new InvalidOptionsError(
+        'tenancy',
+        'TenantDirectory needs EventCoreModule.forRoot({ tenancy })',
+      );
+    }
+    return tenancy.stores;
+  }
+
+  private logFailure(tenantId: string, name: string, error: unknown): void {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (error instanceof CheckpointMovedError) {
+      this.logger.warn(`Projection ${name} of tenant ${tenantId} lost its lease: ${message}`);
+    } else {
+      this.logger.error(`Projection ${name} of tenant ${tenantId} failed: ${message}`);
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
+
+/** Where tenants' events live: `'schema'`, one schema per tenant on a shared database. */
+export type TenantPlacement = 'schema';
+
+/** What a tenant's work runs on. */
+export interface TenantParts {
+  readonly eventStore: EventStore;
+  /** The tenant's projection checkpoints. @default none: the tenant's projections do not run */
+  readonly checkpointStore?: CheckpointStore;
+  /** Elects one instance per (tenant, projection). @default an in-process lock */
+  readonly projectionLock?: ProjectionLock;
+}
+
+/** One tenant of the directory. */
+export interface TenantSummary {
+  readonly tenantId: string;
+  /** Where its events are (e.g. the schema), for operators. */
+  readonly location: string;
+  readonly createdAt: string;
+}
+
+/**
+ * The tenants' storage, as the database adapter provides it (e.g. `createPostgresSchemaTenants`
+ * from `@eventcore/postgres`); this package never opens a database itself. Tenant ids reaching it
+ * have passed `checkTenantId`. `TenantDirectory` guards and caches around it: use that, not this.
+ */
+export interface TenantStores {
+  readonly placement: TenantPlacement;
+  /** Creates the tenant's storage (schema, migrations) and records it; `false` when it already existed (its schema is brought up to date). */
+  create(tenantId: string): Promise<boolean>;
+  /** Every tenant, by id. */
+  list(): Promise<readonly TenantSummary[]>;
+  /** Opens the tenant's parts (called once per tenant and process); `undefined` for an unknown tenant. */
+  open(tenantId: string): Promise<TenantParts | undefined>;
+  /** Closes what `open` opened for the tenant, then deletes its storage and record; `false` when unknown. */
+  remove(tenantId: string): Promise<boolean>;
+  /** Closes every tenant's parts and what the stores own (the shared pool). */
+  close(): Promise<void>;
+}
