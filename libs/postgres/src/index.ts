@@ -70,7 +70,18 @@ export {
   type PostgresStorageOptions,
 } from './postgres.storage';
 export {
+  PostgresSnapshotStore,
+  createPostgresSnapshotStore,
+  type PostgresSnapshotStoreOptions,
+} from './snapshot/postgres.snapshot-store';
+export {
   PostgresStoreInspection,
   type PostgresStoreInspectionOptions,
 } from './inspection/postgres.inspection';
 export type { LogHoldBack } from './inspection/log-hold-back';
+export {
+  PostgresSchemaTenants,
+  createPostgresSchemaTenants,
+  MAX_TENANT_SCHEMA_LENGTH,
+  type PostgresSchemaTenantsOptions,
+} from './tenancy/postgres.schema-tenants';

@@ -9,6 +9,7 @@ import { FastAppend1764374400000 } from './1764374400000-FastAppend';
 import { BinaryEncodings1764460800000 } from './1764460800000-BinaryEncodings';
 import { BatchedAppend1764547200000 } from './1764547200000-BatchedAppend';
 import { DcbTags1764633600000 } from './1764633600000-DcbTags';
+import { Snapshots1764720000000 } from './1764720000000-Snapshots';
 
 export { EventCoreMigration } from './eventcore-migration';
 export {
@@ -18,6 +19,7 @@ export {
   BinaryEncodings1764460800000,
   BatchedAppend1764547200000,
   DcbTags1764633600000,
+  Snapshots1764720000000,
 };
 
 /** The event store's schema versions as TypeORM migrations, oldest first. */
@@ -28,4 +30,5 @@ export const EVENTCORE_MIGRATIONS = [
   BinaryEncodings1764460800000,
   BatchedAppend1764547200000,
   DcbTags1764633600000,
+  Snapshots1764720000000,
 ];

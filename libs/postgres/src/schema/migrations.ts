@@ -1,4 +1,5 @@
 import { dropProjectionSchemaV2, projectionSchemaV2 } from '../projection/projection.schema';
+import { dropSnapshotSchemaV7, snapshotSchemaV7 } from '../snapshot/snapshot.schema';
 import {
   dropEventStoreSchemaV1,
   dropEventStoreSchemaV3,
@@ -58,6 +59,12 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     name: '1764633600000-DcbTags',
     up: eventStoreSchemaV6,
     down: dropEventStoreSchemaV6,
+  },
+  {
+    version: 7,
+    name: '1764720000000-Snapshots',
+    up: snapshotSchemaV7,
+    down: dropSnapshotSchemaV7,
   },
 ];
 
