@@ -18,7 +18,7 @@ import { InMemoryProcessedEvents, type ProcessedEventStore } from './processed-e
 import { checkSubjectPrefix } from './subject';
 
 /** Options of {@link JetStreamEventConsumer}. */
-export interface JetStreamEventConsumerOptions<Data = unknown> {
+export interface JetStreamEventConsumerOptions<Data = unknown, Tx = undefined> {
   /** NATS server URL(s). */
   readonly servers: string | readonly string[];
   /** The JetStream stream the forwarder publishes to. */
@@ -27,8 +27,14 @@ export interface JetStreamEventConsumerOptions<Data = unknown> {
   readonly durable: string;
   /** Only messages on this subject (wildcards allowed), e.g. `'bank.*.account.>'`. @default the whole stream */
   readonly filterSubject?: string;
-  /** Called once per event; throwing makes JetStream deliver the message again after a delay. */
-  readonly handler: (event: ForwardedEvent<Data>) => Promise<void> | void;
+  /**
+   * Called once per event, with the `processed` store's transaction; throwing makes JetStream
+   * deliver the message again after a delay.
+   */
+  readonly handler: (
+    event: ForwardedEvent<Data>,
+    context: { readonly tx: Tx },
+  ) => Promise<void> | void;
   /** Deliveries of one message, the first included, before it goes to the dead-letter subject. @default 5 */
   readonly maxDeliveries?: number;
   /** Delay before the second delivery; doubles per delivery up to `maxRedeliveryDelayMs`. @default 1000 */
@@ -43,8 +49,11 @@ export interface JetStreamEventConsumerOptions<Data = unknown> {
   readonly deadLetterSubject?: string;
   /** A stream to capture `deadLetterSubject`, created when absent. @default none: an existing stream must capture it */
   readonly deadLetterStream?: string;
-  /** Idempotency by event id. @default a new InMemoryProcessedEvents (single process only) */
-  readonly processed?: ProcessedEventStore;
+  /**
+   * Idempotency by event id. Required when `Tx` is not `undefined`.
+   * @default a new InMemoryProcessedEvents (single process only)
+   */
+  readonly processed?: ProcessedEventStore<Tx>;
   /** How long the server waits for an acknowledgement before delivering again. @default 30000 */
   readonly ackWaitMs?: number;
   /** Further connection options (credentials, TLS, name). */
@@ -89,13 +98,13 @@ export const DeadLetterHeaders = {
  * A Nest provider as is: it starts in `onApplicationBootstrap` and drains in
  * `beforeApplicationShutdown`. It keeps trying to connect while NATS is unavailable.
  */
-export class JetStreamEventConsumer<Data = unknown>
+export class JetStreamEventConsumer<Data = unknown, Tx = undefined>
   implements OnApplicationBootstrap, BeforeApplicationShutdown
 {
   private readonly logger = new Logger('EventCore');
   private readonly servers: string[];
   private readonly maxDeliveries: number;
-  private readonly processed: ProcessedEventStore;
+  private readonly processed: ProcessedEventStore<Tx>;
   private readonly deadLetterSubject: string;
   private nc: NatsConnection | undefined;
   private messages: ConsumerMessages | undefined;
@@ -107,7 +116,7 @@ export class JetStreamEventConsumer<Data = unknown>
   private lastError: string | null = null;
 
   /** @throws InvalidOptionsError for malformed options, naming the field. */
-  constructor(private readonly options: JetStreamEventConsumerOptions<Data>) {
+  constructor(private readonly options: JetStreamEventConsumerOptions<Data, Tx>) {
     const servers = typeof options.servers === 'string' ? [options.servers] : options.servers;
     if (
       !Array.isArray(servers) ||
@@ -149,7 +158,8 @@ export class JetStreamEventConsumer<Data = unknown>
       options.deadLetterSubject ?? `eventcore-dead-letter.${options.durable}`,
       `${WHAT}.deadLetterSubject`,
     );
-    this.processed = options.processed ?? new InMemoryProcessedEvents();
+    this.processed =
+      options.processed ?? (new InMemoryProcessedEvents() as unknown as ProcessedEventStore<Tx>);
   }
 
   onApplicationBootstrap(): void {
@@ -254,8 +264,8 @@ export class JetStreamEventConsumer<Data = unknown>
       return this.deadLetter(msg, undefined, error);
     }
     try {
-      const ran = await this.processed.processOnce(this.options.durable, event.id, async () => {
-        await this.options.handler(event);
+      const ran = await this.processed.processOnce(this.options.durable, event.id, async (tx) => {
+        await this.options.handler(event, { tx });
       });
       if (ran) this.counts.handled++;
       else this.counts.duplicates++;

@@ -6,13 +6,14 @@
  * A store that keeps the record in the database the handler writes to, in the handler's
  * transaction, makes "processed" and "recorded" one fact; see docs/scaling.md for a PostgreSQL one.
  */
-export interface ProcessedEventStore {
+export interface ProcessedEventStore<Tx = undefined> {
   /**
    * Runs `work` unless `eventId` is recorded as processed by `consumer`, and records it once
    * `work` succeeded. Resolves true when `work` ran, false for a duplicate. A failing `work`
-   * records nothing and rejects with its error.
+   * records nothing and rejects with its error. `tx` is the store's transaction, for the handler
+   * to write through so that its writes and the record commit together.
    */
-  processOnce(consumer: string, eventId: string, work: () => Promise<void>): Promise<boolean>;
+  processOnce(consumer: string, eventId: string, work: (tx: Tx) => Promise<void>): Promise<boolean>;
 }
 
 /**
@@ -27,7 +28,7 @@ export class InMemoryProcessedEvents implements ProcessedEventStore {
   async processOnce(
     consumer: string,
     eventId: string,
-    work: () => Promise<void>,
+    work: (tx: undefined) => Promise<void>,
   ): Promise<boolean> {
     const key = `${consumer}\u0000${eventId}`;
     const pending = this.running.get(key);
@@ -36,7 +37,7 @@ export class InMemoryProcessedEvents implements ProcessedEventStore {
       return this.processOnce(consumer, eventId, work);
     }
     if (this.processed.get(consumer)?.has(eventId)) return false;
-    const run = work().then(() => {
+    const run = work(undefined).then(() => {
       let ids = this.processed.get(consumer);
       if (ids === undefined) this.processed.set(consumer, (ids = new Set()));
       ids.add(eventId);
