@@ -24,18 +24,24 @@ export const EventHeaders = {
 
 /** An event as a JetStream consumer receives it from the forwarder. */
 export interface ForwardedEvent<Data = unknown> {
+  /** The event id (UUIDv7), also the JetStream message id. */
   readonly id: string;
   readonly type: string;
   readonly streamId: string;
+  /** 1-based position of the event in its stream. */
   readonly streamVersion: number;
   /** Position in the source store's log; increases in the order the forwarder publishes. */
   readonly globalPosition: number;
+  /** Version of the data's schema (the forwarder publishes events upcast to the current one). */
   readonly schemaVersion: number;
   readonly correlationId: string;
   readonly causationId: string;
   readonly userId: string | null;
+  /** The tenant token of the subject, unescaped. */
   readonly tenant: string;
+  /** ISO-8601 time of the decision, from the writer's clock. */
   readonly occurredAt: string;
+  /** ISO-8601 time at which the source store recorded the event. */
   readonly recordedAt: string;
   /** The event's data, parsed from the message body (JSON). */
   readonly data: Data;
@@ -99,7 +105,9 @@ export function fromMessage<Data = unknown>(msg: ReceivedMessage): ForwardedEven
   try {
     data = JSON.parse(new TextDecoder().decode(msg.data)) as Data;
   } catch (error) {
-    throw new Error(`${where} has a body that is not JSON: ${(error as Error).message}`);
+    throw new Error(`${where} has a body that is not JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return {
     id: get(EventHeaders.eventId),

@@ -74,8 +74,11 @@ export function streamCategory(streamId: string): string {
 
 /** The parts of an event subject, unescaped. */
 export interface EventSubjectParts {
+  /** `default` until multi-tenancy exists; see the forwarder's `tenant` option. */
   readonly tenant: string;
+  /** See {@link streamCategory}. */
   readonly category: string;
+  /** The event type. */
   readonly type: string;
 }
 
