@@ -79,3 +79,9 @@ export {
   type PostgresStoreInspectionOptions,
 } from './inspection/postgres.inspection';
 export type { LogHoldBack } from './inspection/log-hold-back';
+export {
+  PostgresSchemaTenants,
+  createPostgresSchemaTenants,
+  MAX_TENANT_SCHEMA_LENGTH,
+  type PostgresSchemaTenantsOptions,
+} from './tenancy/postgres.schema-tenants';
