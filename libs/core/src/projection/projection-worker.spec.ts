@@ -946,3 +946,84 @@ describe('ProjectionWorker batching window', () => {
     );
   });
 });
+
+describe('ProjectionWorker read-ahead', () => {
+  /** Records where each page read starts. */
+  class RecordingStore extends InMemoryEventStore {
+    readonly reads: (string | undefined)[] = [];
+    override readAll(options: ReadAllOptions): Promise<ReadAllPage> {
+      this.reads.push(options.after);
+      return super.readAll(options);
+    }
+  }
+
+  it('reads the next page while catching up, and hands every event over once in order', async () => {
+    const store = new RecordingStore();
+    await appendMany(store, 'a-1', 25);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const batches: number[][] = [];
+    const worker = new ProjectionWorker(
+      { name: 'ahead', batchSize: 10, pollIntervalMs: 60_000, batchWindowMs: 0 },
+      {
+        handle: () => undefined,
+        handleBatch: async (events) => {
+          if (batches.length === 0) await held;
+          batches.push(events.map((e) => e.globalPosition));
+        },
+      },
+      { store, checkpoints: new InMemoryCheckpointStore(), lock: new InMemoryProjectionLock() },
+    );
+    worker.start();
+    try {
+      // The first batch is held in its handler, and the page after it is already being read.
+      await until(() => store.reads.length === 2, 'the read-ahead');
+      expect(store.reads).toEqual([undefined, '10']);
+      expect(batches).toEqual([]);
+      release();
+      await until(() => worker.status().state === 'live', 'live');
+      expect(batches.flat()).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+      expect(batches.map((b) => b.length)).toEqual([10, 10, 5]);
+      // Read once each: the pages read ahead were used, not read again.
+      expect(store.reads.slice(0, 3)).toEqual([undefined, '10', '20']);
+    } finally {
+      release();
+      await worker.stop();
+    }
+  });
+
+  it('drops the page read ahead when a rebuild starts over', async () => {
+    const store = new RecordingStore();
+    await appendMany(store, 'a-1', 30);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const seen: number[] = [];
+    let batches = 0;
+    const worker = new ProjectionWorker(
+      { name: 'ahead', batchSize: 10, pollIntervalMs: 60_000, batchWindowMs: 0 },
+      {
+        handle: () => undefined,
+        handleBatch: async (events) => {
+          if (batches++ === 0) await held;
+          seen.push(...events.map((e) => e.globalPosition));
+        },
+        reset: () => {
+          seen.length = 0;
+        },
+      },
+      { store, checkpoints: new InMemoryCheckpointStore(), lock: new InMemoryProjectionLock() },
+    );
+    worker.start();
+    try {
+      await until(() => store.reads.length === 2, 'the read-ahead');
+      const rebuilt = worker.rebuild(); // taken up once the held batch is done
+      release();
+      await rebuilt;
+      await until(() => worker.status().state === 'live', 'live');
+      expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    } finally {
+      release();
+      await worker.stop();
+    }
+  });
+});

@@ -93,6 +93,8 @@ export class ProjectionWorker<Tx = unknown> {
   private readonly onFailure: NonNullable<ProjectionErrorPolicy['onFailure']>;
   private state: ProjectionState = 'stopped';
   private position: Position | undefined;
+  /** While catching up, the page after the batch being handled, read meanwhile. */
+  private readAhead: { readonly after: Position; readonly page: Promise<ReadAllPage> } | undefined;
   private lease: ProjectionLease | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
@@ -275,6 +277,9 @@ export class ProjectionWorker<Tx = unknown> {
         }
       }
     } finally {
+      // Nothing of this worker may still use the store once stop() has resolved.
+      await this.readAhead?.page.catch(() => undefined);
+      this.readAhead = undefined;
       await this.dropLease();
       for (const waiter of this.rebuildWaiters.splice(0))
         waiter.reject(new Error(`projection ${this.name} stopped`));
@@ -362,11 +367,7 @@ export class ProjectionWorker<Tx = unknown> {
     }
     if (!this.setUp && !(await this.setUpReadModel())) return this.endTurn();
 
-    let page = await this.deps.store.readAll({
-      after: this.position,
-      limit: this.batchSize,
-      filter: this.definition.filter,
-    });
+    let page = await this.nextPage();
     if (this.shouldGather(page)) {
       await this.gather();
       // Stopping or pausing: these events are handled by the next run, or on resume.
@@ -377,6 +378,8 @@ export class ProjectionWorker<Tx = unknown> {
     // Age of the oldest event not yet handled, taken before handling it.
     if (oldest !== undefined) this.lagSeconds = ageInSeconds(oldest);
     if (page.events.length > 0) {
+      // Behind: the next page is read while this one is handled (one batch in flight still).
+      if (!page.isEnd) this.readAheadFrom(page.next);
       if (!(await this.handleBatch(page))) return this.endTurn();
     } else if (
       this.position === undefined ||
@@ -401,6 +404,33 @@ export class ProjectionWorker<Tx = unknown> {
     }
     this.endTurn();
     if (page.isEnd) await this.sleep(this.pollIntervalMs);
+  }
+
+  /**
+   * The page after the checkpoint: the one read ahead when it starts there (any page read after a
+   * position is a valid next page, however old), else — after a rebuild, a fault half-way through
+   * a batch or a takeover — a fresh read.
+   */
+  private nextPage(): Promise<ReadAllPage> {
+    const ahead = this.readAhead;
+    this.readAhead = undefined;
+    if (ahead !== undefined && ahead.after === this.position) return ahead.page;
+    return this.deps.store.readAll({
+      after: this.position,
+      limit: this.batchSize,
+      filter: this.definition.filter,
+    });
+  }
+
+  private readAheadFrom(after: Position): void {
+    const page = this.deps.store.readAll({
+      after,
+      limit: this.batchSize,
+      filter: this.definition.filter,
+    });
+    // A failure surfaces when the next turn takes the page; unused, it must not go unhandled.
+    page.catch(() => undefined);
+    this.readAhead = { after, page };
   }
 
   /**
