@@ -17,7 +17,7 @@ import { ADMIN_URL, serverReachable } from '@eventcore/postgres/testing';
 import { Client } from 'pg';
 
 /*
- * The packages as a new user gets them: pack the three, install the tarballs in an empty app
+ * The packages as a new user gets them: pack the four, install the tarballs in an empty app
  * outside the repository (peers from the registry at this lock file's versions), type-check the
  * app against the installed declarations, run it, and call it over HTTP — on embedded PGlite and on
  * the PostgreSQL server. The app is test/consumer-app/main.ts; it imports package names only.
@@ -25,7 +25,7 @@ import { Client } from 'pg';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '..');
-const PACKAGES = ['@eventcore/core', '@eventcore/postgres', '@eventcore/nestjs'];
+const PACKAGES = ['@eventcore/core', '@eventcore/postgres', '@eventcore/nestjs', '@eventcore/nats'];
 /** What the app itself depends on, at the versions this repository is tested with. */
 const PEERS = [
   '@nestjs/common',
@@ -229,6 +229,14 @@ async function exercise(url: string): Promise<void> {
   const taken = await call(`${url}/names/ada`, 'POST');
   expect(taken.status).toBe(409);
   expect(taken.body.code).toBe('name.taken');
+
+  // @eventcore/nats loads from its tarball (its `nats` dependency from the registry).
+  expect(
+    await call(`${url}/subjects/${encodeURIComponent('order.v2-7')}/Placed%20Twice`, 'GET'),
+  ).toEqual({
+    status: 200,
+    body: { subject: 'app.default.order%2Ev2.Placed%20Twice' },
+  });
 
   const health = await call(`${url}/health`, 'GET');
   expect(health).toMatchObject({

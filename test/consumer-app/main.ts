@@ -32,6 +32,7 @@ import {
   ProjectionHost,
   ProjectionRegistry,
 } from '@eventcore/nestjs';
+import { EventCoreNatsModule, eventSubject, streamCategory } from '@eventcore/nats';
 import { createPostgresStorage } from '@eventcore/postgres';
 
 type CounterEvent = { type: 'Added'; data: { amount: number } };
@@ -157,6 +158,17 @@ export class HealthController {
   }
 }
 
+/** The NATS subject the forwarder would publish an event of this stream and type on. */
+@Controller('subjects')
+class SubjectsController {
+  @Get(':streamId/:type')
+  subject(@Param('streamId') id: string, @Param('type') type: string) {
+    return {
+      subject: eventSubject('app', { tenant: 'default', category: streamCategory(id), type }),
+    };
+  }
+}
+
 @Module({
   imports: [
     EventCoreModule.forRootAsync({
@@ -176,9 +188,19 @@ export class HealthController {
     }),
     TerminusModule,
     EventCoreHealthModule,
+    // The log fanned out to NATS JetStream when NATS_URL is set.
+    ...(process.env.NATS_URL
+      ? [
+          EventCoreNatsModule.forRoot({
+            servers: process.env.NATS_URL,
+            stream: 'CONSUMER_APP',
+            subjectPrefix: 'app',
+          }),
+        ]
+      : []),
   ],
   providers: [Totals],
-  controllers: [CountersController, NamesController, HealthController],
+  controllers: [CountersController, NamesController, HealthController, SubjectsController],
 })
 export class AppModule {}
 
