@@ -528,10 +528,9 @@ export class CommandExecutor {
           run.command.fromSnapshot === undefined ? (data as S) : run.command.fromSnapshot(data);
       } catch (error) {
         writer.undecodable(run.definition.name, error);
-        return {
-          ...((await this.readBoundary(run, attempt, boundary)) as StateSnapshot),
-          folded: 0,
-        };
+        const read = (await this.readBoundary(run, attempt, boundary)) as StateSnapshot;
+        // Every event of the boundary was folded: due, a new snapshot supersedes the broken one.
+        return { ...read, folded: read.versions.reduce((sum, version) => sum + version, 0) };
       }
     }
     return {

@@ -276,6 +276,11 @@ describe('persisted snapshots in the executor', () => {
     });
     expect(await run(new Tally('d-1'))).toEqual({ before: 2 });
     expect(problems.map((p) => p.kind)).toEqual(['undecodable']);
+    // The full fold wrote a good snapshot over the broken one: the next command uses it.
+    expect(snapshots.saves.map((s) => s.versions)).toEqual([[3]]);
+    expect(await run(new Tally('d-1'))).toEqual({ before: 3 });
+    expect(snapshots.loads.at(-1)!.hit).toBe(true);
+    expect(problems).toHaveLength(1);
   });
 
   it('never uses a snapshot ahead of its streams', async () => {
