@@ -84,4 +84,5 @@ export {
   createPostgresSchemaTenants,
   MAX_TENANT_SCHEMA_LENGTH,
   type PostgresSchemaTenantsOptions,
+  type PostgresTenantParts,
 } from './tenancy/postgres.schema-tenants';

@@ -25,6 +25,7 @@ export class HeaderTenantResolver implements TenantResolver {
     this.header = header;
   }
 
+  /** The header's value, as sent. @throws TenantUnresolvedError when it is missing */
   resolve(request: TenantRequest): string {
     const value = request.headers[this.header];
     if (value === undefined) throw new TenantUnresolvedError(`no "${this.header}" header`);

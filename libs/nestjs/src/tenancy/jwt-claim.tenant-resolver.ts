@@ -18,6 +18,7 @@ export type JwtVerificationKey =
 
 /** Options of {@link JwtClaimTenantResolver}. */
 export interface JwtClaimTenantResolverOptions {
+  /** How tokens are verified; a token signed with any other algorithm is refused. */
   readonly key: JwtVerificationKey;
   /** The claim holding the tenant id. @default 'tenant' */
   readonly claim?: string;
@@ -58,6 +59,7 @@ export class JwtClaimTenantResolver implements TenantResolver {
     this.check = verifierOf(options.key);
   }
 
+  /** The tenant claim of the request's bearer token. @throws TenantUnresolvedError */
   resolve(request: TenantRequest): string {
     const header = request.headers.authorization;
     if (header === undefined)

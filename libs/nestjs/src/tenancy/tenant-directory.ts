@@ -6,6 +6,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import {
   atLeastOnce,
   CheckpointMovedError,
@@ -79,7 +80,7 @@ export class TenantDirectory
     @Inject(EVENTCORE_MODULE_OPTIONS) private readonly options: EventCoreModuleOptions,
     @Inject(EVENTCORE_EVENT_TYPES) private readonly events: EventTypeRegistry,
     @Inject(EVENTCORE_TENANT_CONTEXT) private readonly context: TenantContext,
-    private readonly explorer: ProjectionExplorer,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   /** Whether the module runs with tenancy (`forRoot({ tenancy })`). */
@@ -88,7 +89,7 @@ export class TenantDirectory
   }
 
   onModuleInit(): void {
-    if (this.enabled) this.projections = this.explorer.explore();
+    if (this.enabled) this.projections = this.moduleRef.get(ProjectionExplorer).explore();
   }
 
   /**

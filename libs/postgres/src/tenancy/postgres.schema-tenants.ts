@@ -42,8 +42,8 @@ export interface PostgresSchemaTenantsOptions {
   >;
 }
 
-/** One tenant's open parts. */
-interface TenantParts {
+/** One tenant's open parts, on the shared pool (what `TenantStores.open` answers). */
+export interface PostgresTenantParts {
   readonly eventStore: PostgresEventStore;
   readonly checkpointStore: PostgresCheckpointStore;
   readonly projectionLock: PostgresLeaseLock;
@@ -66,8 +66,9 @@ interface TenantRow {
  * Pass it as `tenancy.stores`; `TenantDirectory` (in `@eventcore/nestjs`) caches and guards it.
  */
 export class PostgresSchemaTenants {
+  /** The placement these stores implement (checked against `tenancy.placement`). */
   readonly placement = 'schema' as const;
-  private readonly opened = new Map<string, Promise<TenantParts>>();
+  private readonly opened = new Map<string, Promise<PostgresTenantParts>>();
   private readonly directory: string;
   private readonly prefix: string;
 
@@ -148,7 +149,7 @@ export class PostgresSchemaTenants {
   }
 
   /** The tenant's store, checkpoints and lease lock over the shared pool; `undefined` when unknown. */
-  async open(tenantId: string): Promise<TenantParts | undefined> {
+  async open(tenantId: string): Promise<PostgresTenantParts | undefined> {
     const [row] = await this.executor.query<TenantRow>(
       `SELECT schema_name FROM ${this.directory}.tenants WHERE tenant_id = $1`,
       [tenantId],
@@ -193,7 +194,7 @@ export class PostgresSchemaTenants {
     await this.executor.close();
   }
 
-  private async openParts(schema: string): Promise<TenantParts> {
+  private async openParts(schema: string): Promise<PostgresTenantParts> {
     // Migrated by create(); a tenant created by an older version is brought up to date by create().
     const eventStore = await this.createStore(schema, false);
     return {
@@ -208,7 +209,7 @@ export class PostgresSchemaTenants {
   }
 }
 
-async function closeParts(parts: TenantParts | undefined): Promise<void> {
+async function closeParts(parts: PostgresTenantParts | undefined): Promise<void> {
   if (parts === undefined) return;
   await parts.projectionLock.close();
   await parts.eventStore.close();
