@@ -149,8 +149,10 @@ export class ProjectionRegistry {
         if (pending.size === 0) return;
         const left = deadline - Date.now();
         if (left <= 0) throw new ProjectionWaitTimeoutError([...pending.keys()], timeoutMs);
+        // A wait the worker refused (it stopped) is no signal: waking on it at once would turn
+        // this loop into a busy one that starves the timers the worker needs to run again.
         const signals = [...pending.keys()].map((name) =>
-          reached.get(name)!.catch(() => undefined),
+          reached.get(name)!.catch(() => new Promise<void>(() => undefined)),
         );
         await napUntil(Math.min(POLL_MS, left), signals);
       }

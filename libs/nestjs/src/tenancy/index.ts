@@ -10,5 +10,7 @@ export {
   TenantDirectory,
   EVENTCORE_TENANT_CONTEXT,
   type RemoveTenantOptions,
+  type TenantProjectionsOverview,
 } from './tenant-directory';
 export { WithoutTenant } from './tenant.interceptor';
+export { type TenantSchedulerOptions } from './tenant-projection.scheduler';

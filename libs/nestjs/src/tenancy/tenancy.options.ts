@@ -1,5 +1,6 @@
 import { InvalidOptionsError } from '@eventcore/core';
 import type { EventCoreModuleOptions } from '../eventcore-module.options';
+import type { TenantSchedulerOptions } from './tenant-projection.scheduler';
 import type { TenantResolver } from './tenant-resolver';
 import type { TenantPlacement, TenantStores } from './tenant-stores';
 
@@ -20,6 +21,12 @@ export interface TenancyOptions {
   readonly resolver: TenantResolver;
   /** The tenants' storage, e.g. `await createPostgresSchemaTenants({ connectionString })`. */
   readonly stores: TenantStores;
+  /**
+   * Runs tenants' projections in turns, at most `maxActiveTenants` tenants at a time, for many
+   * tenants. Without it each opened tenant keeps a worker per projection running.
+   * @default none
+   */
+  readonly scheduler?: TenantSchedulerOptions;
 }
 
 /**

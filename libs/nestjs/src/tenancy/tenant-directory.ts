@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type BeforeApplicationShutdown,
   Inject,
   Injectable,
   Logger,
+  type OnApplicationBootstrap,
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
@@ -21,6 +23,7 @@ import {
   InvalidOptionsError,
   processManagerHandler,
   type ProjectionDefinition,
+  type ProjectionStatus,
   ProjectionWorker,
 } from '@eventcore/core';
 import { EVENTCORE_EVENT_TYPES } from '../eventcore.constants';
@@ -33,6 +36,7 @@ import { ProjectionRegistry } from '../projections/projection.registry';
 import { TenantBusyError, TenantNotFoundError } from './tenancy.errors';
 import { TenantContext, type TenantScope } from './tenant-context';
 import { checkTenantId } from './tenant-id';
+import { TenantProjectionScheduler } from './tenant-projection.scheduler';
 import type { TenantParts, TenantStores, TenantSummary } from './tenant-stores';
 
 /** Injection token of the module's {@link TenantContext}. */
@@ -53,10 +57,35 @@ interface OpenTenant {
   readonly workers: readonly ProjectionWorker[];
   inFlight: number;
   removing: boolean;
+  /** Projections stopped by `stopProjections`: the scheduler gives the tenant no more turns. */
+  suspended: boolean;
+}
+
+/** The projections of every opened tenant, for operators (see {@link TenantDirectory.projectionOverview}). */
+export interface TenantProjectionsOverview {
+  readonly tenants: readonly {
+    readonly tenantId: string;
+    readonly projections: readonly ProjectionStatus[];
+  }[];
+  readonly total: {
+    readonly tenants: number;
+    readonly lagEvents: number;
+    readonly faulted: number;
+  };
+  /** The scheduler's queue, when `tenancy.scheduler` is set. */
+  readonly scheduler?: {
+    readonly queued: number;
+    readonly active: number;
+    readonly maxActive: number;
+  };
 }
 
 /** Projection states in which a worker still reads or writes the tenant's data. */
 const RUNNING = new Set(['starting', 'catching-up', 'live', 'rebuilding', 'standby']);
+/** States that end a scheduled turn: caught up, or nothing more to do here. */
+const SETTLED = new Set(['live', 'faulted', 'paused', 'standby']);
+/** How often a turn looks whether the tenant's workers have settled. */
+const TURN_CHECK_MS = 20;
 
 /**
  * The tenants, under `EventCoreModule.forRoot({ tenancy })`: creates, lists and removes them, and
@@ -67,7 +96,7 @@ const RUNNING = new Set(['starting', 'catching-up', 'live', 'rebuilding', 'stand
  */
 @Injectable()
 export class TenantDirectory
-  implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
 {
   private readonly logger = new Logger('EventCore');
   private readonly open = new Map<string, Promise<OpenTenant>>();
@@ -75,6 +104,7 @@ export class TenantDirectory
   private readonly opened = new Map<string, OpenTenant>();
   private projections: readonly { definition: ProjectionDefinition; host: ProjectionHost }[] = [];
   private stopping = false;
+  private scheduler: TenantProjectionScheduler | undefined;
 
   constructor(
     @Inject(EVENTCORE_MODULE_OPTIONS) private readonly options: EventCoreModuleOptions,
@@ -89,7 +119,22 @@ export class TenantDirectory
   }
 
   onModuleInit(): void {
-    if (this.enabled) this.projections = this.moduleRef.get(ProjectionExplorer).explore();
+    if (!this.enabled) return;
+    this.projections = this.moduleRef.get(ProjectionExplorer).explore();
+    const scheduler = this.options.tenancy?.scheduler;
+    if (scheduler !== undefined && this.projections.length > 0) {
+      this.scheduler = new TenantProjectionScheduler(
+        scheduler,
+        (tenantId, maxTurnMs) => this.turn(tenantId, maxTurnMs),
+        async () => (await this.stores().list()).map((t) => t.tenantId),
+        (error) =>
+          this.logger.error(`Scheduling tenants' projections failed: ${(error as Error).message}`),
+      );
+    }
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.options.projections?.autoStart !== false) this.scheduler?.start();
   }
 
   /**
@@ -127,6 +172,12 @@ export class TenantDirectory
     const tenant = opening === undefined ? undefined : await opening;
     if (tenant !== undefined) {
       // Checked and marked in one turn: no command can start in between.
+      if (this.scheduler?.isActive(tenantId) === true) {
+        throw new TenantBusyError(
+          tenantId,
+          'its projections are taking their turn on this instance',
+        );
+      }
       if (tenant.inFlight > 0) {
         throw new TenantBusyError(tenantId, `${tenant.inFlight} command(s) are in flight`);
       }
@@ -181,10 +232,34 @@ export class TenantDirectory
     if (tenant.removing || tenant.scope !== scope) throw new TenantNotFoundError(scope.tenantId);
     tenant.inFlight++;
     try {
-      return await tenant.executor.execute(command, options);
+      const result = await tenant.executor.execute(command, options);
+      if (!tenant.suspended) this.scheduler?.mark(scope.tenantId);
+      return result;
     } finally {
       tenant.inFlight--;
     }
+  }
+
+  /**
+   * Status of the projections of every tenant opened in this process, and the totals (lag in
+   * events, faulted projections). Under `tenancy.scheduler` a status dates from the tenant's
+   * last turn.
+   */
+  projectionOverview(): TenantProjectionsOverview {
+    const tenants = [...this.opened.values()].map((tenant) => ({
+      tenantId: tenant.scope.tenantId,
+      projections: tenant.registry.list(),
+    }));
+    const all = tenants.flatMap((t) => t.projections);
+    return {
+      tenants,
+      total: {
+        tenants: tenants.length,
+        lagEvents: all.reduce((sum, p) => sum + p.lagEvents, 0),
+        faulted: all.filter((p) => p.state === 'faulted').length,
+      },
+      ...(this.scheduler === undefined ? {} : { scheduler: this.scheduler.stats() }),
+    };
   }
 
   /**
@@ -204,14 +279,19 @@ export class TenantDirectory
     return tenant.registry;
   }
 
-  /** Stops the tenant's projections on this instance (releasing their leases), e.g. before removal. */
+  /**
+   * Stops the tenant's projections on this instance (releasing their leases), e.g. before removal;
+   * the scheduler gives the tenant no more turns until the process restarts.
+   */
   async stopProjections(tenantId: string): Promise<void> {
     const tenant = await this.tenant(checkTenantId(tenantId));
+    tenant.suspended = true;
     await Promise.all(tenant.workers.map((worker) => worker.stop()));
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    await this.scheduler?.stop();
     const tenants = await Promise.allSettled(this.open.values());
     await Promise.all(
       tenants.flatMap((t) =>
@@ -264,9 +344,15 @@ export class TenantDirectory
       workers: workers.map((w) => w.worker),
       inFlight: 0,
       removing: false,
+      suspended: false,
     };
     this.opened.set(tenantId, tenant);
-    if (this.options.projections?.autoStart !== false && !this.stopping) {
+    // Under the scheduler, workers run only during the tenant's turns.
+    if (
+      this.scheduler === undefined &&
+      this.options.projections?.autoStart !== false &&
+      !this.stopping
+    ) {
       // Started inside the tenant's context: everything the workers await keeps it, so a
       // projection handler can ask which tenant it serves.
       this.context.run(scope, () => {
@@ -274,6 +360,34 @@ export class TenantDirectory
       });
     }
     return tenant;
+  }
+
+  /**
+   * One scheduled turn: starts the tenant's workers in its context, waits until each has caught up
+   * (or cannot go on here), then stops them. `false` when the time ran out first.
+   */
+  private async turn(tenantId: string, maxTurnMs: number): Promise<boolean> {
+    let tenant: OpenTenant;
+    try {
+      tenant = await this.tenant(tenantId);
+    } catch (error) {
+      if (error instanceof TenantNotFoundError) return true; // removed meanwhile
+      throw error;
+    }
+    if (tenant.removing || tenant.suspended || this.stopping) return true;
+    const workers = tenant.workers;
+    this.context.run(tenant.scope, () => {
+      for (const worker of workers) worker.start();
+    });
+    const deadline = Date.now() + maxTurnMs;
+    let settled = false;
+    while (!this.stopping && !tenant.removing && !tenant.suspended && Date.now() < deadline) {
+      settled = workers.every((worker) => SETTLED.has(worker.status().state));
+      if (settled) break;
+      await sleep(TURN_CHECK_MS);
+    }
+    await Promise.all(workers.map((worker) => worker.stop()));
+    return settled || tenant.removing || tenant.suspended || this.stopping;
   }
 
   private workersFor(tenantId: string, parts: TenantParts, executor: CommandExecutor) {
