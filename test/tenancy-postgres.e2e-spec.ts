@@ -77,7 +77,10 @@ function tokenFor(tenant: string, secret = SECRET): string {
   return `Bearer ${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
 }
 
-type Deposited = { type: 'Deposited'; data: { amount: number; tenant: string } };
+type Deposited = {
+  type: 'Deposited';
+  data: { amount: number; tenant: string };
+};
 
 @Command()
 class Deposit implements CommandLogic<number, Deposited> {
@@ -97,7 +100,10 @@ class Deposit implements CommandLogic<number, Deposited> {
     return balance + event.data.amount;
   }
   handle(_balance: number, ctx: CommandContext<Deposited, Deposit>): void {
-    ctx.emit('account', { type: 'Deposited', data: { amount: this.amount, tenant: this.tenant } });
+    ctx.emit('account', {
+      type: 'Deposited',
+      data: { amount: this.amount, tenant: this.tenant },
+    });
   }
 }
 
@@ -161,10 +167,14 @@ class AccountsController {
   @Get('balances')
   async list(@Query('after') after: string) {
     await this.projections.waitFor(after as Position, { timeoutMs: 20_000 });
-    const { rows } = await this.pool.query<{ account: string; balance: string }>(
-      `SELECT account, balance FROM ${this.balances.table()} ORDER BY account`,
-    );
-    return rows.map((r) => ({ account: r.account, balance: Number(r.balance) }));
+    const { rows } = await this.pool.query<{
+      account: string;
+      balance: string;
+    }>(`SELECT account, balance FROM ${this.balances.table()} ORDER BY account`);
+    return rows.map((r) => ({
+      account: r.account,
+      balance: Number(r.balance),
+    }));
   }
 
   @Get('whoami')
@@ -224,7 +234,9 @@ describeWithServer('multi-tenancy, a schema per tenant on PostgreSQL (HTTP)', ()
         EventCoreModule.forRoot({
           tenancy: {
             placement: 'schema',
-            resolver: new JwtClaimTenantResolver({ key: { algorithm: 'HS256', secret: SECRET } }),
+            resolver: new JwtClaimTenantResolver({
+              key: { algorithm: 'HS256', secret: SECRET },
+            }),
             stores: tenants,
           },
         }),
@@ -295,7 +307,11 @@ describeWithServer('multi-tenancy, a schema per tenant on PostgreSQL (HTTP)', ()
       positions.set(tenant, last.body.position as Position);
     }
     for (const [t, tenant] of TENANTS.entries()) {
-      const { rows } = await pool.query<{ total: string; count: string; foreign: string }>(
+      const { rows } = await pool.query<{
+        total: string;
+        count: string;
+        foreign: string;
+      }>(
         `SELECT sum((data->>'amount')::int) AS total, count(*) AS count,
                 count(*) FILTER (WHERE data->>'tenant' <> $1) AS foreign
          FROM "tenant_${tenant}".events`,
@@ -355,7 +371,10 @@ describeWithServer('multi-tenancy, a schema per tenant on PostgreSQL (HTTP)', ()
     expect(after.rows[0].n).toBe(before.rows[0].n);
 
     const health = await http.get('/health').set('Authorization', tokenFor('charlie')).expect(200);
-    expect(health.body.info.eventStore).toMatchObject({ status: 'up', tenant: 'charlie' });
+    expect(health.body.info.eventStore).toMatchObject({
+      status: 'up',
+      tenant: 'charlie',
+    });
   });
 
   it('serves every tenant from one pool of the configured size', async () => {
@@ -402,8 +421,102 @@ describeWithServer('multi-tenancy, a schema per tenant on PostgreSQL (HTTP)', ()
   });
 
   it('refuses a schema name long enough for prepared statement names to collide', async () => {
-    const long = await createPostgresSchemaTenants({ pool, schemaPrefix: 'tenants_of_acme_' });
+    const long = await createPostgresSchemaTenants({
+      pool,
+      schemaPrefix: 'tenants_of_acme_',
+    });
     await expect(long.create('x'.repeat(30))).rejects.toThrow('longer than 40 characters');
     await long.close();
   });
 });
+
+describeWithServer(
+  'multi-tenancy on PostgreSQL: projections of many tenants in bounded turns',
+  () => {
+    const MANY = Array.from({ length: 8 }, (_, n) => `shop${n}`);
+    let database: TestDatabase;
+    let pool: Pool;
+    let app: INestApplication;
+    let http: ReturnType<typeof request>;
+
+    beforeAll(async () => {
+      database = await createTestDatabase();
+      pool = database.pool({ max: 2 });
+      const tenants = await createPostgresSchemaTenants({
+        connectionString: database.url,
+        poolSize: POOL_SIZE,
+      });
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          EventCoreModule.forRoot({
+            tenancy: {
+              placement: 'schema',
+              resolver: new JwtClaimTenantResolver({
+                key: { algorithm: 'HS256', secret: SECRET },
+              }),
+              stores: tenants,
+              scheduler: {
+                maxActiveTenants: 2,
+                maxTurnMs: 2_000,
+                sweepIntervalMs: 60_000,
+              },
+            },
+          }),
+        ],
+        controllers: [AccountsController],
+        providers: [
+          Balances,
+          { provide: TENANT_STORES, useValue: tenants },
+          { provide: 'POOL', useValue: pool },
+        ],
+      }).compile();
+      app = moduleRef.createNestApplication({ logger: false });
+      app.useGlobalFilters(new EventCoreExceptionFilter());
+      await app.listen(0, '127.0.0.1');
+      http = request(await app.getUrl());
+      for (const tenant of MANY) await app.get(TenantDirectory).create(tenant);
+    });
+
+    afterAll(async () => {
+      await app?.close();
+      await database?.drop();
+    });
+
+    it('catches every tenant up, reads its own writes, and leaves no lease held between turns', async () => {
+      const last = new Map<string, Position>();
+      await Promise.all(
+        MANY.map(async (tenant, t) => {
+          for (let n = 0; n < 6; n++) {
+            const response = await http
+              .post(`/accounts/${ACCOUNTS[n % ACCOUNTS.length]}/deposits`)
+              .set('Authorization', tokenFor(tenant))
+              .send({ amount: t + 1 })
+              .expect(201);
+            last.set(tenant, response.body.position as Position);
+          }
+        }),
+      );
+      for (const [t, tenant] of MANY.entries()) {
+        const balances = await http
+          .get('/balances')
+          .query({ after: last.get(tenant) })
+          .set('Authorization', tokenFor(tenant))
+          .expect(200);
+        const sum = (balances.body as { balance: number }[]).reduce((s, b) => s + b.balance, 0);
+        expect(sum).toBe(6 * (t + 1));
+      }
+      const directory = app.get(TenantDirectory);
+      for (let i = 0; i < 500 && directory.projectionOverview().scheduler!.active > 0; i++) {
+        await sleep(20);
+      }
+      expect(directory.projectionOverview()).toMatchObject({
+        total: { tenants: MANY.length, lagEvents: 0, faulted: 0 },
+        scheduler: { queued: 0, active: 0, maxActive: 2 },
+      });
+      for (const tenant of MANY) {
+        const leases = await pool.query(`SELECT 1 FROM "tenant_${tenant}".projection_leases`);
+        expect(leases.rows).toHaveLength(0);
+      }
+    });
+  },
+);

@@ -385,3 +385,46 @@ describe('EventCoreModule with tenancy (schema placement, in-memory stores)', ()
     await http.delete('/tenants/a').query({ confirm: 'a' }).expect(404);
   });
 });
+
+describe('EventCoreModule tenancy options', () => {
+  const resolver = new JwtClaimTenantResolver({ key: { algorithm: 'HS256', secret: SECRET } });
+
+  async function compile(options: Record<string, unknown>) {
+    const moduleRef = await Test.createTestingModule({
+      imports: [EventCoreModule.forRoot(options as never)],
+    }).compile();
+    await moduleRef.close();
+  }
+
+  it.each([
+    [
+      'a placement not built yet',
+      { tenancy: { placement: 'database', resolver, stores: new InMemoryTenantStores() } },
+      'tenancy.placement',
+    ],
+    [
+      'no resolver',
+      { tenancy: { placement: 'schema', stores: new InMemoryTenantStores() } },
+      'tenancy.resolver',
+    ],
+    ['no stores', { tenancy: { placement: 'schema', resolver } }, 'tenancy.stores'],
+    [
+      'a store for everyone',
+      {
+        eventStore: new InMemoryEventStore(),
+        tenancy: { placement: 'schema', resolver, stores: new InMemoryTenantStores() },
+      },
+      'eventStore',
+    ],
+    [
+      'a shared snapshot store',
+      {
+        executor: { snapshots: {} },
+        tenancy: { placement: 'schema', resolver, stores: new InMemoryTenantStores() },
+      },
+      'executor.snapshots',
+    ],
+  ])('refuses %s at startup', async (_, options, field) => {
+    await expect(compile(options)).rejects.toThrow(`Invalid ${field}`);
+  });
+});
