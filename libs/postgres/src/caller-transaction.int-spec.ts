@@ -10,7 +10,8 @@ import {
 import { testEvent } from '@eventcore/core/testing';
 import type { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import type { PostgresEventStore } from './postgres.event-store';
+import { PgPoolSqlExecutor } from './executor/pg-pool.sql-executor';
+import { PostgresEventStore } from './postgres.event-store';
 import { createPostgresEventStore } from './postgres.factory';
 import { notificationChannel } from './schema/schema-name';
 import { createTestDatabase, describeWithServer, type TestDatabase } from './testing/test-database';
@@ -175,6 +176,11 @@ describeWithServer("appendInTransaction: the caller's own transaction (server)",
       await expect(store.appendInTransaction(client, [placed('n1')])).rejects.toMatchObject({
         reason: 'aborted',
       });
+      // pg updates the status on the message after the error: the server's answer decides too.
+      const stale = { query: client.query.bind(client), getTransactionStatus: () => 'T' };
+      await expect(store.appendInTransaction(stale, [placed('n1')])).rejects.toMatchObject({
+        reason: 'aborted',
+      });
       await client.query('ROLLBACK');
     } finally {
       client.release();
@@ -256,6 +262,32 @@ describeWithServer("appendInTransaction: the caller's own transaction (server)",
       await second.done();
     }
     expect((await store.read(query)).events).toHaveLength(1);
+  });
+
+  it("refuses a store built by hand over the caller's connection: it would end the transaction", async () => {
+    const tx = await begin();
+    // A "pool" that hands out the caller's client, as a hand-built executor over it would (its
+    // release is kept from returning the client to the app's pool while the test still uses it).
+    const release = tx.release;
+    tx.release = () => undefined;
+    const pool = { connect: async () => tx, totalCount: 1, idleCount: 0, waitingCount: 0 };
+    const handBuilt = new PostgresEventStore(new PgPoolSqlExecutor(pool as unknown as Pool, false));
+    try {
+      await tx.query("INSERT INTO orders VALUES ('h1', 9)");
+      await expect(handBuilt.append([placed('h1')])).rejects.toMatchObject({
+        code: 'eventcore.invalid_options',
+        message: expect.stringContaining('appendInTransaction'),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50)); // a NOTIFY transaction would be sent by now
+      // Not committed behind the caller's back: its row is invisible outside and the block is open.
+      expect(tx.getTransactionStatus()).toBe('T');
+      expect(await orders('h1')).toEqual([]);
+    } finally {
+      await handBuilt.close(); // after anything it still had in flight on the client
+      tx.release = release;
+      await tx.done();
+    }
+    expect(await version('h1')).toBe(0);
   });
 
   describe('with TypeORM', () => {

@@ -80,7 +80,14 @@ import {
 } from './inspection/log-hold-back';
 import { MAX_POSITION, queryProbes } from './sql/query-probes';
 import { type DedupedEventRow, RowDecoder } from './sql/event-row.mapper';
-import { countAfterSql, headSql, healthSql, readAllSql, readStreamsSql } from './sql/read.sql';
+import {
+  countAfterSql,
+  headSql,
+  healthSql,
+  readAllSql,
+  readAllUnfilteredSql,
+  readStreamsSql,
+} from './sql/read.sql';
 import { checkTransactionIds } from './schema/transaction-id.check';
 
 const MAX_PAGE = 10_000;
@@ -172,6 +179,7 @@ export class PostgresEventStore implements EventStore {
     readStream: string;
     head: string;
     readAll: string;
+    readAllUnfiltered: string;
     countAfter: string;
     health: string;
     holdBack: string;
@@ -184,6 +192,7 @@ export class PostgresEventStore implements EventStore {
     readStream?: string;
     head?: string;
     readAll?: string;
+    readAllUnfiltered?: string;
   };
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -219,6 +228,7 @@ export class PostgresEventStore implements EventStore {
       readStream: readStreamsSql(this.schema, true),
       head: headSql(this.schema),
       readAll: readAllSql(this.schema),
+      readAllUnfiltered: readAllUnfilteredSql(this.schema),
       countAfter: countAfterSql(this.schema),
       health: healthSql(this.schema),
       holdBack: logHoldBackSql(this.schema),
@@ -237,6 +247,7 @@ export class PostgresEventStore implements EventStore {
             readStream: `eventcore_read_stream_${this.schema}`,
             head: `eventcore_head_${this.schema}`,
             readAll: `eventcore_read_all_${this.schema}`,
+            readAllUnfiltered: `eventcore_read_all_unfiltered_${this.schema}`,
           };
     this.batcher = new AppendBatcher(
       (requests) =>
@@ -348,9 +359,13 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     const connection = callerQueryable(transaction);
     validateWrites(writes, options);
-    const [state] = await connection.query<{ written: boolean; isolation: string }>(
-      CALLER_TRANSACTION_SQL,
-    );
+    const [state] = await connection
+      .query<{ written: boolean; isolation: string }>(CALLER_TRANSACTION_SQL)
+      .catch((error: unknown) => {
+        // A failed block (the client's own status may not say so yet: it lags one message).
+        const aborted = (error as { code?: unknown } | null)?.code === '25P02';
+        throw aborted ? new UnsupportedTransactionError('aborted') : error;
+      });
     // A transaction id taken before the append's position lock would put its events out of log order.
     if (state?.written !== false) throw new UnsupportedTransactionError('written-before-append');
     if (state.isolation !== 'read committed') {
@@ -566,15 +581,21 @@ export class PostgresEventStore implements EventStore {
       this.executor.query<
         DedupedEventRow & { scanned: string | number | null; last_scanned: string | null }
       >(
-        this.sql.readAll,
+        filtered ? this.sql.readAll : this.sql.readAllUnfiltered,
         [after.transactionId, after.globalPosition, prefixes, types, budget, limit],
-        { name: this.names.readAll },
+        { name: filtered ? this.names.readAll : this.names.readAllUnfiltered },
       ),
     );
-    const scanned = Number(rows[0]?.scanned ?? 0);
     const decoder = new RowDecoder();
     const events = rows.filter((row) => row.i != null).map((row) => decoder.decode(row));
-    const lastScanned = rows[0]?.last_scanned ?? null;
+    // Without a filter every row scanned is an event, and the last one carries its transaction id.
+    const last = rows[rows.length - 1];
+    const scanned = filtered ? Number(rows[0]?.scanned ?? 0) : 0;
+    const lastScanned = filtered
+      ? (rows[0]?.last_scanned ?? null)
+      : last === undefined
+        ? null
+        : encodePosition({ transactionId: last.x!, globalPosition: String(last.p) });
     const exhausted = scanned < budget; // every committed-and-safe event after `after` was scanned
     if (events.length === limit) {
       const lastRow = rows[rows.length - 1]!; // the only row with its transaction id

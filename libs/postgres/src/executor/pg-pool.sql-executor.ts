@@ -1,3 +1,4 @@
+import { InvalidOptionsError } from '@eventcore/core';
 import type { Pool, PoolClient } from 'pg';
 import { describeFailure, isConnectionFailure } from './connection-errors';
 import {
@@ -78,11 +79,23 @@ export class PgPoolSqlExecutor implements SqlExecutor {
   }
 
   private async acquire(): Promise<PoolClient> {
+    let client: PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (error) {
       throw new SqlConnectionError(describeFailure(error), 'connect', { cause: error });
     }
+    // A connection already inside a transaction is someone else's: our BEGIN/COMMIT (a NOTIFY, a
+    // checkpoint) would commit it early, and an append in it could take positions out of log order.
+    const status = client.getTransactionStatus?.();
+    if (status === 'T' || status === 'E') {
+      client.release(new Error('handed out inside an open transaction'));
+      throw new InvalidOptionsError(
+        'pool',
+        'it handed out a connection inside an open transaction; the store runs transactions of its own and would end yours. Give the store a pg Pool of its own, and append inside your transaction with store.appendInTransaction(client, writes)',
+      );
+    }
+    return client;
   }
 }
 
