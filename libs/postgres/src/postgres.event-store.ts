@@ -590,7 +590,7 @@ export class PostgresEventStore implements EventStore {
     const events = rows.filter((row) => row.i != null).map((row) => decoder.decode(row));
     // Without a filter every row scanned is an event, and the last one carries its transaction id.
     const last = rows[rows.length - 1];
-    const scanned = filtered ? Number(rows[0]?.scanned ?? 0) : 0;
+    const scanned = filtered ? Number(rows[0]?.scanned ?? 0) : rows.length;
     const lastScanned = filtered
       ? (rows[0]?.last_scanned ?? null)
       : last === undefined

@@ -79,7 +79,10 @@ export function headSql(schema: string): string {
  * reports its age).
  *
  * With a filter, at most `$5` rows are scanned per page so a rare event type never makes one call
- * scan the whole log; the page then ends early and `next` points past the scanned rows.
+ * scan the whole log; the page then ends early and `next` points past the scanned rows. The scan
+ * also stops at the first match after the page's `$6` (PostgreSQL ends a running count there), so
+ * a filter that most events match reads a page's worth, not the whole budget; that one row more
+ * keeps `last_scanned` past the page when the log goes on, as a full scan would.
  * Parameters: $1 xid8, $2 position (exclusive start), $3 stream prefixes or null, $4 types or null,
  * $5 scan budget, $6 limit. The first row carries the counts (always one row), the last the
  * transaction id (for the cursor); stream, type and schema version are NULL when as the previous
@@ -90,15 +93,20 @@ export function readAllSql(schema: string): string {
   return `
 WITH bound AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
 scanned AS MATERIALIZED (
-  SELECT e.transaction_id, e.global_position,
-         ($3::text[] IS NULL OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS f(prefix)
-                                         WHERE starts_with(e.stream_id, f.prefix)))
-         AND ($4::text[] IS NULL OR e.type = ANY ($4::text[])) AS hit
-    FROM ${s}.events AS e
-   WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
-     AND e.transaction_id < (SELECT xmin FROM bound)
-   ORDER BY e.transaction_id, e.global_position
-   LIMIT $5
+  SELECT transaction_id, global_position, hit FROM (
+    SELECT e.*, count(*) FILTER (WHERE e.hit) OVER (ORDER BY e.transaction_id, e.global_position
+                                                   ROWS UNBOUNDED PRECEDING) AS hits
+      FROM (SELECT e.transaction_id, e.global_position,
+                   ($3::text[] IS NULL OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS f(prefix)
+                                                   WHERE starts_with(e.stream_id, f.prefix)))
+                   AND ($4::text[] IS NULL OR e.type = ANY ($4::text[])) AS hit
+              FROM ${s}.events AS e
+             WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+               AND e.transaction_id < (SELECT xmin FROM bound)
+             ORDER BY e.transaction_id, e.global_position
+             LIMIT $5) AS e
+  ) AS e
+   WHERE hits <= $6 + 1
 ),
 hits AS (
   SELECT transaction_id, global_position FROM scanned WHERE hit
@@ -127,6 +135,39 @@ SELECT CASE WHEN lag(true) OVER w IS NULL THEN summary.scanned END AS scanned,
             ELSE to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS r
   FROM summary
   LEFT JOIN (hits JOIN ${s}.events AS e ON e.global_position = hits.global_position) ON true
+WINDOW w AS (ORDER BY e.transaction_id, e.global_position)
+ ORDER BY e.transaction_id, e.global_position`;
+}
+
+/**
+ * {@link readAllSql} for a reader without a filter: every row scanned is a hit, so the page is one
+ * index scan in log order, without the scan budget's materialized list, its sorts and a second
+ * index probe per event. Same parameters ($3 and $4 must be NULL, checked once per call: otherwise
+ * no row; $5 is not used) and the same columns but the counts: the rows are the scanned ones, the
+ * last carries its transaction id.
+ */
+export function readAllUnfilteredSql(schema: string): string {
+  const s = quoted(schema);
+  return `
+SELECT e.global_position AS p,
+       CASE WHEN lead(true) OVER w IS NULL THEN e.transaction_id::text END AS x,
+       e.event_id::text AS i,
+       CASE WHEN e.stream_id = lag(e.stream_id) OVER w THEN NULL ELSE e.stream_id END AS s,
+       e.stream_version AS v,
+       CASE WHEN e.type = lag(e.type) OVER w THEN NULL ELSE e.type END AS t,
+       CASE WHEN e.schema_version = lag(e.schema_version) OVER w THEN NULL ELSE e.schema_version END AS sv,
+       ${DATA_COLUMNS},
+       CASE WHEN e.metadata = lag(e.metadata) OVER w THEN NULL ELSE e.metadata END AS m,
+       CASE WHEN e.occurred_at = lag(e.occurred_at) OVER w THEN NULL
+            ELSE to_char(e.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS o,
+       CASE WHEN e.recorded_at = lag(e.recorded_at) OVER w THEN NULL
+            ELSE to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS r
+  FROM (SELECT * FROM ${s}.events AS e
+         WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+           AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+           AND $3::text[] IS NULL AND $4::text[] IS NULL AND $5::int IS NOT NULL
+         ORDER BY e.transaction_id, e.global_position
+         LIMIT $6) AS e
 WINDOW w AS (ORDER BY e.transaction_id, e.global_position)
  ORDER BY e.transaction_id, e.global_position`;
 }
