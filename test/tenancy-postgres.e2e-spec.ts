@@ -45,16 +45,19 @@ import {
   WithoutTenant,
 } from '@eventcore/nestjs';
 import {
+  createPostgresDatabaseTenants,
   createPostgresSchemaTenants,
+  type PostgresDatabaseTenants,
   type PostgresProjectionTx,
   type PostgresSchemaTenants,
 } from '@eventcore/postgres';
 import {
+  ADMIN_URL,
   createTestDatabase,
   describeWithServer,
   type TestDatabase,
 } from '@eventcore/postgres/testing';
-import type { Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 
 /*
  * Schema-per-tenant multi-tenancy over HTTP on a real PostgreSQL database: three tenants with the
@@ -517,6 +520,131 @@ describeWithServer(
         const leases = await pool.query(`SELECT 1 FROM "tenant_${tenant}".projection_leases`);
         expect(leases.rows).toHaveLength(0);
       }
+    });
+  },
+);
+
+describeWithServer(
+  'multi-tenancy on PostgreSQL: a database per tenant, servers added at run time',
+  () => {
+    let database: TestDatabase;
+    let tenants: PostgresDatabaseTenants;
+    let app: INestApplication;
+    let http: ReturnType<typeof request>;
+    let prefix: string;
+
+    /** Runs one statement on the server's admin database. */
+    async function admin<R>(sql: string, params: unknown[] = []): Promise<R[]> {
+      const client = new Client({ connectionString: ADMIN_URL });
+      await client.connect();
+      try {
+        return (await client.query(sql, params)).rows as R[];
+      } finally {
+        await client.end();
+      }
+    }
+
+    /** Runs one statement in the tenant's database. */
+    async function inTenant<R>(tenant: string, sql: string): Promise<R[]> {
+      const url = new URL(ADMIN_URL);
+      url.pathname = `/${prefix}${tenant}`;
+      const client = new Client({ connectionString: url.toString() });
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows as R[];
+      } finally {
+        await client.end();
+      }
+    }
+
+    beforeAll(async () => {
+      database = await createTestDatabase();
+      // Tenant databases are named after the test's own, so a failed run leaves nothing ambiguous.
+      prefix = `${database.name}_`;
+      tenants = await createPostgresDatabaseTenants({
+        directoryConnectionString: database.url,
+        databasePrefix: prefix,
+        idleTimeoutMs: 1_000,
+      });
+      await tenants.addServer('main', ADMIN_URL);
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          EventCoreModule.forRoot({
+            tenancy: {
+              placement: 'database',
+              resolver: new JwtClaimTenantResolver({ key: { algorithm: 'HS256', secret: SECRET } }),
+              stores: tenants,
+            },
+          }),
+        ],
+        controllers: [AccountsController],
+        providers: [
+          Balances,
+          { provide: TENANT_STORES, useValue: { schemaOf: () => 'eventcore' } },
+          { provide: 'POOL', useValue: database.pool({ max: 1 }) },
+        ],
+      }).compile();
+      app = moduleRef.createNestApplication({ logger: false });
+      app.useGlobalFilters(new EventCoreExceptionFilter());
+      await app.listen(0, '127.0.0.1');
+      http = request(await app.getUrl());
+    });
+
+    afterAll(async () => {
+      await app?.close();
+      const left = await admin<{ datname: string }>(
+        `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`,
+        [prefix],
+      );
+      for (const { datname } of left)
+        await admin(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+      await database?.drop();
+    });
+
+    it('puts each tenant in a database of its own, on servers added while the app runs', async () => {
+      const directory = app.get(TenantDirectory);
+      expect(await directory.create('north')).toBe(true);
+      expect(await directory.create('south')).toBe(true);
+      // A server registered at run time takes the next tenant (the one with the fewest tenants).
+      await tenants.addServer('second', ADMIN_URL);
+      expect(await directory.create('west')).toBe(true);
+      expect((await directory.list()).map((t) => [t.tenantId, t.location])).toEqual([
+        ['north', `server main, database ${prefix}north`],
+        ['south', `server main, database ${prefix}south`],
+        ['west', `server second, database ${prefix}west`],
+      ]);
+
+      for (const [t, tenant] of ['north', 'south', 'west'].entries()) {
+        for (let n = 0; n < 3; n++) {
+          await http
+            .post('/accounts/acc1/deposits')
+            .set('Authorization', tokenFor(tenant))
+            .send({ amount: t + 1 })
+            .expect(201, new RegExp(`"tenant":"${tenant}"`));
+        }
+      }
+      for (const [t, tenant] of ['north', 'south', 'west'].entries()) {
+        const rows = await inTenant<{ n: number; total: number; foreign: number }>(
+          tenant,
+          `SELECT count(*)::int AS n, sum((data->>'amount')::int)::int AS total,
+                count(*) FILTER (WHERE data->>'tenant' <> '${tenant}')::int AS foreign
+         FROM eventcore.events`,
+        );
+        expect(rows[0]).toEqual({ n: 3, total: 3 * (t + 1), foreign: 0 });
+      }
+
+      await app.get(TenantDirectory).stopProjections('south');
+      await directory.remove('south', { confirm: 'south' });
+      const databases = await admin<{ datname: string }>(
+        `SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1`,
+        [prefix],
+      );
+      expect(databases.map((d) => d.datname)).toEqual([`${prefix}north`, `${prefix}west`]);
+      await http
+        .post('/accounts/acc1/deposits')
+        .set('Authorization', tokenFor('south'))
+        .send({ amount: 1 })
+        .expect(404);
     });
   },
 );

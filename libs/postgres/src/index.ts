@@ -86,3 +86,8 @@ export {
   type PostgresSchemaTenantsOptions,
   type PostgresTenantParts,
 } from './tenancy/postgres.schema-tenants';
+export {
+  PostgresDatabaseTenants,
+  createPostgresDatabaseTenants,
+  type PostgresDatabaseTenantsOptions,
+} from './tenancy/postgres.database-tenants';

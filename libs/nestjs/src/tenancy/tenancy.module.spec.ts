@@ -398,9 +398,14 @@ describe('EventCoreModule tenancy options', () => {
 
   it.each([
     [
-      'a placement not built yet',
-      { tenancy: { placement: 'database', resolver, stores: new InMemoryTenantStores() } },
+      'an unknown placement',
+      { tenancy: { placement: 'shard', resolver, stores: new InMemoryTenantStores() } },
       'tenancy.placement',
+    ],
+    [
+      'stores of another placement',
+      { tenancy: { placement: 'database', resolver, stores: new InMemoryTenantStores() } },
+      'tenancy.stores',
     ],
     [
       'no resolver',

@@ -11,7 +11,9 @@ import type { TenantPlacement, TenantStores } from './tenant-stores';
 export interface TenancyOptions {
   /**
    * Where tenants' events live. `'schema'`: one PostgreSQL schema per tenant on one shared
-   * database and connection pool (thousands of small tenants). Must match `stores.placement`.
+   * database and connection pool (thousands of small tenants); `'database'`: one database per
+   * tenant on a pool of servers, a small pool each (fewer, larger tenants). Must match
+   * `stores.placement`.
    */
   readonly placement: TenantPlacement;
   /**
@@ -39,10 +41,10 @@ export function checkTenancyOptions(options: EventCoreModuleOptions): void {
   if (typeof tenancy !== 'object' || tenancy === null) {
     throw new InvalidOptionsError('tenancy', "pass { placement: 'schema', resolver, stores }");
   }
-  if (tenancy.placement !== 'schema') {
+  if (tenancy.placement !== 'schema' && tenancy.placement !== 'database') {
     throw new InvalidOptionsError(
       'tenancy.placement',
-      `use 'schema' (a database per tenant is not available yet), not ${JSON.stringify(tenancy.placement)}`,
+      `use 'schema' or 'database', not ${JSON.stringify(tenancy.placement)}`,
     );
   }
   if (typeof tenancy.resolver?.resolve !== 'function') {

@@ -1,7 +1,11 @@
 import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
 
-/** Where tenants' events live: `'schema'`, one schema per tenant on a shared database. */
-export type TenantPlacement = 'schema';
+/**
+ * Where tenants' events live: `'schema'`, one schema per tenant on a shared database (many small
+ * tenants, one pool); `'database'`, one database per tenant on a pool of servers (fewer, larger
+ * tenants, a small pool each).
+ */
+export type TenantPlacement = 'schema' | 'database';
 
 /** What a tenant's work runs on. */
 export interface TenantParts {
