@@ -159,6 +159,9 @@ describeWithServer('NATS forwarder on PostgreSQL', () => {
         await first.message<{ published: number }>((m) => m.published >= 400);
         first.child.kill('SIGKILL');
         expect(await first.exited()).toBe('SIGKILL');
+        // Killed mid-stream, not after the end.
+        const atKill = (await jsm.streams.info(stream)).state.messages;
+        expect(atKill).toBeLessThan(recorded.length);
 
         const second = start();
         const done = await second.message<{
@@ -183,7 +186,7 @@ describeWithServer('NATS forwarder on PostgreSQL', () => {
         const { state } = await jsm.streams.info(stream);
         expect(state.messages).toBe(recorded.length);
         console.log(
-          `crash test: the restarted forwarder republished ${done.duplicates}+ events JetStream acknowledged as duplicates`,
+          `crash test: killed at ${atKill} of ${recorded.length} events in the stream; the restarted forwarder republished ${done.duplicates}+ that JetStream acknowledged as duplicates`,
         );
       } finally {
         await consumer.stop();
@@ -236,7 +239,11 @@ describeWithServer('NATS forwarder on PostgreSQL', () => {
         const waiting = app.registry.get('nats-forwarder');
         expect(waiting.state).not.toBe('faulted');
         expect(waiting.handledEvents).toBe(before.length);
-        expect(app.forwarder.stats()).toMatchObject({ published: before.length, connected: false });
+        expect(app.forwarder.stats()).toMatchObject({
+          published: before.length,
+          connected: false,
+          failingSince: expect.any(String),
+        });
 
         await server.start();
         await caughtUp(app);
@@ -248,6 +255,7 @@ describeWithServer('NATS forwarder on PostgreSQL', () => {
           await nc.close();
         }
         expect(app.registry.get('nats-forwarder')).toMatchObject({ state: 'live', lagEvents: 0 });
+        expect(app.forwarder.stats()).toMatchObject({ connected: true, failingSince: null });
       } finally {
         await app.close();
       }

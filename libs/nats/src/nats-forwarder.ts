@@ -21,6 +21,12 @@ export interface NatsForwarderStats {
   readonly duplicates: number;
   /** Whether a connection to NATS is open now. */
   readonly connected: boolean;
+  /**
+   * When the current run of failures began (ISO-8601), or null while publishing succeeds. The
+   * worker retries a failing batch without reading further, so the projection's lag figures stay
+   * those of the last page read during an outage: alert on this instead.
+   */
+  readonly failingSince: string | null;
 }
 
 /**
@@ -41,6 +47,7 @@ export class NatsForwarder extends ProcessManagerHost implements OnApplicationSh
   private published = 0;
   private duplicates = 0;
   private connected = false;
+  private failingSince: string | null = null;
 
   constructor(readonly options: ResolvedNatsForwarderOptions) {
     super();
@@ -48,7 +55,12 @@ export class NatsForwarder extends ProcessManagerHost implements OnApplicationSh
 
   /** Counts of this process, for tests and dashboards; the worker's status has lag and errors. */
   stats(): NatsForwarderStats {
-    return { published: this.published, duplicates: this.duplicates, connected: this.connected };
+    return {
+      published: this.published,
+      duplicates: this.duplicates,
+      connected: this.connected,
+      failingSince: this.failingSince,
+    };
   }
 
   /** Publishes one event (the worker calls {@link handleBatch}; this is for a single event). */
@@ -62,6 +74,20 @@ export class NatsForwarder extends ProcessManagerHost implements OnApplicationSh
    * A failure closes the connection, so nothing it still buffers can reach the stream after a retry.
    */
   override async handleBatch(events: readonly RecordedEvent[]): Promise<void> {
+    try {
+      await this.publishInOrder(events);
+      this.failingSince = null;
+    } catch (error) {
+      this.failingSince ??= new Date().toISOString();
+      throw error;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.disconnect();
+  }
+
+  private async publishInOrder(events: readonly RecordedEvent[]): Promise<void> {
     const { js } = await this.connect();
     const { subjectPrefix, tenant, timeoutMs } = this.options;
     for (const event of events) {
@@ -88,10 +114,6 @@ export class NatsForwarder extends ProcessManagerHost implements OnApplicationSh
         );
       }
     }
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.disconnect();
   }
 
   /**
