@@ -88,16 +88,7 @@ export function snapshotDifferentialSuite(
           const streams = new RunStreams(`s${run}-`);
           const twin = async (stores: SnapshotStores, snapshots: boolean) => {
             const clock = new ManualClock();
-            const counting: SnapshotStore = {
-              serializer: stores.snapshots.serializer,
-              load: async (key) => {
-                const load = await stores.snapshots.load(key);
-                if (load.snapshot !== undefined) loaded++;
-                return load;
-              },
-              save: (snapshot) => stores.snapshots.save(snapshot),
-              prune: (scope, keep) => stores.snapshots.prune(scope, keep),
-            };
+            const counting = countingHits(stores.snapshots, () => loaded++);
             const executor = new CommandExecutor(stores.events, {
               idGenerator: seededIds(run),
               clock,
@@ -129,11 +120,15 @@ export function snapshotDifferentialSuite(
     });
 
     it('under concurrent writers, every decision made on a snapshot is the one made without it at the versions it was appended against', async () => {
+      let loaded = 0;
       const concurrent = async (specs: readonly CommandSpec[], s: fc.Scheduler | undefined) => {
         const run = ++runs;
         const streams = new RunStreams(`p${run}-`);
         const events = s === undefined ? shared.events : scheduledStore(s, shared.events);
-        const snapshots = s === undefined ? shared.snapshots : (await makeStores(events)).snapshots;
+        const snapshots = countingHits(
+          s === undefined ? shared.snapshots : (await makeStores(events)).snapshots,
+          () => loaded++,
+        );
         // Two executors (two instances of an app) sharing the snapshots and racing on the streams.
         const executors = [0, 1].map(
           (i) =>
@@ -181,6 +176,21 @@ export function snapshotDifferentialSuite(
           { numRuns },
         );
       }
+      expect(loaded).toBeGreaterThan(0);
     });
   });
+}
+
+/** `store`, calling `onHit` for every load that found a snapshot. */
+function countingHits(store: SnapshotStore, onHit: () => void): SnapshotStore {
+  return {
+    serializer: store.serializer,
+    load: async (key) => {
+      const load = await store.load(key);
+      if (load.snapshot !== undefined) onHit();
+      return load;
+    },
+    save: (snapshot) => store.save(snapshot),
+    prune: (scope, keep) => store.prune(scope, keep),
+  };
 }
