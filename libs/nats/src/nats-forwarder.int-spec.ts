@@ -235,6 +235,12 @@ describeWithServer('NATS forwarder on PostgreSQL', () => {
           30_000,
           'the forwarder reporting NATS unavailable',
         );
+        // An outage longer than any finite retry budget of these delays (50 ms doubling to 300 ms).
+        await eventually(
+          () => Date.now() - Date.parse(app.forwarder.stats().failingSince ?? '') > 2_000,
+          30_000,
+          'a 2 s outage',
+        );
         // Still running, at the last acknowledged event, saying why it does not move.
         const waiting = app.registry.get('nats-forwarder');
         expect(waiting.state).not.toBe('faulted');
