@@ -18,6 +18,7 @@ import { Test } from '@nestjs/testing';
 import { IsInt, IsPositive, IsString } from 'class-validator';
 import request from 'supertest';
 import {
+  type BlockingTransaction,
   Command,
   type CommandContext,
   type CommandLogic,
@@ -134,10 +135,15 @@ class Balances extends ProjectionHost<PostgresProjectionTx> {
     );
   }
 
+  /** While set, the tenant's batches wait for it inside their transaction (a slow write). */
+  hold: { tenant: string; until: Promise<void> } | undefined;
+
   async handle(
     event: RecordedEvent,
     context: ProjectionContext<PostgresProjectionTx>,
   ): Promise<void> {
+    const hold = this.hold;
+    if (hold !== undefined && hold.tenant === this.directory.currentTenantId()) await hold.until;
     const { amount } = event.data as Deposited['data'];
     await context.tx.query(
       `INSERT INTO ${this.table()} AS b (account, balance) VALUES ($1, $2)
@@ -388,6 +394,34 @@ describeWithServer('multi-tenancy, a schema per tenant on PostgreSQL (HTTP)', ()
     );
     expect(rows[0]!.n).toBeGreaterThan(0);
     expect(rows[0]!.n).toBeLessThanOrEqual(POOL_SIZE);
+  });
+
+  it('names the tenant whose projection batch holds every tenant back', async () => {
+    const balances = app.get(Balances);
+    let release!: () => void;
+    balances.hold = { tenant: 'bravo', until: new Promise((resolve) => (release = resolve)) };
+    try {
+      await http
+        .post('/accounts/acc2/deposits')
+        .set('Authorization', tokenFor('bravo'))
+        .send({ amount: 1 })
+        .expect(201);
+      // Asked through another tenant's store: the horizon is the server's.
+      const alpha = (await tenants.open('alpha'))!.eventStore;
+      let blocking: BlockingTransaction | null = null;
+      for (let i = 0; i < 200 && blocking?.applicationName !== 'eventcore:tenant_bravo'; i++) {
+        const holdBack = await alpha.logHoldBack();
+        blocking = holdBack.blocking.known ? holdBack.blocking.transaction : null;
+        await sleep(25);
+      }
+      expect(blocking).toMatchObject({
+        applicationName: 'eventcore:tenant_bravo',
+        database: database.name,
+      });
+    } finally {
+      release();
+      balances.hold = undefined;
+    }
   });
 
   it('guards removal, then drops the tenant schema and record', async () => {

@@ -138,8 +138,8 @@ export class TenantDirectory
   }
 
   /**
-   * Creates a tenant: its storage (a schema, migrated) and its directory record. Creating one that
-   * exists brings its storage up to date and returns `false`.
+   * Creates a tenant: its storage (a schema or a database, migrated) and its directory record.
+   * Creating one that exists brings its storage up to date and returns `false`.
    * @throws InvalidTenantIdError for an id that fails `checkTenantId`
    */
   create(tenantId: string): Promise<boolean> {

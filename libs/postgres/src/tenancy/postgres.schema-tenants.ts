@@ -7,7 +7,7 @@ import { createPostgresEventStore } from '../postgres.factory';
 import { type PostgresEventStoreOptions, resolvePostgresOptions } from '../postgres.options';
 import {
   createPostgresCheckpointStore,
-  type PostgresCheckpointStore,
+  PostgresCheckpointStore,
 } from '../projection/postgres.checkpoint-store';
 import { PostgresLeaseLock } from '../projection/postgres.lease-lock';
 import { checkSchemaName, MIGRATION_LOCK_NAMESPACE, quoted } from '../schema/schema-name';
@@ -199,7 +199,12 @@ export class PostgresSchemaTenants {
     const eventStore = await this.createStore(schema, false);
     return {
       eventStore,
-      checkpointStore: await createPostgresCheckpointStore(eventStore, { migrate: false }),
+      // Projection batches are the long transactions here: named after the tenant's schema, the
+      // one that holds the server's log back is named in health and in LogHeldBackError.
+      checkpointStore: new PostgresCheckpointStore(
+        namedTransactions(eventStore.sqlExecutor, `eventcore:${schema}`),
+        schema,
+      ),
       projectionLock: new PostgresLeaseLock(eventStore.sqlExecutor, { schema }),
     };
   }
@@ -207,6 +212,25 @@ export class PostgresSchemaTenants {
   private createStore(schema: string, migrate: boolean): Promise<PostgresEventStore> {
     return createPostgresEventStore({ ...this.options.store, pool: this.pool, schema, migrate });
   }
+}
+
+/**
+ * The executor with every transaction run as `applicationName` (`SET LOCAL`: the pooled session
+ * gets its own name back at the end of the transaction), at one statement per transaction.
+ */
+function namedTransactions(executor: SqlExecutor, applicationName: string): SqlExecutor {
+  const setName = `SET LOCAL application_name = '${applicationName}'`;
+  return {
+    query: (text, params, options) => executor.query(text, params, options),
+    transaction: (work) =>
+      executor.transaction(async (tx) => {
+        await tx.query(setName);
+        return work(tx);
+      }),
+    stats: () => executor.stats(),
+    // The store owns the executor: closing it is the store's business.
+    close: async () => undefined,
+  };
 }
 
 async function closeParts(parts: PostgresTenantParts | undefined): Promise<void> {
