@@ -1,13 +1,15 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Logger, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
   Command,
   type CommandContext,
   type CommandLogic,
+  type CommandSnapshot,
   ErrorCodes,
   type EventStore,
   EventTypeRegistry,
   InMemoryEventStore,
+  InMemorySnapshotStore,
   Stream,
   type StreamId,
   streamId,
@@ -31,6 +33,21 @@ class Note implements CommandLogic<number, Noted> {
   }
   handle(_count: number, ctx: CommandContext<Noted, Note>): void {
     ctx.emit('stream', { type: 'Noted', data: { text: 'hi' } });
+  }
+}
+
+/** Its state, a Map, does not survive JSON: never snapshotted, and reported. */
+@Command()
+class Counted implements CommandLogic<Map<string, number>, Noted> {
+  @Stream() stream: StreamId = streamId('counts-1');
+  initialState(): Map<string, number> {
+    return new Map();
+  }
+  apply(counts: Map<string, number>): Map<string, number> {
+    return new Map(counts).set('notes', (counts.get('notes') ?? 0) + 1);
+  }
+  handle(_counts: Map<string, number>, ctx: CommandContext<Noted, Counted>): void {
+    ctx.emit('stream', { type: 'Noted', data: { text: 'counted' } });
   }
 }
 
@@ -106,6 +123,45 @@ describe('EventCoreModule', () => {
     const result = await moduleRef.get(CommandBus).execute(new Note());
     expect(result.events[0]!.occurredAt).toBe('2030-01-02T03:04:05.000Z');
     await moduleRef.close();
+  });
+
+  it('writes the snapshots still queued before it closes the store, and logs their problems', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = new InMemorySnapshotStore(store);
+    // A slow save: without the drain at shutdown it would still be pending when close() returns.
+    const saveSlowly = snapshots.save.bind(snapshots);
+    const saved: CommandSnapshot[] = [];
+    snapshots.save = async (snapshot) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await saveSlowly(snapshot);
+      saved.push(snapshot);
+    };
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          EventCoreModule.forRoot({
+            eventStore: store,
+            closeStoreOnShutdown: false,
+            executor: { snapshots: { store: snapshots, every: 1 } },
+          }),
+        ],
+      }).compile();
+      const bus = moduleRef.get(CommandBus);
+      // A cold command that folded at least one event queues a snapshot.
+      await bus.execute(new Note());
+      await bus.execute(new Note());
+      await bus.execute(new Counted());
+      await bus.execute(new Counted());
+      await moduleRef.close();
+
+      // Written before close() returned; the Map state never was.
+      expect(saved.length).toBeGreaterThan(0);
+      expect(new Set(saved.map((snapshot) => snapshot.commandName))).toEqual(new Set(['Note']));
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('Counted'));
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('injects its event types with @InjectEventTypes(), the registry its commands write with', async () => {

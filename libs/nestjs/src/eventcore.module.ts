@@ -10,6 +10,7 @@ import {
   InMemoryProjectionLock,
   InvalidOptionsError,
   type ProjectionLock,
+  type SnapshotOptions,
 } from '@eventcore/core';
 import { CommandBus } from './command-bus';
 import {
@@ -81,7 +82,11 @@ const providers: Provider[] = [
       context: TenantContext,
       directory: TenantDirectory,
     ) => {
-      const executor = new CommandExecutor(store, { ...options.executor, events });
+      const executor = new CommandExecutor(store, {
+        ...options.executor,
+        ...withLoggedSnapshotProblems(options.executor?.snapshots),
+        events,
+      });
       return options.tenancy === undefined
         ? executor
         : new TenantRoutingCommandExecutor(context, directory);
@@ -195,6 +200,7 @@ export class EventCoreModule extends ConfigurableEventCoreModule implements OnAp
   constructor(
     @Inject(EVENTCORE_EVENT_STORE) private readonly store: EventStore,
     @Inject(EVENTCORE_MODULE_OPTIONS) private readonly options: EventCoreModuleOptions,
+    @Inject(EVENTCORE_COMMAND_EXECUTOR) private readonly executor: { close?(): Promise<void> },
   ) {
     super();
   }
@@ -205,6 +211,8 @@ export class EventCoreModule extends ConfigurableEventCoreModule implements OnAp
    * still reads or appends.
    */
   async onApplicationShutdown(): Promise<void> {
+    // Snapshots still queued are written before their store closes (a bounded queue).
+    await this.attempt('Writing queued snapshots', async () => this.executor.close?.());
     // Under tenancy the TenantDirectory closes the tenants' stores.
     if (this.options.closeStoreOnShutdown !== false && this.options.tenancy === undefined) {
       await this.attempt('Closing the event store', () => this.store.close());
@@ -220,4 +228,13 @@ export class EventCoreModule extends ConfigurableEventCoreModule implements OnAp
       this.logger.error(`${what} failed: ${(error as Error).message}`);
     }
   }
+}
+
+/** Snapshot options whose problems go to the Nest logger unless they name a `report` of their own. */
+function withLoggedSnapshotProblems(snapshots: SnapshotOptions | undefined): {
+  snapshots?: SnapshotOptions;
+} {
+  if (snapshots === undefined || snapshots.report !== undefined) return {};
+  const logger = new Logger('EventCore');
+  return { snapshots: { ...snapshots, report: (problem) => logger.warn(problem.message) } };
 }
