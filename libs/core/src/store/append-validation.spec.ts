@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { ErrorCodes, InvalidAppendError, InvalidQueryError } from '../errors';
+import type { EventToAppend } from '../events/event';
 import { newEventId } from '../events/event-id';
 import { testEvent } from '../testing/event-store.contract';
 import { validateWrites } from './append-validation';
@@ -73,6 +74,26 @@ describe('validateWrites: text no store can hold', () => {
     data.tail = '\ud800';
     expect(() => validateWrites(write(data))).toThrow(
       expect.objectContaining({ path: 'data.tail', reason: 'an unpaired UTF-16 surrogate' }),
+    );
+  });
+
+  it("checks every event's metadata, shared or its own, after a clean event", () => {
+    // Metadata shared with the event before is checked once; any other object is checked anew.
+    const clean = testEvent('E');
+    const shared = { ...testEvent('E'), metadata: clean.metadata };
+    const own = testEvent(
+      'E',
+      {},
+      {
+        metadata: { ...clean.metadata, custom: { note: 'x \u0000' } },
+      },
+    );
+    const writes = (events: EventToAppend[]): StreamWrite[] => [
+      { streamId: streamId('s'), expected: ExpectedVersion.any, events },
+    ];
+    expect(() => validateWrites(writes([clean, shared]))).not.toThrow();
+    expect(() => validateWrites(writes([clean, shared, own]))).toThrow(
+      expect.objectContaining({ path: 'metadata.custom.note', reason: 'a NUL character' }),
     );
   });
 });

@@ -1,6 +1,6 @@
 import type { EventToAppend } from '../events/event';
 import { EventSerializationError, InvalidAppendError, UnstorableTextError } from '../errors';
-import { findUnstorableText } from '../util/unstorable-text';
+import { findUnstorableText, type UnstorableText } from '../util/unstorable-text';
 import { satisfies } from './expected-version';
 import type { StreamConflict } from '../errors';
 import type { StreamWrite } from './event-store';
@@ -67,12 +67,14 @@ export function validateWrites(writes: readonly StreamWrite[], options?: AppendO
   // needed; the first id out of order starts a set of the ids before it.
   let lastId = '';
   let eventIds: Set<string> | undefined;
+  let lastMetadata: EventToAppend['metadata'] | undefined;
   for (let g = 0; g < groups.length; g++) {
     const streamName = g < writes.length ? String(writes[g]!.streamId) : undefined;
     const events = groups[g]!;
     for (let e = 0; e < events.length; e++) {
       const event = events[e]!;
-      validateEvent(streamName, event);
+      validateEvent(streamName, event, lastMetadata);
+      lastMetadata = event.metadata;
       if (eventIds === undefined) {
         if (event.id > lastId) {
           lastId = event.id;
@@ -152,17 +154,34 @@ const BASE64 =
   /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** @param streamName the stream of the event, undefined for an event in no stream */
-function validateEvent(streamName: string | undefined, event: EventToAppend): void {
-  const where = streamName === undefined ? 'in no stream' : `for stream "${streamName}"`;
+/**
+ * Where an event is, for a message: made only when one is thrown, as building it for every valid
+ * event cost a string per event.
+ */
+function whereOf(streamName: string | undefined): string {
+  return streamName === undefined ? 'in no stream' : `for stream "${streamName}"`;
+}
+
+/**
+ * @param streamName the stream of the event, undefined for an event in no stream
+ * @param checked the metadata object of the event before it in this append, whose text was checked
+ *   already: the events of a command or an import share one, checked once
+ */
+function validateEvent(
+  streamName: string | undefined,
+  event: EventToAppend,
+  checked: EventToAppend['metadata'] | undefined,
+): void {
   if (typeof event !== 'object' || event === null) {
-    throw new InvalidAppendError(`an event ${where} is not an object`);
+    throw new InvalidAppendError(`an event ${whereOf(streamName)} is not an object`);
   }
   if (typeof event.id !== 'string' || event.id.length === 0) {
-    throw new InvalidAppendError(`an event ${where} has no id`);
+    throw new InvalidAppendError(`an event ${whereOf(streamName)} has no id`);
   }
   if (typeof event.type !== 'string' || event.type.trim().length === 0 || event.type.length > 255) {
-    throw new InvalidAppendError(`event ${event.id} ${where} needs a type of 1–255 characters`);
+    throw new InvalidAppendError(
+      `event ${event.id} ${whereOf(streamName)} needs a type of 1–255 characters`,
+    );
   }
   const m = event.metadata;
   if (
@@ -172,54 +191,59 @@ function validateEvent(streamName: string | undefined, event: EventToAppend): vo
     typeof m.causationId !== 'string'
   ) {
     throw new InvalidAppendError(
-      `event ${event.id} ${where} needs metadata with correlationId and causationId`,
+      `event ${event.id} ${whereOf(streamName)} needs metadata with correlationId and causationId`,
     );
   }
   if (m.userId !== undefined && m.userId !== null && typeof m.userId !== 'string') {
-    throw new InvalidAppendError(`event ${event.id} ${where} has a userId that is not a string`);
+    throw new InvalidAppendError(
+      `event ${event.id} ${whereOf(streamName)} has a userId that is not a string`,
+    );
   }
   if (
     m.custom !== undefined &&
     (typeof m.custom !== 'object' || m.custom === null || Array.isArray(m.custom))
   ) {
     throw new InvalidAppendError(
-      `event ${event.id} ${where} has custom metadata that is not an object`,
+      `event ${event.id} ${whereOf(streamName)} has custom metadata that is not an object`,
     );
   }
   if (!isInstant(event.occurredAt)) {
     throw new InvalidAppendError(
-      `event ${event.id} ${where} needs occurredAt as Date#toISOString() gives it (YYYY-MM-DDTHH:mm:ss.sssZ)`,
+      `event ${event.id} ${whereOf(streamName)} needs occurredAt as Date#toISOString() gives it (YYYY-MM-DDTHH:mm:ss.sssZ)`,
     );
   }
   if (event.encoding !== undefined && event.encoding !== 'json') {
     if (typeof event.encoding !== 'string' || !/^[a-z0-9.-]{1,32}$/.test(event.encoding)) {
-      throw new InvalidAppendError(`event ${event.id} ${where} has an invalid encoding name`);
+      throw new InvalidAppendError(
+        `event ${event.id} ${whereOf(streamName)} has an invalid encoding name`,
+      );
     }
     if (typeof event.data !== 'string' || !BASE64.test(event.data)) {
       throw new InvalidAppendError(
-        `event ${event.id} ${where} is encoded as ${event.encoding}: its data must be the base64 of the bytes`,
+        `event ${event.id} ${whereOf(streamName)} is encoded as ${event.encoding}: its data must be the base64 of the bytes`,
       );
     }
   }
   const version = event.schemaVersion ?? 1;
   if (!Number.isSafeInteger(version) || version < 1) {
     throw new InvalidAppendError(
-      `event ${event.id} ${where} has schemaVersion ${String(version)}; use an integer >= 1`,
+      `event ${event.id} ${whereOf(streamName)} has schemaVersion ${String(version)}; use an integer >= 1`,
     );
   }
-  validateTags(event, where);
+  validateTags(event, streamName);
   validateText(
-    streamName ?? streamOfUnstreamedEvent(event.id),
+    streamName,
     event,
     event.encoding === undefined || event.encoding === 'json',
+    m === checked,
   );
 }
 
 /** Tags are optional; given, they are valid tags, each once, at most {@link MAX_TAGS_PER_EVENT}. */
-function validateTags(event: EventToAppend, where: string): void {
+function validateTags(event: EventToAppend, streamName: string | undefined): void {
   const tags = event.tags as unknown;
   if (tags === undefined) return;
-  const which = `event ${event.id} (${JSON.stringify(event.type)}) ${where}`;
+  const which = `event ${event.id} (${JSON.stringify(event.type)}) ${whereOf(streamName)}`;
   if (!Array.isArray(tags)) {
     throw new InvalidAppendError(`${which} has tags that are not an array of strings`);
   }
@@ -256,24 +280,35 @@ function describeTag(tag: unknown): string {
  * PostgreSQL cannot hold them, and the in-memory store must refuse what it refuses.
  * @throws UnstorableTextError naming where the string is
  */
-function validateText(streamId: string, event: EventToAppend, json: boolean): void {
+function validateText(
+  streamName: string | undefined,
+  event: EventToAppend,
+  json: boolean,
+  metadataChecked: boolean,
+): void {
   const m = event.metadata;
   const found =
     findUnstorableText(event.type, 'type') ??
-    findUnstorableText(m.correlationId, 'metadata.correlationId') ??
-    findUnstorableText(m.causationId, 'metadata.causationId') ??
-    findUnstorableText(m.userId, 'metadata.userId') ??
-    findUnstorableText(m.custom, 'metadata.custom') ??
+    (metadataChecked ? undefined : metadataText(m)) ??
     // Binary data was checked as base64 text above.
     (json ? findUnstorableText(event.data, 'data') : undefined);
   if (found !== undefined) {
     throw new UnstorableTextError(
-      streamId,
+      streamName ?? streamOfUnstreamedEvent(event.id),
       event.type,
       found.inKey ? `the key ${found.path}` : found.path,
       found.reason,
     );
   }
+}
+
+function metadataText(m: EventToAppend['metadata']): UnstorableText | undefined {
+  return (
+    findUnstorableText(m.correlationId, 'metadata.correlationId') ??
+    findUnstorableText(m.causationId, 'metadata.causationId') ??
+    findUnstorableText(m.userId, 'metadata.userId') ??
+    findUnstorableText(m.custom, 'metadata.custom')
+  );
 }
 
 /** The last string {@link isInstant} accepted: the events of one append usually share it. */

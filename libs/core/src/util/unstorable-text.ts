@@ -48,14 +48,15 @@ export function findUnstorableText(value: unknown, prefix = ''): UnstorableText 
     return reason === undefined ? undefined : { path: prefix, reason, inKey: false };
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const paths: string[] = [prefix];
-  const objects: object[] = [value];
-  // Most events are flat: the set of visited objects is made only once a nested one appears.
+  // Most events are flat: the stacks and the set of visited objects are made only once a nested
+  // object appears.
+  let paths: string[] | undefined;
+  let objects: object[] | undefined;
   let seen: Set<object> | undefined;
   let visits = 0;
-  while (objects.length > 0) {
-    const object = objects.pop()!;
-    const path = paths.pop()!;
+  let object: object | undefined = value;
+  let path = prefix;
+  while (object !== undefined) {
     for (const key of Object.keys(object)) {
       if (++visits > MAX_VISITS) return undefined;
       const keyReason = unstorableTextReason(key);
@@ -70,10 +71,12 @@ export function findUnstorableText(value: unknown, prefix = ''): UnstorableText 
         seen ??= new Set([value]);
         if (seen.has(child)) continue;
         seen.add(child);
-        objects.push(child);
-        paths.push(join(path, key));
+        (objects ??= []).push(child);
+        (paths ??= []).push(join(path, key));
       }
     }
+    object = objects?.pop();
+    path = paths?.pop() ?? '';
   }
   return undefined;
 }
