@@ -123,6 +123,7 @@ const DEFAULT_DISCOVERY_ITERATIONS = 8;
 const MAX_CORRELATION_LENGTH = 200;
 const NO_OPTIONS: ExecuteOptions = Object.freeze({});
 const NO_CUSTOM_METADATA: EventMetadata['custom'] = Object.freeze({});
+const NO_APPENDS: readonly EventToAppend[] = Object.freeze([]);
 
 /** What the executor derives from a command class and its own options, once per class. */
 interface Plan {
@@ -665,8 +666,15 @@ export class CommandExecutor {
     const occurredAt = isoTime(context.now.getTime());
     const emitted = context.emitted;
     // Ids are drawn in emission order, then the events are grouped by stream.
-    const appends = emitted.map((event) => this.toAppend(event, run.baseMetadata, occurredAt));
-    const unstreamed = appends.filter((_, i) => emitted[i]!.streamId === undefined);
+    const appends: EventToAppend[] = [];
+    // Most decisions emit to streams only: a list of events in no stream is made for the others.
+    let inNoStream: EventToAppend[] | undefined;
+    for (const event of emitted) {
+      const append = this.toAppend(event, run.baseMetadata, occurredAt);
+      appends.push(append);
+      if (event.streamId === undefined) (inNoStream ??= []).push(append);
+    }
+    const unstreamed: readonly EventToAppend[] = inNoStream ?? NO_APPENDS;
     const writes: StreamWrite[] = [];
     const streamVersions: Record<string, number> = {};
     // The snapshot's boundary is the decision's: discovering a stream always re-reads first.

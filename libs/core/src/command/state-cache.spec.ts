@@ -247,9 +247,9 @@ describe('StateCache', () => {
   it('drops an entry older than a version observed since', () => {
     const cache = new StateCache(10);
     cache.set(stateCacheKey([A, B]), snapshot(classOne, [1, 1], [A, B]));
-    cache.observe([[B, 1]]);
+    cache.observe(new Map([[B, 1]]));
     expect(cache.get(classOne, stateCacheKey([A, B]))).toBeDefined();
-    cache.observe([[B, 2]]);
+    cache.observe(new Map([[B, 2]]));
     expect(cache.get(classOne, stateCacheKey([A, B]))).toBeUndefined();
     expect(cache.size).toBe(0);
   });

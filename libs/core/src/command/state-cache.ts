@@ -36,15 +36,18 @@ export class StateCache {
   constructor(readonly maxEntries: number) {}
 
   /** Records versions seen in a read or written by an append. */
-  observe(versions: Iterable<readonly [StreamId, number]>): void {
-    for (const [id, version] of versions) {
-      if ((this.latest.get(id) ?? -1) >= version) continue;
-      this.latest.delete(id);
-      this.latest.set(id, version);
-    }
+  observe(versions: ReadonlyMap<StreamId, number>): void {
+    // forEach, not for-of: no entry array per stream.
+    versions.forEach(this.see);
     while (this.latest.size > this.maxEntries * 8)
       this.latest.delete(this.latest.keys().next().value as StreamId);
   }
+
+  private readonly see = (version: number, id: StreamId): void => {
+    if ((this.latest.get(id) ?? -1) >= version) return;
+    this.latest.delete(id);
+    this.latest.set(id, version);
+  };
 
   get(owner: object, key: string): StateSnapshot | undefined {
     const entry = this.byOwner.get(owner)?.get(key);
