@@ -119,6 +119,27 @@ describe('ProjectionWorker', () => {
     await until(() => recorder.seen.length === 1, 'the event, well before the 60 s poll');
   });
 
+  it('shows lag growing while a batch hangs (an outage downstream), not frozen at its start', async () => {
+    let release: () => void = () => undefined;
+    const hanging = new Promise<void>((resolve) => (release = resolve));
+    const handled: RecordedEvent[] = [];
+    const worker = startWorker({
+      async handle(event) {
+        await hanging; // a publish waiting on a broker that is down
+        handled.push(event);
+      },
+    });
+    await until(() => worker.status().state === 'live', 'live');
+    await appendMany(store, 'a-1', 1);
+    await until(() => worker.status().lagEvents === 1, 'the waiting event counted');
+    const early = worker.status().lagSeconds;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(worker.status().lagSeconds).toBeGreaterThan(early);
+    release();
+    await until(() => handled.length === 1 && worker.status().lagEvents === 0, 'caught up');
+    expect(worker.status().lagSeconds).toBe(0);
+  });
+
   it('delivers only events matching the filter and checkpoints past the others', async () => {
     await appendMany(store, 'account-1', 3);
     await appendMany(store, 'order-1', 5);

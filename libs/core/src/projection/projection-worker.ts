@@ -121,7 +121,11 @@ export class ProjectionWorker<Tx = unknown> {
   private handledEvents = 0;
   private deadLetters = 0;
   private lagEvents = 0;
-  private lagSeconds = 0;
+  /**
+   * When the oldest event not yet handled was recorded (epoch ms); undefined when none waits.
+   * Its age is taken when status is asked, so lag keeps growing while a batch is retried.
+   */
+  private oldestPendingAt: number | undefined;
   private lagCountedAt = 0;
 
   constructor(
@@ -250,7 +254,10 @@ export class ProjectionWorker<Tx = unknown> {
       state: this.state,
       position: this.position ?? null,
       lagEvents: this.lagEvents,
-      lagSeconds: this.lagSeconds,
+      lagSeconds:
+        this.oldestPendingAt === undefined
+          ? 0
+          : Math.max(0, (Date.now() - this.oldestPendingAt) / 1000),
       lastError: this.lastError,
       handledEvents: this.handledEvents,
       deadLetters: this.deadLetters,
@@ -375,8 +382,11 @@ export class ProjectionWorker<Tx = unknown> {
       page = await this.topUp(page);
     }
     const oldest = page.events[0];
-    // Age of the oldest event not yet handled, taken before handling it.
-    if (oldest !== undefined) this.lagSeconds = ageInSeconds(oldest);
+    // The oldest event not yet handled, and at least this page waiting, before handling it.
+    if (oldest !== undefined) {
+      this.oldestPendingAt = recordedAtMs(oldest);
+      this.lagEvents = Math.max(this.lagEvents, page.events.length);
+    }
     if (page.events.length > 0) {
       // Behind: the next page is read while this one is handled (one batch in flight still).
       if (!page.isEnd) this.readAheadFrom(page.next);
@@ -620,7 +630,7 @@ export class ProjectionWorker<Tx = unknown> {
   private async measureLag(page: ReadAllPage): Promise<void> {
     if (page.isEnd) {
       this.lagEvents = 0;
-      this.lagSeconds = 0;
+      this.oldestPendingAt = undefined;
       return;
     }
     // Counting costs as much as the lag (a scan on PostgreSQL): at most once a second while
@@ -645,7 +655,7 @@ export class ProjectionWorker<Tx = unknown> {
       filter: this.definition.filter,
     });
     const oldest = next.events[0];
-    this.lagSeconds = oldest === undefined ? 0 : ageInSeconds(oldest);
+    this.oldestPendingAt = oldest === undefined ? undefined : recordedAtMs(oldest);
     this.lagEvents = oldest === undefined ? 0 : await this.countLag(1);
   }
 
@@ -729,8 +739,8 @@ export class ProjectionWorker<Tx = unknown> {
   }
 }
 
-function ageInSeconds(event: RecordedEvent): number {
-  return Math.max(0, (Date.now() - Date.parse(event.recordedAt)) / 1000);
+function recordedAtMs(event: RecordedEvent): number {
+  return Date.parse(event.recordedAt);
 }
 
 function checkDefinition(definition: ProjectionDefinition): string {
