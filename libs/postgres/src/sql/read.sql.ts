@@ -67,6 +67,25 @@ export function headSql(schema: string): string {
 }
 
 /**
+ * The event columns of a page of the log (over `e`, window `w` in log order): the last row
+ * carries its transaction id (the cursor), and stream, type, schema version, metadata and times
+ * are NULL when equal to the previous row's (see `RowDecoder`).
+ */
+const LOG_PAGE_COLUMNS = `e.global_position AS p,
+       CASE WHEN lead(true) OVER w IS NULL THEN e.transaction_id::text END AS x,
+       e.event_id::text AS i,
+       CASE WHEN e.stream_id = lag(e.stream_id) OVER w THEN NULL ELSE e.stream_id END AS s,
+       e.stream_version AS v,
+       CASE WHEN e.type = lag(e.type) OVER w THEN NULL ELSE e.type END AS t,
+       CASE WHEN e.schema_version = lag(e.schema_version) OVER w THEN NULL ELSE e.schema_version END AS sv,
+       ${DATA_COLUMNS},
+       CASE WHEN e.metadata = lag(e.metadata) OVER w THEN NULL ELSE e.metadata END AS m,
+       CASE WHEN e.occurred_at = lag(e.occurred_at) OVER w THEN NULL
+            ELSE to_char(e.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS o,
+       CASE WHEN e.recorded_at = lag(e.recorded_at) OVER w THEN NULL
+            ELSE to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS r`;
+
+/**
  * One page of the global log; metadata and times repeat as NULL like in {@link readStreamsSql}.
  * Why it never skips an event:
  *
@@ -120,19 +139,7 @@ summary AS (
 )
 SELECT CASE WHEN lag(true) OVER w IS NULL THEN summary.scanned END AS scanned,
        CASE WHEN lag(true) OVER w IS NULL THEN summary.last_scanned END AS last_scanned,
-       e.global_position AS p,
-       CASE WHEN lead(true) OVER w IS NULL THEN e.transaction_id::text END AS x,
-       e.event_id::text AS i,
-       CASE WHEN e.stream_id = lag(e.stream_id) OVER w THEN NULL ELSE e.stream_id END AS s,
-       e.stream_version AS v,
-       CASE WHEN e.type = lag(e.type) OVER w THEN NULL ELSE e.type END AS t,
-       CASE WHEN e.schema_version = lag(e.schema_version) OVER w THEN NULL ELSE e.schema_version END AS sv,
-       ${DATA_COLUMNS},
-       CASE WHEN e.metadata = lag(e.metadata) OVER w THEN NULL ELSE e.metadata END AS m,
-       CASE WHEN e.occurred_at = lag(e.occurred_at) OVER w THEN NULL
-            ELSE to_char(e.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS o,
-       CASE WHEN e.recorded_at = lag(e.recorded_at) OVER w THEN NULL
-            ELSE to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS r
+       ${LOG_PAGE_COLUMNS}
   FROM summary
   LEFT JOIN (hits JOIN ${s}.events AS e ON e.global_position = hits.global_position) ON true
 WINDOW w AS (ORDER BY e.transaction_id, e.global_position)
@@ -149,19 +156,7 @@ WINDOW w AS (ORDER BY e.transaction_id, e.global_position)
 export function readAllUnfilteredSql(schema: string): string {
   const s = quoted(schema);
   return `
-SELECT e.global_position AS p,
-       CASE WHEN lead(true) OVER w IS NULL THEN e.transaction_id::text END AS x,
-       e.event_id::text AS i,
-       CASE WHEN e.stream_id = lag(e.stream_id) OVER w THEN NULL ELSE e.stream_id END AS s,
-       e.stream_version AS v,
-       CASE WHEN e.type = lag(e.type) OVER w THEN NULL ELSE e.type END AS t,
-       CASE WHEN e.schema_version = lag(e.schema_version) OVER w THEN NULL ELSE e.schema_version END AS sv,
-       ${DATA_COLUMNS},
-       CASE WHEN e.metadata = lag(e.metadata) OVER w THEN NULL ELSE e.metadata END AS m,
-       CASE WHEN e.occurred_at = lag(e.occurred_at) OVER w THEN NULL
-            ELSE to_char(e.occurred_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS o,
-       CASE WHEN e.recorded_at = lag(e.recorded_at) OVER w THEN NULL
-            ELSE to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS r
+SELECT ${LOG_PAGE_COLUMNS}
   FROM (SELECT * FROM ${s}.events AS e
          WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
            AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
