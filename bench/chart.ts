@@ -4,7 +4,8 @@ const WIDTH = 860;
 const HEIGHT = 420;
 const PAD = { left: 70, right: 310, top: 40, bottom: 50 };
 
-interface Series {
+/** One line of a chart: points (x, y) in x order. */
+export interface Series {
   readonly label: string;
   readonly color: string;
   readonly dashed?: boolean;
@@ -56,6 +57,29 @@ export function commandsVsConcurrencySvg(
       points: pick('pg.raw.schema.transfer'),
     },
   ];
+  return lineChartSvg({ title, xLabel: 'concurrent clients', yLabel: 'per second', series });
+}
+
+/** What {@link lineChartSvg} draws. */
+export interface LineChart {
+  readonly title: string;
+  readonly xLabel: string;
+  readonly yLabel: string;
+  readonly series: readonly Series[];
+  /** How an x value is written under its tick. @default the number */
+  readonly xTick?: (x: number) => string;
+}
+
+/**
+ * A line chart as hand-written SVG (no dependency): x on a log scale with a tick at every point's
+ * x, y from 0; one legend line per series, dashed series for limits.
+ */
+export function lineChartSvg(chart: LineChart): string {
+  const { title, series } = chart;
+  const levels = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort(
+    (a, b) => a - b,
+  );
+  const tick = chart.xTick ?? String;
   const maxY = niceCeiling(Math.max(1, ...series.flatMap((s) => s.points.map((p) => p[1]))));
   const plotW = WIDTH - PAD.left - PAD.right;
   const plotH = HEIGHT - PAD.top - PAD.bottom;
@@ -79,14 +103,14 @@ export function commandsVsConcurrencySvg(
   for (const c of levels) {
     parts.push(
       `<line x1="${x(c)}" y1="${PAD.top + plotH}" x2="${x(c)}" y2="${PAD.top + plotH + 5}" stroke="#333"/>`,
-      `<text x="${x(c)}" y="${PAD.top + plotH + 20}" text-anchor="middle">${c}</text>`,
+      `<text x="${x(c)}" y="${PAD.top + plotH + 20}" text-anchor="middle">${escape(tick(c))}</text>`,
     );
   }
   parts.push(
     `<line x1="${PAD.left}" y1="${PAD.top + plotH}" x2="${PAD.left + plotW}" y2="${PAD.top + plotH}" stroke="#333"/>`,
     `<line x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${PAD.top + plotH}" stroke="#333"/>`,
-    `<text x="${PAD.left + plotW / 2}" y="${HEIGHT - 10}" text-anchor="middle">concurrent clients</text>`,
-    `<text transform="translate(16 ${PAD.top + plotH / 2}) rotate(-90)" text-anchor="middle">per second</text>`,
+    `<text x="${PAD.left + plotW / 2}" y="${HEIGHT - 10}" text-anchor="middle">${escape(chart.xLabel)}</text>`,
+    `<text transform="translate(16 ${PAD.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(chart.yLabel)}</text>`,
   );
   series.forEach((s, i) => {
     if (s.points.length === 0) return;
@@ -95,7 +119,7 @@ export function commandsVsConcurrencySvg(
       `<polyline points="${path}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
       ...s.points.map(
         ([c, v]) =>
-          `<circle cx="${x(c).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${s.color}"><title>${escape(s.label)} at ${c}: ${Math.round(v)}/s</title></circle>`,
+          `<circle cx="${x(c).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${s.color}"><title>${escape(s.label)} at ${escape(tick(c))}: ${Math.round(v)}</title></circle>`,
       ),
     );
     const ly = PAD.top + 10 + i * 20;

@@ -6,6 +6,7 @@ import { commandsVsConcurrencySvg } from './chart';
 import { e2eScenarios } from './e2e/e2e.scenarios';
 import { measure, type Scenario, type ScenarioResult } from './harness';
 import { memoryScenarios } from './memory.scenarios';
+import { runScaleBench } from './pg-scale.bench';
 import { CONCURRENCY_LEVELS, type PgBench, pgBench, pgReachable, pgTarget } from './pg.scenarios';
 
 /**
@@ -14,10 +15,15 @@ import { CONCURRENCY_LEVELS, type PgBench, pgBench, pgReachable, pgTarget } from
  * `bench/results/commands-vs-concurrency.svg`. PostgreSQL scenarios run on a fresh database on
  * `EVENTCORE_TEST_DATABASE_URL` (default: the local server), dropped at the end; without a
  * reachable server they are skipped, and the output says so. The end-to-end scenarios (`e2e.*`,
- * the sample bank over HTTP) run in the full bench only, after `npm run build`.
+ * the sample bank over HTTP) run in the full bench only, after `npm run build`. `--scale
+ * [--scale-max N]` runs the log-size bench instead (see `runScaleBench`).
  */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--scale')) {
+    const max = valueOf(args, '--scale-max');
+    return runScaleBench(max === undefined ? Number.POSITIVE_INFINITY : Number(max));
+  }
   const quick = args.includes('--quick');
   const compareFile = valueOf(args, '--compare');
   const only = valueOf(args, '--only');

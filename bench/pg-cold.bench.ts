@@ -1,13 +1,8 @@
 import 'reflect-metadata';
 import {
-  Command,
-  type CommandContext,
   CommandExecutor,
-  type CommandLogic,
   ExpectedVersion,
   newEventId,
-  type RecordedEvent,
-  Stream,
   type StreamId,
   streamId,
 } from '@eventcore/core';
@@ -21,36 +16,12 @@ import { createTestDatabase } from '@eventcore/postgres/testing';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { ColdDeposit } from './cold-deposit';
 import { measure, type Scenario, type ScenarioResult } from './harness';
 
 const LONG = 1_000_000;
 const SHORT = 100;
 const PER_APPEND = 5_000;
-
-type Deposited = { type: 'MoneyDeposited'; data: { amount: number } };
-
-/** A deposit deciding on the balance: a plain-object state, so it can be snapshotted. */
-@Command({ name: 'ColdDeposit', validate: false })
-class ColdDeposit implements CommandLogic<{ balance: number }, Deposited> {
-  @Stream() account: StreamId;
-
-  constructor(account: StreamId) {
-    this.account = account;
-  }
-
-  initialState() {
-    return { balance: 0 };
-  }
-
-  apply(state: { balance: number }, event: RecordedEvent<Deposited>) {
-    return { balance: state.balance + event.data.amount };
-  }
-
-  handle(state: { balance: number }, ctx: CommandContext<Deposited, ColdDeposit>): void {
-    ctx.require(state.balance < Number.MAX_SAFE_INTEGER, 'the balance is full');
-    ctx.emit('account', { type: 'MoneyDeposited', data: { amount: 1 } });
-  }
-}
 
 /**
  * Cold commands on PostgreSQL: `npm run build && node dist/bench/pg-cold.bench.js [--quick]`.
