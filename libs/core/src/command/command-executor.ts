@@ -336,7 +336,16 @@ export class CommandExecutor {
       }
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.attempt(run, attempt);
+          // One read–decide–append cycle. With the state cache on, the first attempt may decide
+          // on cached states; any outcome of that other than a successful append (a conflict, a
+          // rule violation, a no-op, a changed state between rounds of discovery) is re-decided on
+          // fresh reads, so a stale entry can cost a round trip but never a wrong answer. Inline,
+          // not a method: an async function's promise and frame less per command.
+          if (attempt === 1 && run.cacheable) {
+            const outcome = await this.decideAndWrite(run, attempt, true);
+            if (outcome !== UNDECIDED) return outcome;
+          }
+          return (await this.decideAndWrite(run, attempt, false)) as CommandResult<E>;
         } catch (error) {
           if (
             !(error instanceof ConcurrencyConflictError) &&
@@ -361,23 +370,6 @@ export class CommandExecutor {
     } finally {
       run.turn?.done();
     }
-  }
-
-  /**
-   * One read–decide–append cycle. With the state cache on, the first attempt may decide on cached
-   * states; any outcome of that other than a successful append (a conflict, a rule violation, a
-   * no-op, a changed state between rounds of discovery) is re-decided on fresh reads, so a stale
-   * entry can cost a round trip but never a wrong answer.
-   */
-  private async attempt<S, E extends DomainEvent>(
-    run: Run<S, E>,
-    attempt: number,
-  ): Promise<CommandResult<E>> {
-    if (attempt === 1 && run.cacheable) {
-      const outcome = await this.decideAndWrite(run, attempt, true);
-      if (outcome !== UNDECIDED) return outcome;
-    }
-    return (await this.decideAndWrite(run, attempt, false)) as CommandResult<E>;
   }
 
   /**
