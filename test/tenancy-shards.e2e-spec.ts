@@ -284,8 +284,10 @@ function shardSuite(): void {
         const transfers: Transfer[] = Array.from(
           { length: TENANTS.length * TRANSFERS_PER_TENANT },
           (_, i) => {
-            const tenant = TENANTS[i % TENANTS.length]!;
             const n = Math.floor(i / TENANTS.length);
+            // Each round of sends takes every tenant once, in an order that shifts by one per
+            // round, so each tenant's transfers alternate between the two instances.
+            const tenant = TENANTS[(i + n) % TENANTS.length]!;
             const from = n % ACCOUNTS.length;
             const to = (from + 1 + (n % (ACCOUNTS.length - 1))) % ACCOUNTS.length;
             return {
@@ -395,6 +397,28 @@ function shardSuite(): void {
             )
             .finally(() => admin.end());
           expect(rows.map((r) => r.datname)).toEqual(expected.map((t) => `${prefix}${t}`));
+        }
+
+        // A transfer the victim acknowledged, sent again with its key to the survivor, per tenant:
+        // the tenant's store answers the first result and writes nothing (the log checks below).
+        for (const tenant of TENANTS) {
+          const again = acknowledged.find(
+            (t) => t.tenant === tenant && t.sends.at(-1)!.instance === victim.name,
+          );
+          if (again === undefined)
+            throw new Error(`${victim.name} acknowledged nothing of ${tenant}`);
+          const reply = await survivor.call(
+            tenant,
+            'POST',
+            '/transfers',
+            { from: again.from, to: again.to, amount: again.amount },
+            { 'Idempotency-Key': again.id, 'X-Correlation-Id': again.id },
+          );
+          expect({ id: again.id, status: reply.status, replayed: reply.body.replayed }).toEqual({
+            id: again.id,
+            status: 201,
+            replayed: true,
+          });
         }
 
         // --- Per tenant: the log, the money, the survivor's projections -------------------------
