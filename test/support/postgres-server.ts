@@ -11,6 +11,8 @@ const BIN = '/usr/lib/postgresql/15/bin';
 /** A private PostgreSQL server started for one test file. */
 export interface PostgresServer {
   readonly port: number;
+  /** The temporary directory holding the data directory and the log; removed by {@link stop}. */
+  readonly directory: string;
   /** `postgres://postgres@127.0.0.1:<port>/<database>` (trust authentication). */
   url(database?: string): string;
   /** Milliseconds from `initdb` to the server accepting connections. */
@@ -130,6 +132,7 @@ export async function startPostgresServer(
   }
   return {
     port,
+    directory: dir,
     url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
     startMs: Date.now() - started,
     output,
