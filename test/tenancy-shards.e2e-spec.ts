@@ -365,7 +365,11 @@ function shardSuite(): void {
               if (status === 503) await sleep(500);
               instance = pick(instance);
             }
-            transfer.outcome ??= 'unknown';
+            // A 503 for exhausted conflict retries wrote nothing: on every send, it is a refusal.
+            const contended = transfer.sends.every(
+              (s) => s.status === 503 && s.code === 'eventcore.retries_exhausted',
+            );
+            transfer.outcome ??= contended ? 'refused' : 'unknown';
           }
         };
         await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
