@@ -1,11 +1,5 @@
 import 'reflect-metadata';
-import {
-  CommandExecutor,
-  ExpectedVersion,
-  newEventId,
-  type StreamId,
-  streamId,
-} from '@eventcore/core';
+import { CommandExecutor, type StreamId, streamId } from '@eventcore/core';
 import {
   createPostgresEventStore,
   createPostgresSnapshotStore,
@@ -16,12 +10,11 @@ import { createTestDatabase } from '@eventcore/postgres/testing';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { ColdDeposit } from './cold-deposit';
+import { appendDeposits, ColdDeposit } from './cold-deposit';
 import { measure, type Scenario, type ScenarioResult } from './harness';
 
 const LONG = 1_000_000;
 const SHORT = 100;
-const PER_APPEND = 5_000;
 
 /**
  * Cold commands on PostgreSQL: `npm run build && node dist/bench/pg-cold.bench.js [--quick]`.
@@ -48,8 +41,8 @@ async function main(): Promise<void> {
     const longStream = streamId('cold-long');
     const shortStream = streamId('cold-short');
     process.stderr.write(`appending ${long} + ${SHORT} events ...\n`);
-    await fill(store, longStream, long);
-    await fill(store, shortStream, SHORT);
+    await appendDeposits(store, longStream, long);
+    await appendDeposits(store, shortStream, SHORT);
     await takeSnapshot(store, snapshots, longStream);
     const plain = new CommandExecutor(store);
     const snapshotted = new CommandExecutor(store, { snapshots: { store: snapshots, every: 100 } });
@@ -85,26 +78,6 @@ async function main(): Promise<void> {
   } finally {
     await store.close();
     await database.drop();
-  }
-}
-
-/** Appends `count` deposits to one stream, in large appends (not measured). */
-async function fill(store: PostgresEventStore, id: StreamId, count: number): Promise<void> {
-  for (let done = 0; done < count; done += PER_APPEND) {
-    const n = Math.min(PER_APPEND, count - done);
-    await store.append([
-      {
-        streamId: id,
-        expected: ExpectedVersion.exact(done),
-        events: Array.from({ length: n }, () => ({
-          id: newEventId(),
-          type: 'MoneyDeposited',
-          data: { amount: 1 },
-          metadata: { correlationId: 'bench', causationId: 'bench', userId: null, custom: {} },
-          occurredAt: new Date().toISOString(),
-        })),
-      },
-    ]);
   }
 }
 

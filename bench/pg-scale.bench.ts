@@ -1,10 +1,4 @@
-import {
-  CommandExecutor,
-  ExpectedVersion,
-  newEventId,
-  type StreamId,
-  streamId,
-} from '@eventcore/core';
+import { CommandExecutor, ExpectedVersion, streamId } from '@eventcore/core';
 import {
   createPostgresEventStore,
   createPostgresSnapshotStore,
@@ -16,7 +10,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Deposit, openAccounts, TransferMoney } from './accounts';
 import { lineChartSvg } from './chart';
-import { ColdDeposit } from './cold-deposit';
+import { appendDeposits, ColdDeposit, deposited } from './cold-deposit';
 import { runConcurrently } from './harness';
 
 /** Log sizes measured at, in events; `--scale-max N` stops at the last one ≤ N. */
@@ -103,37 +97,11 @@ async function grow(store: PostgresEventStore, filled: number, count: number): P
   let total = filled;
   while (total < filled + count) {
     const n = Math.min(PER_APPEND, filled + count - total);
-    if (total < LONG) await fill(store, LONG_STREAM, n, total);
-    else await fill(store, streamId(`scale-filler-${total}`), n);
+    if (total < LONG) await appendDeposits(store, LONG_STREAM, n, total);
+    else await appendDeposits(store, streamId(`scale-filler-${total}`), n);
     total += n;
   }
   return total;
-}
-
-/** Appends `count` deposits to a stream that holds `version` events, in one append. */
-async function fill(
-  store: PostgresEventStore,
-  id: StreamId,
-  count: number,
-  version = 0,
-): Promise<void> {
-  await store.append([
-    {
-      streamId: id,
-      expected: ExpectedVersion.exact(version),
-      events: Array.from({ length: count }, deposited),
-    },
-  ]);
-}
-
-function deposited() {
-  return {
-    id: newEventId(),
-    type: 'MoneyDeposited',
-    data: { amount: 1 },
-    metadata: { correlationId: 'bench', causationId: 'bench', userId: null, custom: {} },
-    occurredAt: new Date().toISOString(),
-  };
 }
 
 async function measureLevel(
@@ -202,7 +170,7 @@ async function coldCommands(
   level: number,
 ): Promise<{ fullFold: number; withSnapshot: number; shortStream: number }> {
   const shortStream = streamId(`scale-short-${level}`);
-  await fill(store, shortStream, SHORT);
+  await appendDeposits(store, shortStream, SHORT);
   const snapshots = await createPostgresSnapshotStore(store);
   const plain = new CommandExecutor(store);
   const timed = async (work: () => Promise<unknown>) => {
