@@ -1,8 +1,8 @@
 import { resolveAppendBatching } from './append-batcher';
 import { resolveReadBatching } from './read-batcher';
 import { InvalidOptionsError } from '@eventcore/core';
-import { Pool } from 'pg';
 import { PgPoolSqlExecutor } from './executor/pg-pool.sql-executor';
+import { createStorePool } from './executor/store-pool';
 import { PGliteSqlExecutor } from './executor/pglite.sql-executor';
 import { PostgresEventStore } from './postgres.event-store';
 import {
@@ -32,25 +32,7 @@ export async function createPostgresEventStore(
   resolveHeldBackWait(options.heldBackWaitMs);
   const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
   const ownsPool = options.pool === undefined;
-  const pool =
-    options.pool ??
-    new Pool({
-      connectionString: options.connectionString,
-      max: resolved.poolSize,
-      connectionTimeoutMillis: resolved.connectTimeoutMs,
-      // A startup parameter, which PgBouncer refuses: behind it the role's setting applies.
-      statement_timeout:
-        resolved.pooler === 'transaction' ? undefined : resolved.statementTimeoutMs,
-      // A client-side backstop: a socket that silently died never hangs a call forever.
-      query_timeout: resolved.statementTimeoutMs + resolved.connectTimeoutMs,
-      keepAlive: true,
-      application_name: 'eventcore',
-    });
-  if (ownsPool) {
-    // An idle connection that breaks (server restart) is reported here; without a listener the
-    // process would crash. The next call gets a fresh connection or a StoreUnavailableError.
-    pool.on('error', () => undefined);
-  }
+  const pool = options.pool ?? createStorePool(options.connectionString, resolved, 'eventcore');
   const executor = new PgPoolSqlExecutor(pool, ownsPool);
   const store = new PostgresEventStore(executor, {
     schema,

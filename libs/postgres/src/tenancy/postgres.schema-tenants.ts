@@ -1,6 +1,7 @@
 import { InvalidOptionsError } from '@eventcore/core';
 import { Pool } from 'pg';
 import { PgPoolSqlExecutor } from '../executor/pg-pool.sql-executor';
+import { createStorePool } from '../executor/store-pool';
 import type { SqlExecutor } from '../executor/sql-executor';
 import type { PostgresEventStore } from '../postgres.event-store';
 import { createPostgresEventStore } from '../postgres.factory';
@@ -255,19 +256,7 @@ export async function createPostgresSchemaTenants(
   });
   const ownsPool = options.pool === undefined;
   const pool =
-    options.pool ??
-    new Pool({
-      connectionString: options.connectionString,
-      max: resolved.poolSize,
-      connectionTimeoutMillis: resolved.connectTimeoutMs,
-      statement_timeout:
-        resolved.pooler === 'transaction' ? undefined : resolved.statementTimeoutMs,
-      query_timeout: resolved.statementTimeoutMs + resolved.connectTimeoutMs,
-      keepAlive: true,
-      application_name: 'eventcore-tenants',
-    });
-  // As in createPostgresEventStore: a broken idle connection must not crash the process.
-  if (ownsPool) pool.on('error', () => undefined);
+    options.pool ?? createStorePool(options.connectionString, resolved, 'eventcore-tenants');
   const tenants = new PostgresSchemaTenants(pool, new PgPoolSqlExecutor(pool, ownsPool), options);
   try {
     await tenants.migrate();
