@@ -594,6 +594,10 @@ export class ProjectionWorker<Tx = unknown> {
         // Nor is a pause: the event is tried afresh on resume.
         if (this.pauseRequested) throw new Pausing();
         if (retry + 1 >= this.retry.maxAttempts) return false;
+        // The lease went while this try ran (a lost connection often fails both): no retry can
+        // commit now, and waiting out the backoff would keep reporting this instance as running.
+        if (this.lease !== undefined && !this.lease.isHeld())
+          throw new CheckpointMovedError(this.name);
         await this.backoff(backoffDelay(this.retry, retry + 1, Math.random));
         if (!this.running) throw new Stopping();
         if (this.pauseRequested) throw new Pausing();
