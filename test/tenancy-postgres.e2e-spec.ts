@@ -7,6 +7,8 @@ import {
   Get,
   HttpCode,
   type INestApplication,
+  type ModuleMetadata,
+  type Type,
   Inject,
   Injectable,
   Param,
@@ -42,6 +44,7 @@ import {
   ProjectionHost,
   ProjectionRegistry,
   TenantDirectory,
+  type TenancyOptions,
   type TenantSummary,
   WithoutTenant,
 } from '@eventcore/nestjs';
@@ -238,31 +241,18 @@ describeWithServer('multi-tenancy, a schema per tenant on PostgreSQL (HTTP)', ()
       connectionString: database.url,
       poolSize: POOL_SIZE,
     });
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        EventCoreModule.forRoot({
-          tenancy: {
-            placement: 'schema',
-            resolver: new JwtClaimTenantResolver({
-              key: { algorithm: 'HS256', secret: SECRET },
-            }),
-            stores: tenants,
-          },
-        }),
-        EventCoreHealthModule.forRoot({ path: 'health' }),
-        AdminTokenModule.forRoot(ADMIN_TOKEN),
-      ],
-      controllers: [AccountsController, TenantsController],
-      providers: [
-        Balances,
-        { provide: TENANT_STORES, useValue: tenants },
-        { provide: 'POOL', useValue: pool },
-      ],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    app.useGlobalFilters(new EventCoreExceptionFilter());
-    await app.listen(0, '127.0.0.1');
-    http = request(await app.getUrl());
+    ({ app, http } = await startTenantApp(
+      { placement: 'schema', resolver: jwtResolver(), stores: tenants },
+      tenants,
+      pool,
+      {
+        imports: [
+          EventCoreHealthModule.forRoot({ path: 'health' }),
+          AdminTokenModule.forRoot(ADMIN_TOKEN),
+        ],
+        controllers: [TenantsController],
+      },
+    ));
   });
 
   afterAll(async () => {
@@ -483,34 +473,20 @@ describeWithServer(
         connectionString: database.url,
         poolSize: POOL_SIZE,
       });
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          EventCoreModule.forRoot({
-            tenancy: {
-              placement: 'schema',
-              resolver: new JwtClaimTenantResolver({
-                key: { algorithm: 'HS256', secret: SECRET },
-              }),
-              stores: tenants,
-              scheduler: {
-                maxActiveTenants: 2,
-                maxTurnMs: 2_000,
-                sweepIntervalMs: 60_000,
-              },
-            },
-          }),
-        ],
-        controllers: [AccountsController],
-        providers: [
-          Balances,
-          { provide: TENANT_STORES, useValue: tenants },
-          { provide: 'POOL', useValue: pool },
-        ],
-      }).compile();
-      app = moduleRef.createNestApplication({ logger: false });
-      app.useGlobalFilters(new EventCoreExceptionFilter());
-      await app.listen(0, '127.0.0.1');
-      http = request(await app.getUrl());
+      ({ app, http } = await startTenantApp(
+        {
+          placement: 'schema',
+          resolver: jwtResolver(),
+          stores: tenants,
+          scheduler: {
+            maxActiveTenants: 2,
+            maxTurnMs: 2_000,
+            sweepIntervalMs: 60_000,
+          },
+        },
+        tenants,
+        pool,
+      ));
       for (const tenant of MANY) await app.get(TenantDirectory).create(tenant);
     });
 
@@ -601,27 +577,12 @@ describeWithServer(
         idleTimeoutMs: 1_000,
       });
       await tenants.addServer('main', ADMIN_URL);
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          EventCoreModule.forRoot({
-            tenancy: {
-              placement: 'database',
-              resolver: new JwtClaimTenantResolver({ key: { algorithm: 'HS256', secret: SECRET } }),
-              stores: tenants,
-            },
-          }),
-        ],
-        controllers: [AccountsController],
-        providers: [
-          Balances,
-          { provide: TENANT_STORES, useValue: { schemaOf: () => 'eventcore' } },
-          { provide: 'POOL', useValue: database.pool({ max: 1 }) },
-        ],
-      }).compile();
-      app = moduleRef.createNestApplication({ logger: false });
-      app.useGlobalFilters(new EventCoreExceptionFilter());
-      await app.listen(0, '127.0.0.1');
-      http = request(await app.getUrl());
+      // The read model's table is in each tenant's own database, in the store's default schema.
+      ({ app, http } = await startTenantApp(
+        { placement: 'database', resolver: jwtResolver(), stores: tenants },
+        { schemaOf: () => 'eventcore' },
+        database.pool({ max: 1 }),
+      ));
     });
 
     afterAll(async () => {
@@ -682,3 +643,32 @@ describeWithServer(
     });
   },
 );
+
+function jwtResolver(): JwtClaimTenantResolver {
+  return new JwtClaimTenantResolver({ key: { algorithm: 'HS256', secret: SECRET } });
+}
+
+/**
+ * The accounts API and the balances projection under `tenancy`, listening on a free port:
+ * `schemaStores` tells the read model each tenant's schema, `pool` is where it reads.
+ */
+async function startTenantApp(
+  tenancy: TenancyOptions,
+  schemaStores: unknown,
+  pool: Pool,
+  extra: { imports?: ModuleMetadata['imports']; controllers?: Type[] } = {},
+): Promise<{ app: INestApplication; http: ReturnType<typeof request> }> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [EventCoreModule.forRoot({ tenancy }), ...(extra.imports ?? [])],
+    controllers: [AccountsController, ...(extra.controllers ?? [])],
+    providers: [
+      Balances,
+      { provide: TENANT_STORES, useValue: schemaStores },
+      { provide: 'POOL', useValue: pool },
+    ],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  app.useGlobalFilters(new EventCoreExceptionFilter());
+  await app.listen(0, '127.0.0.1');
+  return { app, http: request(await app.getUrl()) };
+}
