@@ -13,6 +13,7 @@ export { type StreamId, streamId } from './store/stream-id';
 export { type UnstorableTextReason, unstorableTextReason } from './util/unstorable-text';
 export { ExpectedVersion } from './store/expected-version';
 export * from './store/event-store';
+export * from './store/stream-archive';
 export {
   ALL_EVENTS,
   type AppendCondition,

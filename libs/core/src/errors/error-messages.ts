@@ -17,6 +17,10 @@ export const ErrorMessages = {
     `The log is held back: events matching the query have committed, but an older write transaction is still open, so they are not yet in the gap-safe prefix a decision may read. Waited ${waitedMs} ms. ${blocker} Finish or cancel that transaction (set idle_in_transaction_session_timeout on the server), then retry.`,
   uncoveredEvent: (command: string, type: string, tags: readonly string[]) =>
     `Command ${command} emitted "${type}" with tags [${tags.join(', ')}], which its boundary query does not match, so its append condition would not protect it. Widen the query (or the event's tags); nothing was written.`,
+  streamArchived: (streams: string) =>
+    `Stream ${streams} is archived: it takes no more events. Nothing was written. Archived streams stay readable; a command that must write to one needs a new stream.`,
+  archiveRefused: (stream: string, reason: string) =>
+    `Stream "${stream}" was not archived: ${reason}. Nothing was changed.`,
   invalidAppend: (reason: string) => `Invalid append: ${reason}. Nothing was written.`,
   unsupportedTransaction: (
     reason: 'written-before-append' | 'isolation' | 'no-transaction' | 'aborted',

@@ -35,6 +35,8 @@ export const ErrorCodes = {
   tenantNotFound: 'eventcore.tenant_not_found',
   tenantRequired: 'eventcore.tenant_required',
   tenantBusy: 'eventcore.tenant_busy',
+  streamArchived: 'eventcore.stream_archived',
+  archiveRefused: 'eventcore.archive_refused',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

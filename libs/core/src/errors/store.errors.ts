@@ -53,6 +53,43 @@ function describeExpected(expected: ExpectedVersion): string {
   return expected.kind === 'exact' ? `version ${expected.version}` : expected.kind;
 }
 
+/**
+ * An append would write to an archived stream (see `archiveStream`). Nothing was written; never
+ * retried: an archived stream stays archived. `streamIds` names every archived stream written to.
+ */
+export class StreamArchivedError extends EventCoreError {
+  readonly code = ErrorCodes.streamArchived;
+  constructor(readonly streamIds: readonly string[]) {
+    super(ErrorMessages.streamArchived(streamIds.map((id) => `"${id}"`).join(', ')));
+  }
+}
+
+/** Why {@link ArchiveRefusedError} refused: no such stream, or projections not past its last event. */
+export type ArchiveRefusal = 'stream-not-found' | 'projections-behind';
+
+/**
+ * `archiveStream` refused; nothing changed. `projections-behind`: the projections named in
+ * `projections` have not yet processed the stream's last event (archive once they have caught up,
+ * so none can miss an event); `stream-not-found`: the stream has no event.
+ */
+export class ArchiveRefusedError extends EventCoreError {
+  readonly code = ErrorCodes.archiveRefused;
+  constructor(
+    readonly streamId: string,
+    readonly reason: ArchiveRefusal,
+    readonly projections: readonly string[] = [],
+  ) {
+    super(
+      ErrorMessages.archiveRefused(
+        streamId,
+        reason === 'stream-not-found'
+          ? 'the stream has no event'
+          : `projection(s) ${projections.join(', ')} have not yet processed its last event; retry once they have caught up`,
+      ),
+    );
+  }
+}
+
 /** A DCB query or its read options were malformed. Nothing was read or written. */
 export class InvalidQueryError extends EventCoreError {
   readonly code = ErrorCodes.invalidQuery;

@@ -1,4 +1,9 @@
-import { dcbContract, eventStoreContract, testEvent } from '@eventcore/core/testing';
+import {
+  archivingContract,
+  dcbContract,
+  eventStoreContract,
+  testEvent,
+} from '@eventcore/core/testing';
 import fc from 'fast-check';
 import {
   AppendConditionFailedError,
@@ -15,6 +20,7 @@ import { InMemoryEventStore } from './in-memory.event-store';
 
 eventStoreContract('in-memory', async () => new InMemoryEventStore());
 dcbContract('in-memory', async () => new InMemoryEventStore());
+archivingContract('in-memory', async () => new InMemoryEventStore());
 
 describe('InMemoryEventStore specifics', () => {
   const A = streamId('account-1');

@@ -4,8 +4,10 @@ import {
   ConcurrencyConflictError,
   InvalidAppendError,
   InvalidOptionsError,
+  ArchiveRefusedError,
   InvalidPositionError,
   StoreClosedError,
+  StreamArchivedError,
 } from '../errors';
 import { encodeJson, findConflicts, validateWrites } from '../store/append-validation';
 import {
@@ -27,6 +29,7 @@ import type {
   ReadStreamsResult,
   StreamWrite,
 } from '../store/event-store';
+import type { ArchiveStreamResult, StreamArchiving } from '../store/stream-archive';
 import type { StreamId } from '../store/stream-id';
 import { deepFreeze } from '../util/deep-freeze';
 import { StoredIds } from './stored-ids';
@@ -50,8 +53,11 @@ export interface InMemoryEventStoreOptions {
  * them to completion without interleaving); events are deep-frozen and handed out without copies.
  * Nothing survives the process.
  */
-export class InMemoryEventStore implements EventStore {
+export class InMemoryEventStore implements EventStore, StreamArchiving {
   private readonly streams = new Map<string, RecordedEvent[]>();
+  private readonly archived = new Set<string>();
+  private readonly isArchived = (event: RecordedEvent): boolean =>
+    this.archived.has(event.streamId);
   private readonly log: RecordedEvent[] = [];
   private readonly eventIds = new StoredIds(this.log);
   private readonly listeners = new Set<() => void>();
@@ -85,6 +91,8 @@ export class InMemoryEventStore implements EventStore {
     const copies = ownCopies(writes, unstreamed);
     for (const write of writes) this.refuseStoredIds(write.events);
     this.refuseStoredIds(unstreamed);
+    const archived = writes.filter((w) => w.events.length > 0 && this.archived.has(w.streamId));
+    if (archived.length > 0) throw new StreamArchivedError(archived.map((w) => w.streamId));
     const conflicts = findConflicts(writes, (id) => this.streams.get(id)?.length ?? 0);
     if (conflicts.length > 0) throw new ConcurrencyConflictError(conflicts);
     const condition = options?.condition;
@@ -173,7 +181,7 @@ export class InMemoryEventStore implements EventStore {
         `use an integer from 1 to ${MAX_PAGE}, not ${String(limit)}`,
       );
     }
-    const matches = compileFilter(options.filter);
+    const matches = compileFilter(options.filter, this.isArchived);
     const events: RecordedEvent[] = [];
     let index = options.after === undefined ? 0 : this.decode(options.after);
     while (index < this.log.length && events.length < limit) {
@@ -185,12 +193,26 @@ export class InMemoryEventStore implements EventStore {
 
   async countAfter(after: Position | undefined, filter?: ReadAllFilter): Promise<number> {
     this.assertOpen();
-    const matches = compileFilter(filter);
+    const matches = compileFilter(filter, this.isArchived);
     let count = 0;
     for (let i = after === undefined ? 0 : this.decode(after); i < this.log.length; i++) {
       if (matches(this.log[i]!)) count++;
     }
     return count;
+  }
+
+  /**
+   * Archives a stream (see {@link StreamArchiving}). This store keeps no projection checkpoints,
+   * so it archives at once; the events stay where they are, marked archived.
+   * @throws ArchiveRefusedError when the stream has no event.
+   */
+  async archiveStream(streamId: StreamId): Promise<ArchiveStreamResult> {
+    this.assertOpen();
+    const events = this.streams.get(streamId);
+    if (events === undefined) throw new ArchiveRefusedError(streamId, 'stream-not-found');
+    const alreadyArchived = this.archived.has(streamId);
+    this.archived.add(streamId);
+    return { streamId, archivedEvents: alreadyArchived ? 0 : events.length, alreadyArchived };
   }
 
   comparePositions(a: Position, b: Position): number {
@@ -375,11 +397,14 @@ function mergeTwo(a: readonly RecordedEvent[], b: readonly RecordedEvent[]): Rec
 /** Builds a predicate for a readAll filter (shared by adapters that filter in process). */
 export function compileFilter(
   filter: ReadAllFilter | undefined,
+  isArchived: (event: RecordedEvent) => boolean = () => false,
 ): (event: RecordedEvent) => boolean {
   const prefixes = filter?.streamPrefixes ?? [];
   const types = filter?.eventTypes ?? [];
   const typeSet = new Set(types);
+  const skipArchived = filter?.includeArchived === false;
   return (event) =>
     (prefixes.length === 0 || prefixes.some((p) => event.streamId.startsWith(p))) &&
-    (typeSet.size === 0 || typeSet.has(event.type));
+    (typeSet.size === 0 || typeSet.has(event.type)) &&
+    !(skipArchived && isArchived(event));
 }

@@ -47,6 +47,12 @@ export interface ReadAllFilter {
   /** Stream id prefixes, e.g. `account-`. */
   readonly streamPrefixes?: readonly string[];
   readonly eventTypes?: readonly string[];
+  /**
+   * Whether events of archived streams (see `StreamArchiving`) are included: a reader that only
+   * cares about live streams (e.g. a projection of open accounts) may skip them.
+   * @default true
+   */
+  readonly includeArchived?: boolean;
 }
 
 /** One page of the global log. */
@@ -81,6 +87,8 @@ export interface EventStore {
    * @throws ConcurrencyConflictError naming every stream whose version differed.
    * @throws AppendConditionFailedError when an event matching the condition's query sits after
    *   its `after` (checked after the versions: a conflict is reported first).
+   * @throws StreamArchivedError when a write with events targets an archived stream (checked
+   *   before the versions; nothing is written).
    * @throws InvalidAppendError for a malformed request (e.g. the same stream twice).
    * @throws EventSerializationError when event data cannot be stored.
    */

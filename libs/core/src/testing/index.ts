@@ -8,6 +8,7 @@ export {
   type EventStoreContractOptions,
 } from './event-store.contract';
 export { dcbContract } from './dcb.contract';
+export { archivingContract } from './archiving.contract';
 export {
   given,
   CommandSpecification,

@@ -54,6 +54,9 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
   [ErrorCodes.projectionWaitTimeout]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCodes.businessRuleViolation]: HttpStatus.CONFLICT,
   [ErrorCodes.concurrencyConflict]: HttpStatus.CONFLICT,
+  // The stream is closed for good: retrying will not help, unlike a conflict.
+  [ErrorCodes.streamArchived]: HttpStatus.CONFLICT,
+  [ErrorCodes.archiveRefused]: HttpStatus.CONFLICT,
   // The DCB form of a concurrency conflict: what the decision read has changed since.
   [ErrorCodes.appendConditionFailed]: HttpStatus.CONFLICT,
   // Contention, not a refusal: nothing was written and the same request may well succeed later.

@@ -78,6 +78,8 @@ const TITLES: Readonly<Record<string, string>> = {
   [ErrorCodes.projectionWaitTimeout]: 'Read model not caught up yet',
   [ErrorCodes.businessRuleViolation]: 'Business rule violated',
   [ErrorCodes.concurrencyConflict]: 'Concurrent change',
+  [ErrorCodes.streamArchived]: 'Stream archived',
+  [ErrorCodes.archiveRefused]: 'Archive refused',
   [ErrorCodes.retriesExhausted]: 'Too much contention, retry later',
   [ErrorCodes.idempotencyKeyReuse]: 'Idempotency key reused',
   [ErrorCodes.commandTimeout]: 'Command timed out',

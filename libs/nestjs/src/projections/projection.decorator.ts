@@ -10,6 +10,12 @@ export interface ProjectionOptions {
   readonly streams?: readonly string[];
   /** Event types to receive. @default every type */
   readonly eventTypes?: readonly string[];
+  /**
+   * Whether to receive the events of archived streams (see `StreamArchiving`). `false` suits a
+   * read model of live streams only: a rebuild then reads the hot events alone.
+   * @default true
+   */
+  readonly includeArchived?: boolean;
   /** Most events per batch (one checkpoint commit each). @default 100 */
   readonly batchSize?: number;
   /**

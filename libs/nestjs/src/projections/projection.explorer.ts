@@ -79,12 +79,19 @@ function toDiscovered(
   }
   checkList(name, 'streams', options.streams);
   checkList(name, 'eventTypes', options.eventTypes);
+  if (options.includeArchived !== undefined && typeof options.includeArchived !== 'boolean') {
+    throw new InvalidProjectionError(name, 'includeArchived must be true or false');
+  }
   return {
     className,
     host: instance,
     definition: {
       name: options.name,
-      filter: { streamPrefixes: options.streams, eventTypes: options.eventTypes },
+      filter: {
+        streamPrefixes: options.streams,
+        eventTypes: options.eventTypes,
+        ...(options.includeArchived === false ? { includeArchived: false } : {}),
+      },
       batchSize: options.batchSize,
       batchWindowMs: options.batchWindowMs,
       errorPolicy: options.errorPolicy,
