@@ -1,10 +1,12 @@
 import { InvalidOptionsError } from '@eventcore/core';
 import type { AppendRequest } from './sql/append-request';
 
-/** The one row of `append_batch_v6`. */
+/** The one row of `append_batch_v8`. */
 export interface BatchRow {
-  /** The appends (1-based) with a conflict: they wrote nothing. */
+  /** The appends (1-based) with a conflict or an archived stream: they wrote nothing. */
   r_failed: number[];
+  /** The writes of the batch (1-based) with events for an archived stream. */
+  r_archived: number[];
   /** Per write of the batch, its stream's version before the batch (bigint as text). */
   r_versions: (string | number)[];
   r_first_position: string | number | null;
@@ -16,8 +18,10 @@ export interface BatchRow {
 
 /** What one append of a batch learns. */
 export interface BatchedAppendOutcome {
-  /** Its expectations failed: it wrote nothing. */
+  /** Its expectations failed, or it writes to an archived stream: it wrote nothing. */
   readonly conflict: boolean;
+  /** Its writes (0-based, in its write order) with events for an archived stream. */
+  readonly archivedWrites: readonly number[];
   /** Versions of its streams before the batch, in its write order. */
   readonly versionsBefore: readonly number[];
   /** Position of its first event; null when it wrote none. */
@@ -37,7 +41,7 @@ export interface AppendBatchingOptions {
   readonly maxEvents?: number;
 }
 
-/** Sends one batch and returns the rows of `append_batch_v6` (one). */
+/** Sends one batch and returns the rows of `append_batch_v8` (one). */
 export type SendBatch = (requests: readonly AppendRequest[]) => Promise<BatchRow[]>;
 
 interface Pending {
@@ -50,7 +54,7 @@ interface Pending {
 }
 
 /**
- * Groups the appends of concurrent callers into batches (`append_batch_v6`): while
+ * Groups the appends of concurrent callers into batches (`append_batch_v8`): while
  * `maxInFlight` batches are on the wire, new appends queue, and the next batch takes every queued
  * append it can. A lone caller's append therefore goes at once, alone; under load, one round trip,
  * one transaction and one WAL flush serve many appends. Each append still succeeds or conflicts on
@@ -187,27 +191,37 @@ export function resolveAppendBatching(
 function settle(batch: readonly Pending[], rows: readonly BatchRow[]): void {
   const row = rows[0];
   const writes = batch.reduce((n, p) => n + p.request.writeCount, 0);
-  if (rows.length !== 1 || !Array.isArray(row?.r_failed) || row.r_versions?.length !== writes) {
+  if (
+    rows.length !== 1 ||
+    !Array.isArray(row?.r_failed) ||
+    !Array.isArray(row.r_archived) ||
+    row.r_versions?.length !== writes
+  ) {
     // Another function under the same name (a schema from elsewhere): fail, never guess.
     const error = new Error(
-      `append_batch_v6 did not answer one row with a version per write (${writes}): is the schema at version 6?`,
+      `append_batch_v8 did not answer one row with a version per write (${writes}): is the schema at version 8?`,
     );
     for (const pending of batch) pending.reject(error);
     return;
   }
   const failed = new Set(row.r_failed);
+  const archived = new Set(row.r_archived);
   // Positions were reserved consecutively, in event order, for the appends without conflict.
   let next = row.r_first_position === null ? 0 : Number(row.r_first_position);
   let write = 0;
   const outcomes = batch.map((pending, i) => {
     const writes = pending.request.writeCount;
     const versionsBefore = row.r_versions.slice(write, write + writes).map(Number);
+    const archivedWrites: number[] = [];
+    if (archived.size > 0) {
+      for (let w = 0; w < writes; w++) if (archived.has(write + w + 1)) archivedWrites.push(w);
+    }
     write += writes;
     const conflict = failed.has(i + 1);
     const count = pending.request.events.length;
     const firstPosition = conflict || count === 0 ? null : next;
     if (firstPosition !== null) next += count;
-    return { conflict, versionsBefore, firstPosition };
+    return { conflict, archivedWrites, versionsBefore, firstPosition };
   });
   const lastPositionOfBatch = row.r_first_position === null ? null : next - 1;
   for (let i = 0; i < batch.length; i++) {

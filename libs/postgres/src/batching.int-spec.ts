@@ -24,7 +24,7 @@ class CountingExecutor extends PgPoolSqlExecutor {
   /** The streams of each append batch, in order. */
   readonly sent: string[][] = [];
   override query<R>(text: string, params?: readonly unknown[], options?: QueryOptions) {
-    if (text.includes('append_batch_v6')) {
+    if (text.includes('append_batch_v8')) {
       this.batches++;
       this.sent.push(params![1] as string[]);
     }

@@ -2,7 +2,7 @@
  * @jest-environment ./libs/postgres/src/testing/pglite.jest-environment.ts
  */
 import type { PGlite } from '@electric-sql/pglite';
-import { dcbContract, eventStoreContract } from '@eventcore/core/testing';
+import { archivingContract, dcbContract, eventStoreContract } from '@eventcore/core/testing';
 import { createPGliteEventStore } from './postgres.factory';
 import { CURRENT_SCHEMA_VERSION } from './schema/migrations';
 import { loadPGlite } from './testing/pglite.testing';
@@ -28,6 +28,11 @@ eventStoreContract(
   { teardown },
 );
 dcbContract(
+  'PGlite (in memory)',
+  () => createPGliteEventStore({ db, schema: `contract_${++stores}` }),
+  { teardown },
+);
+archivingContract(
   'PGlite (in memory)',
   () => createPGliteEventStore({ db, schema: `contract_${++stores}` }),
   { teardown },

@@ -1,4 +1,4 @@
-import { dcbContract, eventStoreContract } from '@eventcore/core/testing';
+import { archivingContract, dcbContract, eventStoreContract } from '@eventcore/core/testing';
 import type { Pool } from 'pg';
 import { createPostgresEventStore } from './postgres.factory';
 import { createTestDatabase, describeWithServer, type TestDatabase } from './testing/test-database';
@@ -27,6 +27,11 @@ describeWithServer('PostgresEventStore on a server', () => {
     { teardown },
   );
   dcbContract(
+    'PostgreSQL server',
+    () => createPostgresEventStore({ pool, schema: `contract_${++stores}` }),
+    { teardown },
+  );
+  archivingContract(
     'PostgreSQL server',
     () => createPostgresEventStore({ pool, schema: `contract_${++stores}` }),
     { teardown },

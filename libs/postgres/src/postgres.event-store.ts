@@ -1,5 +1,7 @@
 import {
   AppendConditionFailedError,
+  ArchiveRefusedError,
+  type ArchiveStreamResult,
   type AppendCondition,
   type AppendOptions,
   type BlockingTransaction,
@@ -22,6 +24,8 @@ import {
   type RecordedEvent,
   LogHeldBackError,
   StoreClosedError,
+  StreamArchivedError,
+  type StreamArchiving,
   type StreamId,
   UnsupportedTransactionError,
   type RetryOptions,
@@ -57,6 +61,7 @@ import {
 } from './position';
 import { appendBatchCallSql, appendDcbCallSql, readEventsCallSql } from './schema/dcb.sql';
 import { batchParams } from './sql/append-batch';
+import { archiveStreamCallSql } from './schema/partition.schema';
 import {
   ReadBatcher,
   type ReadBatchingOptions,
@@ -160,12 +165,12 @@ export interface PostgresStoreHealth {
  * The PostgreSQL event store, over any {@link SqlExecutor} (a `pg` pool or PGlite). Prefer the
  * factories `createPostgresEventStore` and `createPGliteEventStore`, which also migrate the schema.
  *
- * Appends are one call of an append function (one round trip): `append_batch_v6`, shared by
- * concurrent appends, or `append_dcb_v6` for an append with a condition or events in no stream;
+ * Appends are one call of an append function (one round trip): `append_batch_v8`, shared by
+ * concurrent appends, or `append_dcb_v8` for an append with a condition or events in no stream;
  * reads are single statements (`read_events_v6` for DCB reads). Connection failures surface as
  * `StoreUnavailableError`.
  */
-export class PostgresEventStore implements EventStore {
+export class PostgresEventStore implements EventStore, StreamArchiving {
   /** The schema holding the store's tables. */
   readonly schema: string;
   private readonly guard: ConnectionGuard;
@@ -307,14 +312,18 @@ export class PostgresEventStore implements EventStore {
       return this.appendDcb(writes, unstreamed, options?.condition);
     }
     const request = encodeAppend(writes);
-    const { conflict, versionsBefore, firstPosition, lastPositionOfBatch, row } = await this.batcher
-      .submit(
-        request,
-        writes.map((w) => w.streamId),
-      )
-      .catch((error: unknown) => {
-        throw translateAppendError(error);
-      });
+    const { conflict, archivedWrites, versionsBefore, firstPosition, lastPositionOfBatch, row } =
+      await this.batcher
+        .submit(
+          request,
+          writes.map((w) => w.streamId),
+        )
+        .catch((error: unknown) => {
+          throw translateAppendError(error);
+        });
+    if (archivedWrites.length > 0) {
+      throw new StreamArchivedError(archivedWrites.map((w) => writes[w]!.streamId));
+    }
     if (conflict) throw conflictOf(writes, versionsBefore);
     if (request.events.length === 0) {
       // A guard only: the batch's last event, or the log's head when the batch wrote none.
@@ -345,7 +354,7 @@ export class PostgresEventStore implements EventStore {
    * Appends inside a transaction the application holds — a `pg` client after `BEGIN`, a TypeORM
    * `QueryRunner` after `startTransaction()`, or a TypeORM transaction's `EntityManager` — so its own
    * rows and the events commit or roll back together. `writes` and `options` are those of
-   * {@link append}. Two statements on the caller's connection (a check, then `append_dcb_v6`),
+   * {@link append}. Two statements on the caller's connection (a check, then `append_dcb_v8`),
    * never BEGIN, COMMIT or ROLLBACK; subscribers are notified by `pg_notify` inside the
    * transaction, so only when it commits. Not retried, not batched.
    * @throws UnsupportedTransactionError, before writing anything, when the transaction has already
@@ -376,7 +385,7 @@ export class PostgresEventStore implements EventStore {
 
   /**
    * An append with a condition or with events in no stream, or in the caller's transaction: one
-   * call of `append_dcb_v6` (one round trip, never batched: each takes its own locks and checks its
+   * call of `append_dcb_v8` (one round trip, never batched: each takes its own locks and checks its
    * own condition). On the caller's connection, unnamed, with the NOTIFY inside its transaction.
    */
   private async appendDcb(
@@ -399,9 +408,10 @@ export class PostgresEventStore implements EventStore {
     const [row] = await call.catch((error: unknown) => {
       throw translateAppendError(error);
     });
-    if (row === undefined || !Array.isArray(row.r_versions)) {
-      throw new Error('append_dcb_v6 did not answer its row: is the schema at version 6?');
+    if (row === undefined || !Array.isArray(row.r_versions) || !Array.isArray(row.r_archived)) {
+      throw new Error('append_dcb_v8 did not answer its row: is the schema at version 8?');
     }
+    if (row.r_archived.length > 0) throw new StreamArchivedError(row.r_archived);
     const versionsBefore = row.r_versions.map(Number);
     if (row.r_conflict) throw conflictOf(writes, versionsBefore);
     if (row.r_condition_failed) {
@@ -556,6 +566,7 @@ export class PostgresEventStore implements EventStore {
         from.globalPosition,
         nonEmpty(filter?.streamPrefixes),
         nonEmpty(filter?.eventTypes),
+        filter?.includeArchived !== false,
       ]),
     );
     return Number(row?.n ?? 0);
@@ -573,7 +584,8 @@ export class PostgresEventStore implements EventStore {
     const after = options.after === undefined ? START : decodePosition(options.after);
     const prefixes = nonEmpty(options.filter?.streamPrefixes);
     const types = nonEmpty(options.filter?.eventTypes);
-    const filtered = prefixes !== null || types !== null;
+    const includeArchived = options.filter?.includeArchived !== false;
+    const filtered = prefixes !== null || types !== null || !includeArchived;
     const budget = filtered ? Math.min(MAX_SCAN, Math.max(MIN_SCAN, limit * 10)) : limit;
     // Our own NOTIFY transaction would hold back our latest appends for its few microseconds.
     if (this.notifying !== undefined) await this.notifying;
@@ -582,7 +594,15 @@ export class PostgresEventStore implements EventStore {
         DedupedEventRow & { scanned: string | number | null; last_scanned: string | null }
       >(
         filtered ? this.sql.readAll : this.sql.readAllUnfiltered,
-        [after.transactionId, after.globalPosition, prefixes, types, budget, limit],
+        [
+          after.transactionId,
+          after.globalPosition,
+          prefixes,
+          types,
+          budget,
+          limit,
+          includeArchived,
+        ],
         { name: filtered ? this.names.readAll : this.names.readAllUnfiltered },
       ),
     );
@@ -605,6 +625,35 @@ export class PostgresEventStore implements EventStore {
     }
     const next = lastScanned === null ? after : decodePosition(lastScanned);
     return { events, next: encodePosition(next), isEnd: exhausted };
+  }
+
+  /**
+   * Archives a finished stream (see `StreamArchiving`): one call of `archive_stream_v8`, which
+   * moves its events to the archived partition (on a table not yet converted, flags them) under
+   * the stream's lock, so an append on it either commits before or is refused after.
+   * Refused while a projection whose checkpoint is in this schema has not processed the stream's
+   * last event. The archiving transaction holds subscribers back while it runs (it is a write):
+   * archive a very long stream outside busy hours.
+   * @throws ArchiveRefusedError, nothing changed: no such stream, or projections behind.
+   */
+  async archiveStream(streamId: StreamId): Promise<ArchiveStreamResult> {
+    this.assertOpen();
+    const [row] = await this.guard.call('write', () =>
+      this.executor.query<{
+        r_status: string;
+        r_moved: string | number;
+        r_behind: string[] | null;
+      }>(archiveStreamCallSql(this.schema), [streamId]),
+    );
+    if (row?.r_status === 'missing') throw new ArchiveRefusedError(streamId, 'stream-not-found');
+    if (row?.r_status === 'behind') {
+      throw new ArchiveRefusedError(streamId, 'projections-behind', row.r_behind ?? []);
+    }
+    if (row?.r_status !== 'archived') {
+      throw new Error('archive_stream_v8 did not answer its row: is the schema at version 8?');
+    }
+    const archivedEvents = Number(row.r_moved);
+    return { streamId, archivedEvents, alreadyArchived: archivedEvents === 0 };
   }
 
   comparePositions(a: Position, b: Position): number {
@@ -738,9 +787,11 @@ export class PostgresEventStore implements EventStore {
 const CALLER_TRANSACTION_SQL = `SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS written,
   current_setting('transaction_isolation') AS isolation`;
 
-/** The row of `append_dcb_v6`. */
+/** The row of `append_dcb_v8`. */
 interface DcbRow {
   r_conflict: boolean;
+  /** The streams written to that are archived: nothing was written. */
+  r_archived: string[];
   r_condition_failed: boolean;
   r_versions: (string | number)[];
   r_first_position: string | number | null;
@@ -781,9 +832,15 @@ function translateAppendError(error: unknown): unknown {
     constraint === name || (typeof message === 'string' && message.includes(name));
   const details = typeof detail === 'string' ? detail : '';
   let which: string | undefined;
-  if (violated('events_event_id_key')) {
-    which = /\(event_id\)=\(([^)]*)\)/.exec(details)?.[1];
-  } else if (violated('events_stream_version_key') && details.includes(UNSTREAMED_PREFIX)) {
+  // On the partitioned table (schema version 8) the partitions' keys are named after them
+  // (`events_hot_event_id_archived_key`) and include `archived`.
+  if (violated('events_event_id_key') || /^\w*event_id_archived_key$/.test(String(constraint))) {
+    which = /\(event_id(?:, archived)?\)=\(([0-9a-f-]+)/.exec(details)?.[1];
+  } else if (
+    (violated('events_stream_version_key') ||
+      /^\w*stream_id_stream_version_archived_key$/.test(String(constraint))) &&
+    details.includes(UNSTREAMED_PREFIX)
+  ) {
     which = /\$event-([0-9a-f-]+)/.exec(details)?.[1];
   } else {
     return error;

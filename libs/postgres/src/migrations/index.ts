@@ -10,6 +10,7 @@ import { BinaryEncodings1764460800000 } from './1764460800000-BinaryEncodings';
 import { BatchedAppend1764547200000 } from './1764547200000-BatchedAppend';
 import { DcbTags1764633600000 } from './1764633600000-DcbTags';
 import { Snapshots1764720000000 } from './1764720000000-Snapshots';
+import { ArchivedEvents1764806400000 } from './1764806400000-ArchivedEvents';
 
 export { EventCoreMigration } from './eventcore-migration';
 export {
@@ -20,6 +21,7 @@ export {
   BatchedAppend1764547200000,
   DcbTags1764633600000,
   Snapshots1764720000000,
+  ArchivedEvents1764806400000,
 };
 
 /** The event store's schema versions as TypeORM migrations, oldest first. */
@@ -31,4 +33,5 @@ export const EVENTCORE_MIGRATIONS = [
   BatchedAppend1764547200000,
   DcbTags1764633600000,
   Snapshots1764720000000,
+  ArchivedEvents1764806400000,
 ];

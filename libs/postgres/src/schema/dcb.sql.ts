@@ -102,6 +102,24 @@ function insertEvents(
     END IF;`;
 }
 
+/**
+ * Event ids are unique across the events table's partitions (schema version 8): the hot
+ * partition's unique index refuses a second id there, and this check, a statement of its own
+ * after the insert, refuses an id that an archived event holds. An archive moving that event out of
+ * the hot partition at the same moment cannot slip between: our insert waits on the moved row's
+ * uncommitted delete in the hot index, and this later statement's snapshot then sees it archived.
+ */
+function archivedIdCheck(schema: string): string {
+  const s = quoted(schema);
+  return `SELECT a.event_id INTO v_duplicate FROM ${s}.events AS a
+     WHERE a.archived AND a.event_id = ANY (p_event_ids) LIMIT 1;
+    IF v_duplicate IS NOT NULL THEN
+      RAISE EXCEPTION 'duplicate key value violates unique constraint "events_event_id_key"'
+        USING ERRCODE = 'unique_violation', CONSTRAINT = 'events_event_id_key',
+              DETAIL = format('Key (event_id)=(%s) already exists in the archived events.', v_duplicate);
+    END IF;`;
+}
+
 const ISOLATION_CHECK = `IF current_setting('transaction_isolation') <> 'read committed' THEN
     RAISE EXCEPTION 'EventCore appends run at READ COMMITTED, not %', current_setting('transaction_isolation')
       USING ERRCODE = 'feature_not_supported';
@@ -125,19 +143,19 @@ const ISOLATION_CHECK = `IF current_setting('transaction_isolation') <> 'read co
  * Version 5 stays for an older library during a rolling upgrade; it takes no DCB locks (see
  * docs/dcb.md, "Rolling upgrade").
  */
-export function appendBatchFunctionSqlV6(schema: string): string {
+export function appendBatchFunctionSqlV6(schema: string, archiving = false): string {
   const s = quoted(schema);
   return `
-CREATE OR REPLACE FUNCTION ${s}.append_batch_v6(
+CREATE OR REPLACE FUNCTION ${s}.append_batch_${archiving ? 'v8' : 'v6'}(
   p_appends integer[], p_stream_ids text[], p_kinds text[], p_versions bigint[], p_counts integer[],
   p_writes integer[], p_offsets integer[], p_event_ids uuid[], p_types text[], p_schema_versions integer[],
   p_data jsonb[], p_metadata jsonb[], p_occurred_at timestamptz[], p_encodings text[], p_bytes text[],
   p_tags text[], p_tag_counts integer[], p_notify boolean,
   OUT r_failed integer[], OUT r_versions bigint[], OUT r_first_position bigint, OUT r_tx text,
-  OUT r_recorded_at text, OUT r_head_position bigint
+  OUT r_recorded_at text, OUT r_head_position bigint${archiving ? ', OUT r_archived integer[]' : ''}
 ) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $fn$
 DECLARE
-  v_total integer;
+  v_total integer;${archiving ? '\n  v_version bigint;\n  v_archived boolean;\n  v_duplicate uuid;' : ''}
 BEGIN
   ${ISOLATION_CHECK}
 
@@ -156,8 +174,15 @@ BEGIN
   IF cardinality(p_stream_ids) = 1 THEN
     -- One stream (most commands): as simple expressions and one index probe.
     -- A new statement, hence a new snapshot: it sees every commit of the previous lock holders.
-    r_versions := ARRAY[coalesce((SELECT st.version FROM ${s}.streams AS st WHERE st.stream_id = p_stream_ids[1]), 0)];
-    IF (CASE p_kinds[1] WHEN 'any' THEN true WHEN 'exists' THEN r_versions[1] > 0
+    ${
+      archiving
+        ? `SELECT st.version, st.archived_at IS NOT NULL INTO v_version, v_archived
+      FROM ${s}.streams AS st WHERE st.stream_id = p_stream_ids[1];
+    r_versions := ARRAY[coalesce(v_version, 0)];
+    r_archived := CASE WHEN v_archived AND p_counts[1] > 0 THEN ARRAY[1] ELSE '{}' END;`
+        : `r_versions := ARRAY[coalesce((SELECT st.version FROM ${s}.streams AS st WHERE st.stream_id = p_stream_ids[1]), 0)];`
+    }
+    IF ${archiving ? `cardinality(r_archived) = 0 AND ` : ''}(CASE p_kinds[1] WHEN 'any' THEN true WHEN 'exists' THEN r_versions[1] > 0
                         ELSE r_versions[1] = p_versions[1] END) THEN
       r_failed := '{}';
       v_total := p_counts[1];
@@ -168,18 +193,27 @@ BEGIN
   ELSE
     WITH w AS (
       SELECT u.ord, u.a, u.kind, u.expected, u.added,
-             coalesce((SELECT st.version FROM ${s}.streams AS st WHERE st.stream_id = u.id), 0) AS actual
+             coalesce((SELECT st.version FROM ${s}.streams AS st WHERE st.stream_id = u.id), 0) AS actual${
+               archiving
+                 ? `,
+             u.added > 0 AND EXISTS (SELECT FROM ${s}.streams AS st WHERE st.stream_id = u.id AND st.archived_at IS NOT NULL) AS archived`
+                 : ''
+             }
         FROM unnest(p_appends, p_stream_ids, p_kinds, p_versions, p_counts) WITH ORDINALITY AS u(a, id, kind, expected, added, ord)
     ), checked AS (
-      SELECT w.*, NOT CASE w.kind WHEN 'any' THEN true WHEN 'exists' THEN w.actual > 0
+      SELECT w.*, ${archiving ? 'w.archived OR ' : ''}NOT CASE w.kind WHEN 'any' THEN true WHEN 'exists' THEN w.actual > 0
                                   ELSE w.actual = w.expected END AS bad
         FROM w
     ), failed AS (
       SELECT array_agg(DISTINCT c.a) AS appends FROM checked AS c WHERE c.bad
     )
     SELECT array_agg(c.actual ORDER BY c.ord), coalesce(f.appends, '{}'),
-           coalesce(sum(c.added) FILTER (WHERE f.appends IS NULL OR NOT (c.a = ANY (f.appends))), 0)
-      INTO r_versions, r_failed, v_total
+           coalesce(sum(c.added) FILTER (WHERE f.appends IS NULL OR NOT (c.a = ANY (f.appends))), 0)${
+             archiving
+               ? `,\n           coalesce(array_agg(c.ord) FILTER (WHERE c.archived), '{}')`
+               : ''
+           }
+      INTO r_versions, r_failed, v_total${archiving ? ', r_archived' : ''}
       FROM checked AS c CROSS JOIN failed AS f
      GROUP BY f.appends;
   END IF;
@@ -194,6 +228,7 @@ BEGIN
       writes: 'unnest(p_appends, p_stream_ids, r_versions, p_counts) AS u(a, id, actual, added)',
       keepWrite: 'NOT (u.a = ANY (r_failed))',
     })}
+    ${archiving ? archivedIdCheck(schema) : ''}
 
     IF p_notify THEN
       PERFORM pg_notify('${notificationChannel(schema)}', r_tx || ':' || (r_first_position + v_total - 1)::text);
@@ -208,9 +243,12 @@ END
 $fn$`;
 }
 
-/** The call the store makes for every batch of appends (see {@link appendBatchFunctionSqlV6}). */
+/**
+ * The call the store makes for every batch of appends: `append_batch_v8`, the function of
+ * {@link appendBatchFunctionSqlV6} that refuses archived streams (schema version 8).
+ */
 export function appendBatchCallSql(schema: string): string {
-  return `SELECT * FROM ${quoted(schema)}.append_batch_v6($1::integer[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::integer[], $7::integer[], $8::uuid[], $9::text[], $10::integer[], $11::jsonb[], $12::jsonb[], $13::timestamptz[], $14::text[], $15::text[], $16::text[], $17::integer[], $18::boolean)`;
+  return `SELECT * FROM ${quoted(schema)}.append_batch_v8($1::integer[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::integer[], $7::integer[], $8::uuid[], $9::text[], $10::integer[], $11::jsonb[], $12::jsonb[], $13::timestamptz[], $14::text[], $15::text[], $16::text[], $17::integer[], $18::boolean)`;
 }
 
 /**
@@ -282,20 +320,22 @@ const PROBES = `jsonb_to_recordset(p_probes) AS p(k text, key text, tags text[],
  * before the append), `r_condition_failed`, and, when written, the first position, the transaction
  * id and the recording time; `r_head_position` for an append that wrote no event.
  */
-export function appendDcbFunctionSqlV6(schema: string): string {
+export function appendDcbFunctionSqlV6(schema: string, archiving = false): string {
   const s = quoted(schema);
   return `
-CREATE OR REPLACE FUNCTION ${s}.append_dcb_v6(
+CREATE OR REPLACE FUNCTION ${s}.append_dcb_${archiving ? 'v8' : 'v6'}(
   p_stream_ids text[], p_kinds text[], p_versions bigint[], p_counts integer[],
   p_writes integer[], p_offsets integer[], p_event_ids uuid[], p_types text[], p_schema_versions integer[],
   p_data jsonb[], p_metadata jsonb[], p_occurred_at timestamptz[], p_encodings text[], p_bytes text[],
   p_tags text[], p_tag_counts integer[], p_probes jsonb, p_after bigint, p_notify boolean,
   OUT r_conflict boolean, OUT r_condition_failed boolean, OUT r_versions bigint[],
-  OUT r_first_position bigint, OUT r_tx text, OUT r_recorded_at text, OUT r_head_position bigint
+  OUT r_first_position bigint, OUT r_tx text, OUT r_recorded_at text, OUT r_head_position bigint${
+    archiving ? ', OUT r_archived text[]' : ''
+  }
 ) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $fn$
 DECLARE
   v_total integer := cardinality(p_event_ids);
-  v_after bigint := coalesce(p_after, 0);
+  v_after bigint := coalesce(p_after, 0);${archiving ? '\n  v_duplicate uuid;' : ''}
 BEGIN
   ${ISOLATION_CHECK}
 
@@ -315,13 +355,22 @@ BEGIN
   -- 3. Versions, in a snapshot taken after the locks.
   SELECT coalesce(array_agg(u.actual ORDER BY u.ord), '{}'),
          coalesce(bool_or(NOT CASE u.kind WHEN 'any' THEN true WHEN 'exists' THEN u.actual > 0
-                                          ELSE u.actual = u.expected END), false)
-    INTO r_versions, r_conflict
-    FROM (SELECT w.ord, w.kind, w.expected,
-                 coalesce((SELECT st.version FROM ${s}.streams AS st WHERE st.stream_id = w.id), 0) AS actual
-            FROM unnest(p_stream_ids, p_kinds, p_versions) WITH ORDINALITY AS w(id, kind, expected, ord)) AS u;
+                                          ELSE u.actual = u.expected END), false)${
+                                            archiving
+                                              ? `,\n         coalesce(array_agg(u.id ORDER BY u.ord) FILTER (WHERE u.archived), '{}')`
+                                              : ''
+                                          }
+    INTO r_versions, r_conflict${archiving ? ', r_archived' : ''}
+    FROM (SELECT w.ord, w.kind, w.expected,${archiving ? ' w.id,' : ''}
+                 coalesce((SELECT st.version FROM ${s}.streams AS st WHERE st.stream_id = w.id), 0) AS actual${
+                   archiving
+                     ? `,
+                 w.added > 0 AND EXISTS (SELECT FROM ${s}.streams AS st WHERE st.stream_id = w.id AND st.archived_at IS NOT NULL) AS archived`
+                     : ''
+                 }
+            FROM unnest(p_stream_ids, p_kinds, p_versions${archiving ? ', p_counts' : ''}) WITH ORDINALITY AS w(id, kind, expected, ${archiving ? 'added, ' : ''}ord)) AS u;
   r_condition_failed := false;
-  IF r_conflict THEN
+  IF ${archiving ? 'cardinality(r_archived) > 0 OR ' : ''}r_conflict THEN
     RETURN;
   END IF;
 
@@ -348,6 +397,7 @@ BEGIN
       writes: 'unnest(p_stream_ids, r_versions, p_counts) AS u(id, actual, added)',
       keepWrite: 'true',
     })}
+    ${archiving ? archivedIdCheck(schema) : ''}
 
     IF p_notify THEN
       PERFORM pg_notify('${notificationChannel(schema)}', r_tx || ':' || (r_first_position + v_total - 1)::text);
@@ -361,9 +411,9 @@ END
 $fn$`;
 }
 
-/** The call of {@link appendDcbFunctionSqlV6}. */
+/** The call of {@link appendDcbFunctionSqlV6} that refuses archived streams (`append_dcb_v8`). */
 export function appendDcbCallSql(schema: string): string {
-  return `SELECT * FROM ${quoted(schema)}.append_dcb_v6($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::integer[], $6::integer[], $7::uuid[], $8::text[], $9::integer[], $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::text[], $14::text[], $15::text[], $16::integer[], $17::jsonb, $18::bigint, $19::boolean)`;
+  return `SELECT * FROM ${quoted(schema)}.append_dcb_v8($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::integer[], $6::integer[], $7::uuid[], $8::text[], $9::integer[], $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::text[], $14::text[], $15::text[], $16::integer[], $17::jsonb, $18::bigint, $19::boolean)`;
 }
 
 /**

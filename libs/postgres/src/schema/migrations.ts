@@ -12,6 +12,7 @@ import {
   eventStoreSchemaV5,
   eventStoreSchemaV6,
 } from './event-store.schema';
+import { dropEventStoreSchemaV8, eventStoreSchemaV8 } from './partition.schema';
 
 /** One version of the schema. The TypeORM migrations in `migrations/` run the same statements. */
 export interface SchemaMigration {
@@ -65,6 +66,12 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     name: '1764720000000-Snapshots',
     up: snapshotSchemaV7,
     down: dropSnapshotSchemaV7,
+  },
+  {
+    version: 8,
+    name: '1764806400000-ArchivedEvents',
+    up: eventStoreSchemaV8,
+    down: dropEventStoreSchemaV8,
   },
 ];
 

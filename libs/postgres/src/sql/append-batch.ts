@@ -8,7 +8,7 @@ const TAGS = 14;
 const TAG_COUNTS = 15;
 
 /**
- * The parameters of `append_batch_v6` (all but the last, `p_notify`) for several appends, in
+ * The parameters of `append_batch_v8` (all but the last, `p_notify`) for several appends, in
  * order: `p_appends` (per write, its append, 1-based), then each append's arrays concatenated, with
  * every event's write index shifted past the earlier appends' writes.
  */

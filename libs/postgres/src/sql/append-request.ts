@@ -9,8 +9,8 @@ import { streamOfUnstreamedEvent } from '@eventcore/core/adapter';
 import { JSON_ENCODING, encodeJson } from '@eventcore/core/adapter';
 
 /**
- * An append, encoded once into the parameters of the append functions (`append_batch_v6`, and the
- * first ones of `append_dcb_v6`).
+ * An append, encoded once into the parameters of the append functions (`append_batch_v8`, and the
+ * first ones of `append_dcb_v8`).
  */
 export interface AppendRequest {
   /** The event parameters, up to `p_tag_counts`; the caller adds the rest. */

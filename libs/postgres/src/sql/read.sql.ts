@@ -103,7 +103,7 @@ const LOG_PAGE_COLUMNS = `e.global_position AS p,
  * a filter that most events match reads a page's worth, not the whole budget; that one row more
  * keeps `last_scanned` past the page when the log goes on, as a full scan would.
  * Parameters: $1 xid8, $2 position (exclusive start), $3 stream prefixes or null, $4 types or null,
- * $5 scan budget, $6 limit. The first row carries the counts (always one row), the last the
+ * $5 scan budget, $6 limit, $7 include archived events (false: skip them, see `StreamArchiving`). The first row carries the counts (always one row), the last the
  * transaction id (for the cursor); stream, type and schema version are NULL when as the previous
  * row's (see `RowDecoder`).
  */
@@ -118,7 +118,8 @@ scanned AS MATERIALIZED (
       FROM (SELECT e.transaction_id, e.global_position,
                    ($3::text[] IS NULL OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS f(prefix)
                                                    WHERE starts_with(e.stream_id, f.prefix)))
-                   AND ($4::text[] IS NULL OR e.type = ANY ($4::text[])) AS hit
+                   AND ($4::text[] IS NULL OR e.type = ANY ($4::text[]))
+                   AND ($7::boolean OR NOT e.archived) AS hit
               FROM ${s}.events AS e
              WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
                AND e.transaction_id < (SELECT xmin FROM bound)
@@ -149,8 +150,8 @@ WINDOW w AS (ORDER BY e.transaction_id, e.global_position)
 /**
  * {@link readAllSql} for a reader without a filter: every row scanned is a hit, so the page is one
  * index scan in log order, without the scan budget's materialized list, its sorts and a second
- * index probe per event. Same parameters ($3 and $4 must be NULL, checked once per call: otherwise
- * no row; $5 is not used) and the same columns but the counts: the rows are the scanned ones, the
+ * index probe per event. Same parameters ($3 and $4 must be NULL and $7 true, checked once per
+ * call: otherwise no row; $5 is not used) and the same columns but the counts: the rows are the scanned ones, the
  * last carries its transaction id.
  */
 export function readAllUnfilteredSql(schema: string): string {
@@ -160,7 +161,7 @@ SELECT ${LOG_PAGE_COLUMNS}
   FROM (SELECT * FROM ${s}.events AS e
          WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
            AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-           AND $3::text[] IS NULL AND $4::text[] IS NULL AND $5::int IS NOT NULL
+           AND $3::text[] IS NULL AND $4::text[] IS NULL AND $5::int IS NOT NULL AND $7::boolean
          ORDER BY e.transaction_id, e.global_position
          LIMIT $6) AS e
 WINDOW w AS (ORDER BY e.transaction_id, e.global_position)
@@ -169,7 +170,7 @@ WINDOW w AS (ORDER BY e.transaction_id, e.global_position)
 
 /**
  * How many events a reader at ($1 xid8, $2 position) has yet to receive: the same bound and filters
- * ($3 prefixes, $4 types) as {@link readAllSql}. Cost grows with the lag: the worker counts at most
+ * ($3 prefixes, $4 types, $5 include archived) as {@link readAllSql}. Cost grows with the lag: the worker counts at most
  * once a second.
  */
 export function countAfterSql(schema: string): string {
@@ -179,7 +180,8 @@ SELECT count(*) AS n FROM ${quoted(schema)}.events AS e
    AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
    AND ($3::text[] IS NULL OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS f(prefix)
                                        WHERE starts_with(e.stream_id, f.prefix)))
-   AND ($4::text[] IS NULL OR e.type = ANY ($4::text[]))`;
+   AND ($4::text[] IS NULL OR e.type = ANY ($4::text[]))
+   AND ($5::boolean OR NOT e.archived)`;
 }
 
 /**
