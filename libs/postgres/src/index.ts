@@ -34,6 +34,12 @@ export { PgPoolSqlExecutor } from './executor/pg-pool.sql-executor';
 export { PGliteSqlExecutor } from './executor/pglite.sql-executor';
 export { migrate, type MigrateOptions } from './schema/migrate';
 export {
+  convertEventsToPartitioned,
+  type ConvertEventsOptions,
+  type ConversionProgress,
+  type ConversionResult,
+} from './schema/partition-conversion';
+export {
   SCHEMA_MIGRATIONS,
   CURRENT_SCHEMA_VERSION,
   type SchemaMigration,

@@ -119,17 +119,15 @@ describeWithServer('PostgreSQL hot and archived partitions (server)', () => {
       await list[0]!.append([{ streamId: A, expected: ExpectedVersion.any, events: [event] }]);
       const results = await settled([
         list[0]!.archiveStream(A),
-        ...list
-          .slice(1)
-          .map((s, i) =>
-            s.append([
-              {
-                streamId: streamId(`other-${i}`),
-                expected: ExpectedVersion.any,
-                events: [{ ...event }],
-              },
-            ]),
-          ),
+        ...list.slice(1).map((s, i) =>
+          s.append([
+            {
+              streamId: streamId(`other-${i}`),
+              expected: ExpectedVersion.any,
+              events: [{ ...event }],
+            },
+          ]),
+        ),
       ]);
       expect(results[0]).toBe('ok');
       expect(results.slice(1).every((r) => r instanceof InvalidAppendError)).toBe(true);
