@@ -10,6 +10,7 @@ const request = (events = 1): AppendRequest =>
 
 const row = (writes: number): BatchRow => ({
   r_failed: [],
+  r_archived: [],
   r_versions: new Array<string>(writes).fill('0'),
   r_first_position: '1',
   r_tx: '9',
@@ -58,7 +59,7 @@ describe('AppendBatcher (unit)', () => {
     const batcher = new AppendBatcher(send, () => true, limits);
     const outcome = batcher.submit(request(), ['a']);
     release(0);
-    await expect(outcome).rejects.toThrow(/is the schema at version 6/);
+    await expect(outcome).rejects.toThrow(/is the schema at version 8/);
   });
 
   it('keeps a batch within maxAppends and maxEvents, and lets a larger single append go alone', async () => {
