@@ -96,4 +96,7 @@ export {
   PostgresDatabaseTenants,
   createPostgresDatabaseTenants,
   type PostgresDatabaseTenantsOptions,
+  type TenantDatabaseMove,
+  type PostgresTenantMoveRequest,
+  type PostgresTenantMoveResult,
 } from './tenancy/postgres.database-tenants';

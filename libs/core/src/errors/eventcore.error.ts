@@ -35,6 +35,7 @@ export const ErrorCodes = {
   tenantNotFound: 'eventcore.tenant_not_found',
   tenantRequired: 'eventcore.tenant_required',
   tenantBusy: 'eventcore.tenant_busy',
+  tenantMoving: 'eventcore.tenant_moving',
   streamArchived: 'eventcore.stream_archived',
   archiveRefused: 'eventcore.archive_refused',
 } as const;

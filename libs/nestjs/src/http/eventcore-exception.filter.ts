@@ -49,6 +49,8 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
   [ErrorCodes.tenantUnresolved]: HttpStatus.UNAUTHORIZED,
   [ErrorCodes.tenantNotFound]: HttpStatus.NOT_FOUND,
   [ErrorCodes.tenantBusy]: HttpStatus.CONFLICT,
+  // Writes to a tenant pause while it moves between servers; the same request works after it.
+  [ErrorCodes.tenantMoving]: HttpStatus.SERVICE_UNAVAILABLE,
   // Pause, resume or rebuild sent to an instance that does not run the projection.
   'eventcore.projection_not_active': HttpStatus.CONFLICT,
   [ErrorCodes.projectionWaitTimeout]: HttpStatus.SERVICE_UNAVAILABLE,
@@ -78,6 +80,7 @@ const RETRYABLE = new Set<string>([
   ErrorCodes.storeUnavailable,
   ErrorCodes.projectionWaitTimeout,
   ErrorCodes.logHeldBack,
+  ErrorCodes.tenantMoving,
 ]);
 
 /** Members of a thrown HTTP exception's body that the problem's own members replace. */

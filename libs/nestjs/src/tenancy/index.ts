@@ -9,6 +9,7 @@ export * from './tenant-context';
 export {
   TenantDirectory,
   EVENTCORE_TENANT_CONTEXT,
+  type MoveTenantOptions,
   type RemoveTenantOptions,
   type TenantProjectionsOverview,
 } from './tenant-directory';

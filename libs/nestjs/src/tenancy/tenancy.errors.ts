@@ -10,8 +10,10 @@ export const TenancyMessages = {
     `Tenant "${tenantId}" does not exist. Create it first (TenantDirectory.create), or check the tenant your credential names; nothing was read or written.`,
   tenantRequired: (what: string) =>
     `${what} needs a tenant, and none is in context: this code runs outside a request the tenant interceptor resolved (or on a route marked @WithoutTenant()). Run it inside TenantDirectory.runAs(tenantId, ...) or on a tenant route; nothing was read or written.`,
-  tenantBusy: (tenantId: string, reason: string) =>
-    `Tenant "${tenantId}" cannot be removed now: ${reason}. Nothing was removed; retry once that is over.`,
+  tenantBusy: (tenantId: string, reason: string, action: string) =>
+    `Tenant "${tenantId}" cannot be ${action} now: ${reason}. Nothing was ${action}; retry once that is over.`,
+  tenantMoving: (tenantId: string) =>
+    `Tenant "${tenantId}" is moving to another server: its commands and reads are paused until the move ends. Nothing was read or written; retry shortly.`,
 } as const;
 
 /** A tenant id failed validation (pattern or length); see `checkTenantId`. HTTP 400. */
@@ -52,14 +54,30 @@ export class TenantRequiredError extends EventCoreError {
   }
 }
 
-/** Removing a tenant was refused because it is in use (commands in flight, projections running). HTTP 409. */
+/**
+ * Removing or moving a tenant was refused because it is in use (commands in flight, projections
+ * running, a move already running). HTTP 409.
+ */
 export class TenantBusyError extends EventCoreError {
   readonly code = ErrorCodes.tenantBusy;
   constructor(
     readonly tenantId: string,
     readonly reason: string,
+    /** What was refused: `removed` or `moved`. */
+    readonly action: 'removed' | 'moved' = 'removed',
   ) {
-    super(TenancyMessages.tenantBusy(tenantId, reason));
+    super(TenancyMessages.tenantBusy(tenantId, reason, action));
+  }
+}
+
+/**
+ * The tenant is moving between servers (`TenantDirectory.moveTenant`): its commands and reads are
+ * refused until the directory points at the new server. Retryable: HTTP 503 with `Retry-After`.
+ */
+export class TenantMovingError extends EventCoreError {
+  readonly code = ErrorCodes.tenantMoving;
+  constructor(readonly tenantId: string) {
+    super(TenancyMessages.tenantMoving(tenantId));
   }
 }
 

@@ -33,11 +33,12 @@ import { ProcessManagerHost } from '../projections/process-manager.host';
 import { ProjectionExplorer } from '../projections/projection.explorer';
 import type { ProjectionHost } from '../projections/projection.host';
 import { ProjectionRegistry } from '../projections/projection.registry';
-import { TenantBusyError, TenantNotFoundError } from './tenancy.errors';
+import { MovedTenantProjectionRegistry } from './moved-tenant.projection-registry';
+import { TenantBusyError, TenantMovingError, TenantNotFoundError } from './tenancy.errors';
 import { TenantContext, type TenantScope } from './tenant-context';
 import { checkTenantId } from './tenant-id';
 import { TenantProjectionScheduler } from './tenant-projection.scheduler';
-import type { TenantParts, TenantStores, TenantSummary } from './tenant-stores';
+import type { TenantMoveResult, TenantParts, TenantStores, TenantSummary } from './tenant-stores';
 
 /** Injection token of the module's {@link TenantContext}. */
 export const EVENTCORE_TENANT_CONTEXT = 'EVENTCORE:TENANT_CONTEXT';
@@ -46,6 +47,14 @@ export const EVENTCORE_TENANT_CONTEXT = 'EVENTCORE:TENANT_CONTEXT';
 export interface RemoveTenantOptions {
   /** The tenant id again, as a confirmation: removal deletes every event of the tenant. */
   readonly confirm: string;
+}
+
+/** Options of {@link TenantDirectory.moveTenant}. */
+export interface MoveTenantOptions {
+  /** Keep the old database, read-only, after the switch (e.g. as a fallback copy). @default false */
+  readonly keepSource?: boolean;
+  /** Longest wait for this instance's commands of the tenant to end before the move. @default 30000 */
+  readonly drainTimeoutMs?: number;
 }
 
 /** A tenant opened in this process: its store, executor, projections and work in flight. */
@@ -104,6 +113,8 @@ export class TenantDirectory
   private readonly opened = new Map<string, OpenTenant>();
   private projections: readonly { definition: ProjectionDefinition; host: ProjectionHost }[] = [];
   private stopping = false;
+  /** Tenants being moved between servers: their commands and reads are refused meanwhile. */
+  private readonly moving = new Set<string>();
   private scheduler: TenantProjectionScheduler | undefined;
 
   constructor(
@@ -229,7 +240,11 @@ export class TenantDirectory
   ): Promise<CommandResult<E>> {
     const scope = this.context.require('A command');
     const tenant = await this.tenant(scope.tenantId);
-    if (tenant.removing || tenant.scope !== scope) throw new TenantNotFoundError(scope.tenantId);
+    if (tenant.removing) throw new TenantNotFoundError(scope.tenantId);
+    // Checked and counted in one turn, after the await: a move waits for every counted command.
+    if (this.moving.has(scope.tenantId) || tenant.scope !== scope) {
+      throw new TenantMovingError(scope.tenantId);
+    }
     tenant.inFlight++;
     try {
       const result = await tenant.executor.execute(command, options);
@@ -237,6 +252,71 @@ export class TenantDirectory
       return result;
     } finally {
       tenant.inFlight--;
+    }
+  }
+
+  /**
+   * Moves a tenant to another server (the database placement), with writes to it paused and
+   * nothing lost. From the call on, this instance refuses the tenant's commands and reads with
+   * `TenantMovingError` (HTTP 503 with `Retry-After`); it waits for the tenant's commands in
+   * flight here, stops its projections here (releasing their leases), and has the stores copy the
+   * tenant: every event appended anew on the target in the log's order with its id, stream,
+   * version, type, data, metadata and occurred-at time, and each projection's checkpoint
+   * translated (see `PostgresDatabaseTenants.move`). Once the directory points at the target the
+   * tenant is opened there and its projections start again from their translated checkpoints;
+   * read-your-writes tokens given before the move are translated on `waitFor`.
+   *
+   * On failure the source stays authoritative: the tenant is reopened where it was and the error
+   * is rethrown; the move can be retried. Other instances are fenced out of the source (it turns
+   * read-only) but keep it open: restart them, or route the tenant's traffic to this instance, for
+   * the duration.
+   * @throws InvalidOptionsError when the stores cannot move tenants, or for an unknown server
+   * @throws TenantBusyError when a move of the tenant is already running, or commands did not end
+   *   within `drainTimeoutMs`; nothing was moved
+   * @throws TenantNotFoundError for an unknown tenant
+   */
+  async moveTenant(
+    tenantId: string,
+    targetServer: string,
+    options: MoveTenantOptions = {},
+  ): Promise<TenantMoveResult> {
+    checkTenantId(tenantId);
+    const stores = this.stores();
+    if (typeof stores.move !== 'function') {
+      throw new InvalidOptionsError(
+        'tenancy.stores',
+        `these stores (placement ${JSON.stringify(stores.placement)}) cannot move tenants: moving needs placement 'database' (createPostgresDatabaseTenants)`,
+      );
+    }
+    const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    if (!Number.isSafeInteger(drainTimeoutMs) || drainTimeoutMs < 0) {
+      throw new InvalidOptionsError('drainTimeoutMs', 'use an integer number of milliseconds >= 0');
+    }
+    if (this.moving.has(tenantId))
+      throw new TenantBusyError(tenantId, 'it is already moving', 'moved');
+    this.moving.add(tenantId);
+    let moved = false;
+    try {
+      const opening = this.open.get(tenantId);
+      const tenant = opening === undefined ? undefined : await opening.catch(() => undefined);
+      if (tenant !== undefined) await this.pause(tenant, drainTimeoutMs);
+      // Parts opened before the move are closed by the move; the next opening reads the directory.
+      this.forget(tenantId);
+      const result = await stores.move(tenantId, {
+        targetServer,
+        projections: this.projections.map((p) => p.definition.name),
+        keepSource: options.keepSource === true,
+      });
+      if (result === undefined) throw new TenantNotFoundError(tenantId);
+      moved = true;
+      this.logger.log(
+        `Tenant ${tenantId} moved from server ${result.from} to ${result.to} (${result.events} events)`,
+      );
+      return result;
+    } finally {
+      this.forget(tenantId);
+      this.moving.delete(tenantId);
+      if (!this.stopping) await this.restart(tenantId, moved);
     }
   }
 
@@ -309,6 +389,43 @@ export class TenantDirectory
     }
   }
 
+  /** Waits for the tenant's commands here to end and stops its projections here. */
+  private async pause(tenant: OpenTenant, drainTimeoutMs: number): Promise<void> {
+    const tenantId = tenant.scope.tenantId;
+    tenant.suspended = true;
+    const deadline = Date.now() + drainTimeoutMs;
+    while (tenant.inFlight > 0 || this.scheduler?.isActive(tenantId) === true) {
+      if (Date.now() >= deadline) {
+        tenant.suspended = false;
+        throw new TenantBusyError(
+          tenantId,
+          `${tenant.inFlight} command(s) still in flight after ${drainTimeoutMs} ms`,
+          'moved',
+        );
+      }
+      await sleep(TURN_CHECK_MS);
+    }
+    await Promise.all(tenant.workers.map((worker) => worker.stop()));
+  }
+
+  /** Drops the tenant's cached opening, so the next use opens it where the directory says. */
+  private forget(tenantId: string): void {
+    this.open.delete(tenantId);
+    this.opened.delete(tenantId);
+  }
+
+  /** Opens the tenant again after a move (or a failed one) and lets its projections run there. */
+  private async restart(tenantId: string, moved: boolean): Promise<void> {
+    try {
+      await this.tenant(tenantId);
+      this.scheduler?.mark(tenantId);
+    } catch (error) {
+      this.logger.error(
+        `Tenant ${tenantId} could not be opened ${moved ? 'on its new server' : 'after a failed move'}: ${(error as Error).message}; the next request retries`,
+      );
+    }
+  }
+
   private tenant(tenantId: string): Promise<OpenTenant> {
     let opening = this.open.get(tenantId);
     if (opening === undefined) {
@@ -323,6 +440,7 @@ export class TenantDirectory
   }
 
   private async openTenant(tenantId: string): Promise<OpenTenant> {
+    if (this.moving.has(tenantId)) throw new TenantMovingError(tenantId);
     const parts = await this.stores().open(tenantId);
     if (parts === undefined) throw new TenantNotFoundError(tenantId);
     const scope: TenantScope = { tenantId, eventStore: parts.eventStore };
@@ -330,10 +448,15 @@ export class TenantDirectory
       ...this.options.executor,
       events: this.events,
     });
-    const registry = new ProjectionRegistry(
-      parts.eventStore,
-      parts.checkpointStore ?? new InMemoryCheckpointStore(),
-    );
+    const checkpointStore = parts.checkpointStore ?? new InMemoryCheckpointStore();
+    const registry =
+      parts.translatePosition === undefined
+        ? new ProjectionRegistry(parts.eventStore, checkpointStore)
+        : new MovedTenantProjectionRegistry(
+            parts.eventStore,
+            checkpointStore,
+            parts.translatePosition,
+          );
     const workers = this.workersFor(tenantId, parts, executor);
     for (const { worker, definition } of workers) registry.register(worker, definition);
     const tenant: OpenTenant = {
@@ -372,6 +495,7 @@ export class TenantDirectory
       tenant = await this.tenant(tenantId);
     } catch (error) {
       if (error instanceof TenantNotFoundError) return true; // removed meanwhile
+      if (error instanceof TenantMovingError) return true; // queued again once moved
       throw error;
     }
     if (tenant.removing || tenant.suspended || this.stopping) return true;

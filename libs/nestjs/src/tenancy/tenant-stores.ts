@@ -1,4 +1,4 @@
-import type { CheckpointStore, EventStore, ProjectionLock } from '@eventcore/core';
+import type { CheckpointStore, EventStore, Position, ProjectionLock } from '@eventcore/core';
 
 /**
  * Where tenants' events live: `'schema'`, one schema per tenant on a shared database (many small
@@ -14,6 +14,33 @@ export interface TenantParts {
   readonly checkpointStore?: CheckpointStore;
   /** Elects one instance per (tenant, projection). @default an in-process lock */
   readonly projectionLock?: ProjectionLock;
+  /**
+   * For a tenant that was moved between servers: turns a position given before the move into one
+   * of its current store, for read-your-writes. @default positions pass unchanged
+   */
+  readonly translatePosition?: (position: Position) => Position;
+}
+
+/** What {@link TenantStores.move} is asked to do. */
+export interface TenantMoveRequest {
+  /** The server to move the tenant to. */
+  readonly targetServer: string;
+  /** Projections whose checkpoints move with the tenant. */
+  readonly projections: readonly string[];
+  /** Keep the old copy (read-only) after the switch. @default false */
+  readonly keepSource?: boolean;
+}
+
+/** What a move did. */
+export interface TenantMoveResult {
+  /** The server the tenant was on. */
+  readonly from: string;
+  /** The server it is on now. */
+  readonly to: string;
+  /** Events copied. */
+  readonly events: number;
+  /** Each projection's checkpoint on the new server (`null`: from the beginning). */
+  readonly checkpoints: Readonly<Record<string, Position | null>>;
 }
 
 /** One tenant of the directory. */
@@ -39,6 +66,13 @@ export interface TenantStores {
   open(tenantId: string): Promise<TenantParts | undefined>;
   /** Closes what `open` opened for the tenant, then deletes its storage and record; `false` when unknown. */
   remove(tenantId: string): Promise<boolean>;
+  /**
+   * Optional (the database placement has it): moves the tenant's storage to another server, with
+   * its events, positions and checkpoints translated; its parts opened here are closed first.
+   * `undefined` for an unknown tenant. Call it through `TenantDirectory.moveTenant`, which pauses
+   * the tenant's work first.
+   */
+  move?(tenantId: string, request: TenantMoveRequest): Promise<TenantMoveResult | undefined>;
   /** Closes every tenant's parts and what the stores own (the shared pool). */
   close(): Promise<void>;
 }

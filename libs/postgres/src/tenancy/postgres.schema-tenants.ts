@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '@eventcore/core';
+import { InvalidOptionsError, type Position } from '@eventcore/core';
 import { Pool } from 'pg';
 import { PgPoolSqlExecutor } from '../executor/pg-pool.sql-executor';
 import { createStorePool } from '../executor/store-pool';
@@ -48,6 +48,11 @@ export interface PostgresTenantParts {
   readonly eventStore: PostgresEventStore;
   readonly checkpointStore: PostgresCheckpointStore;
   readonly projectionLock: PostgresLeaseLock;
+  /**
+   * For a tenant moved between servers: turns a position token given before the move into one of
+   * its current database (see `PostgresDatabaseTenants.move`). @default none: never moved
+   */
+  readonly translatePosition?: (position: Position) => Position;
 }
 
 /** One row of the directory. */
