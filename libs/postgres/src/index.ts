@@ -39,6 +39,7 @@ export {
   type ConversionProgress,
   type ConversionResult,
 } from './schema/partition-conversion';
+export { type RetentionPolicy, type RetentionResult } from './retention';
 export {
   SCHEMA_MIGRATIONS,
   CURRENT_SCHEMA_VERSION,

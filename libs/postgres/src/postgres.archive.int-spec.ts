@@ -251,4 +251,45 @@ describeWithServer('PostgreSQL hot and archived partitions (server)', () => {
     expect(hot.events).toEqual([]);
     await store.close();
   });
+  it('applies a retention policy by closing event and age, deferring streams a projection still needs', async () => {
+    const [store] = await stores(1);
+    const s = quoted(store!.schema);
+    const append = (id: string, type: string) =>
+      store!.append([
+        { streamId: streamId(id), expected: ExpectedVersion.any, events: [testEvent(type)] },
+      ]);
+    await append('closed-old', 'Opened');
+    await append('closed-old', 'AccountClosed');
+    await append('open-old', 'Opened');
+    const mid = await append('closed-new', 'AccountClosed');
+    // Age two streams by 40 days (an administrative change, as a restore from last month would be).
+    await pool.query(
+      `BEGIN; SET LOCAL eventcore.allow_event_mutation = 'on';
+       UPDATE ${s}.events SET recorded_at = recorded_at - interval '40 days' WHERE stream_id IN ('closed-old', 'open-old');
+       COMMIT`,
+    );
+    await expect(store!.applyRetention({ afterDays: -1 })).rejects.toThrow(/retention.afterDays/);
+
+    const closed = await store!.applyRetention({ closedBy: ['AccountClosed'], afterDays: 30 });
+    expect(closed).toEqual({ archived: ['closed-old'], archivedEvents: 2, deferred: [] });
+
+    const last = await append('open-old-2', 'Opened');
+    await pool.query(
+      `BEGIN; SET LOCAL eventcore.allow_event_mutation = 'on';
+       UPDATE ${s}.events SET recorded_at = recorded_at - interval '40 days' WHERE stream_id = 'open-old-2';
+       COMMIT`,
+    );
+    await pool.query(`INSERT INTO ${s}.checkpoints (projection, position) VALUES ('p', $1)`, [
+      mid.position,
+    ]);
+    const byAge = await store!.applyRetention({ afterDays: 30 });
+    // The checkpoint is past open-old's last event but not past open-old-2's.
+    expect(byAge.archived).toEqual(['open-old']);
+    expect(byAge.deferred).toEqual([{ streamId: 'open-old-2', projections: ['p'] }]);
+    await pool.query(`UPDATE ${s}.checkpoints SET position = $1`, [last.position]);
+    await expect(store!.applyRetention({ afterDays: 30 })).resolves.toMatchObject({
+      archived: ['open-old-2'],
+    });
+    await closeAll([store!]);
+  });
 });

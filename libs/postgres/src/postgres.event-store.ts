@@ -63,6 +63,12 @@ import { appendBatchCallSql, appendDcbCallSql, readEventsCallSql } from './schem
 import { batchParams } from './sql/append-batch';
 import { archiveStreamCallSql } from './schema/partition.schema';
 import {
+  checkRetentionPolicy,
+  type RetentionPolicy,
+  type RetentionResult,
+  retentionCandidatesSql,
+} from './retention';
+import {
   ReadBatcher,
   type ReadBatchingOptions,
   resolveReadBatching,
@@ -654,6 +660,42 @@ export class PostgresEventStore implements EventStore, StreamArchiving {
     }
     const archivedEvents = Number(row.r_moved);
     return { streamId, archivedEvents, alreadyArchived: archivedEvents === 0 };
+  }
+
+  /**
+   * One retention pass: archives (see {@link archiveStream}) every stream the policy names — last
+   * event older than `afterDays` and, with `closedBy`, of a closing type — up to `maxStreams`, one
+   * stream per transaction. A stream a projection has not caught up with is deferred, not an
+   * error: the next pass takes it. Run it from a scheduler, or by hand.
+   * @throws InvalidOptionsError for a malformed policy, before anything is read.
+   */
+  async applyRetention(policy: RetentionPolicy): Promise<RetentionResult> {
+    this.assertOpen();
+    const { closedBy, afterDays, maxStreams } = checkRetentionPolicy(policy);
+    const rows = await this.guard.call('read', () =>
+      this.executor.query<{ stream_id: string }>(retentionCandidatesSql(this.schema), [
+        [...closedBy],
+        afterDays,
+        maxStreams,
+      ]),
+    );
+    const archived: StreamId[] = [];
+    const deferred: { streamId: StreamId; projections: readonly string[] }[] = [];
+    let archivedEvents = 0;
+    for (const { stream_id } of rows) {
+      const id = stream_id as StreamId;
+      try {
+        const result = await this.archiveStream(id);
+        archived.push(id);
+        archivedEvents += result.archivedEvents;
+      } catch (error) {
+        if (!(error instanceof ArchiveRefusedError) || error.reason !== 'projections-behind') {
+          throw error;
+        }
+        deferred.push({ streamId: id, projections: error.projections });
+      }
+    }
+    return { archived, archivedEvents, deferred };
   }
 
   comparePositions(a: Position, b: Position): number {
