@@ -6,6 +6,7 @@ import { commandsVsConcurrencySvg } from './chart';
 import { e2eScenarios } from './e2e/e2e.scenarios';
 import { measure, type Scenario, type ScenarioResult } from './harness';
 import { memoryScenarios } from './memory.scenarios';
+import { runConvertBench } from './pg-convert.bench';
 import { runScaleBench } from './pg-scale.bench';
 import { CONCURRENCY_LEVELS, type PgBench, pgBench, pgReachable, pgTarget } from './pg.scenarios';
 
@@ -16,13 +17,18 @@ import { CONCURRENCY_LEVELS, type PgBench, pgBench, pgReachable, pgTarget } from
  * `EVENTCORE_TEST_DATABASE_URL` (default: the local server), dropped at the end; without a
  * reachable server they are skipped, and the output says so. The end-to-end scenarios (`e2e.*`,
  * the sample bank over HTTP) run in the full bench only, after `npm run build`. `--scale
- * [--scale-max N]` runs the log-size bench instead (see `runScaleBench`).
+ * [--scale-max N]` runs the log-size bench instead (see `runScaleBench`); `--convert
+ * [--convert-events N]` times the conversion to partitions (see `runConvertBench`).
  */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('--scale')) {
     const max = valueOf(args, '--scale-max');
     return runScaleBench(max === undefined ? Number.POSITIVE_INFINITY : Number(max));
+  }
+  if (args.includes('--convert')) {
+    const events = valueOf(args, '--convert-events');
+    return runConvertBench(events === undefined ? 1_000_000 : Number(events));
   }
   const quick = args.includes('--quick');
   const compareFile = valueOf(args, '--compare');

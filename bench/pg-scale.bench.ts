@@ -33,7 +33,28 @@ interface LevelResult {
   appendLatencyMs: { p50: number; p99: number };
   coldCommandMs?: { fullFold: number; withSnapshot: number; shortStream: number };
   readAllEventsPerSecond: number;
-  sizeMiB: { eventsTable: number; eventsIndexes: number; eventTags: number; streams: number };
+  sizeMiB: Sizes;
+}
+
+/** Sizes on disk in MiB: the events table and its indexes over every partition, then per partition. */
+interface Sizes {
+  eventsTable: number;
+  eventsIndexes: number;
+  hot: { table: number; indexes: number };
+  archived: { table: number; indexes: number };
+  eventTags: number;
+  streams: number;
+}
+
+/** The archive step after the last level: the 1,000,000-event stream archived. */
+interface ArchiveResult {
+  archivedEvents: number;
+  archiveSeconds: number;
+  /** After the archive and a plain VACUUM: the freed hot space is reusable, not returned. */
+  afterVacuum: Sizes;
+  /** After `VACUUM FULL` of the hot partition (it locks the partition while it runs). */
+  afterVacuumFull: Sizes;
+  vacuumFullSeconds: number;
 }
 
 /**
@@ -42,7 +63,9 @@ interface LevelResult {
  * single-stream and two-stream commands at 16 clients (no state cache: every command reads its
  * streams), single-event append latency, a cold command on the 1,000,000-event stream with and
  * without a snapshot beside one on a 100-event stream, `readAll` over 100,000 events, and the size
- * on disk of the events table, its indexes and the tag index. Each level uses accounts of its own,
+ * on disk of the events table, its indexes (hot and archived partitions) and the tag index. After
+ * the last level it archives the 1,000,000-event stream and measures the sizes again (see
+ * `ArchiveResult`). Each level uses accounts of its own,
  * so commands read streams of the same length at every level. Fresh database, dropped at the end;
  * writes `bench/results/scale-latest.json` and `bench/results/scale.svg`. Not part of `--quick` or
  * CI: filling 10,000,000 events takes minutes.
@@ -56,6 +79,7 @@ export async function runScaleBench(maxEvents: number): Promise<void> {
     schema: 'bench',
   });
   const results: LevelResult[] = [];
+  let archive: ArchiveResult | undefined;
   try {
     let filled = 0;
     for (const level of levels) {
@@ -64,6 +88,11 @@ export async function runScaleBench(maxEvents: number): Promise<void> {
       process.stderr.write(`measuring at ${level.toLocaleString('en-US')} events ...\n`);
       results.push(await measureLevel(store, database, level, filled >= LONG));
       process.stderr.write(`${JSON.stringify(results.at(-1))}\n`);
+    }
+    if (filled >= LONG) {
+      process.stderr.write('archiving the 1,000,000-event stream ...\n');
+      archive = await archiveLongStream(store, database);
+      process.stderr.write(`${JSON.stringify(archive)}\n`);
     }
   } finally {
     await store.close();
@@ -81,6 +110,7 @@ export async function runScaleBench(maxEvents: number): Promise<void> {
       readAll: round2(last.readAllEventsPerSecond / first.readAllEventsPerSecond),
     },
     levels: results,
+    archive,
   };
   const dir = join(__dirname, '..', '..', 'bench', 'results');
   mkdirSync(dir, { recursive: true });
@@ -214,16 +244,51 @@ async function readAllRate(store: PostgresEventStore): Promise<number> {
   return read / ((performance.now() - started) / 1000);
 }
 
-async function sizes(database: TestDatabase): Promise<LevelResult['sizeMiB']> {
+/**
+ * Archives the long stream, then measures the sizes after a plain VACUUM and after a `VACUUM FULL`
+ * of the hot partition (timed).
+ */
+async function archiveLongStream(
+  store: PostgresEventStore,
+  database: TestDatabase,
+): Promise<ArchiveResult> {
+  const started = performance.now();
+  const { archivedEvents } = await store.archiveStream(LONG_STREAM);
+  const archiveSeconds = round2((performance.now() - started) / 1000);
+  await settle(database);
+  const afterVacuum = await sizes(database);
+  const pool = database.pool({ max: 1 });
+  let vacuumFullSeconds: number;
+  try {
+    const full = performance.now();
+    await pool.query('VACUUM (FULL, ANALYZE) bench.events_hot');
+    vacuumFullSeconds = round2((performance.now() - full) / 1000);
+  } finally {
+    await pool.end();
+  }
+  const afterVacuumFull = await sizes(database);
+  return { archivedEvents, archiveSeconds, afterVacuum, afterVacuumFull, vacuumFullSeconds };
+}
+
+async function sizes(database: TestDatabase): Promise<Sizes> {
   const pool = database.pool({ max: 1 });
   const mib = async (sql: string) => {
     const { rows } = await pool.query<{ bytes: string }>(`SELECT (${sql})::bigint AS bytes`);
     return round2(Number(rows[0]!.bytes) / 2 ** 20);
   };
+  // A partitioned table has no storage of its own: sum its partitions (or the table, unpartitioned).
+  const all = (size: string) =>
+    `SELECT coalesce(sum(${size}(relid)), 0) FROM pg_partition_tree('bench.events') WHERE isleaf`;
+  const part = async (name: string) => ({
+    table: await mib(`pg_table_size(to_regclass('bench.${name}'))`),
+    indexes: await mib(`pg_indexes_size(to_regclass('bench.${name}'))`),
+  });
   try {
     return {
-      eventsTable: await mib(`pg_table_size('bench.events')`),
-      eventsIndexes: await mib(`pg_indexes_size('bench.events')`),
+      eventsTable: await mib(all('pg_table_size')),
+      eventsIndexes: await mib(all('pg_indexes_size')),
+      hot: await part('events_hot'),
+      archived: await part('events_archived'),
       eventTags: await mib(`pg_total_relation_size('bench.event_tags')`),
       streams: await mib(`pg_total_relation_size('bench.streams')`),
     };
