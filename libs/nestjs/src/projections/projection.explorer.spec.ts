@@ -1,5 +1,12 @@
 import { Inject, Logger, Scope } from '@nestjs/common';
-import { ErrorCodes, InMemoryEventStore, type RecordedEvent } from '@eventcore/core';
+import {
+  ErrorCodes,
+  ExpectedVersion,
+  InMemoryEventStore,
+  type RecordedEvent,
+  streamId,
+} from '@eventcore/core';
+import { testEvent } from '@eventcore/core/testing';
 import { CommandBus } from '../command-bus';
 import {
   Add,
@@ -43,6 +50,20 @@ class SameNameProjection extends ProjectionHost {
   }
 }
 
+/** Receives only the events of streams that are not archived. */
+@Projection({ name: 'live-streams', includeArchived: false, pollIntervalMs: 20 })
+class LiveStreamsProjection extends ProjectionHost {
+  readonly seen: string[] = [];
+  handle(event: RecordedEvent): void {
+    this.seen.push(event.streamId);
+  }
+}
+
+@Projection({ name: 'bad-archived', includeArchived: 'no' as unknown as boolean })
+class BadArchivedOption extends ProjectionHost {
+  handle(): void {}
+}
+
 describe('projection discovery', () => {
   afterEach(() => jest.restoreAllMocks());
 
@@ -58,6 +79,46 @@ describe('projection discovery', () => {
       await app.close();
     }
     expect(app.get(ProjectionRegistry).get('counters').state).toBe('stopped');
+  });
+
+  it('leaves archived streams out of a projection with includeArchived: false, and only that one', async () => {
+    const store = new InMemoryEventStore();
+    const write = (id: string) =>
+      store.append([
+        {
+          streamId: streamId(id),
+          expected: ExpectedVersion.any,
+          events: [testEvent('Added', { n: 1 })],
+        },
+      ]);
+    await write('counter-closed');
+    await store.archiveStream(streamId('counter-closed'));
+    await write('counter-open');
+    const model = new SeenModel();
+    const app = await createTestApp({
+      store,
+      model,
+      providers: [CountersProjection, LiveStreamsProjection],
+    });
+    try {
+      const head = (await store.readAll({ limit: 10 })).next;
+      await app.get(ProjectionRegistry).waitFor(head, { timeoutMs: 20_000 });
+      expect(app.get(LiveStreamsProjection).seen).toEqual(['counter-open']);
+      expect([...model.sums.keys()]).toEqual(['counter-closed', 'counter-open']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses an includeArchived that is not a boolean at startup', async () => {
+    const starting = createTestApp({
+      store: new InMemoryEventStore(),
+      providers: [BadArchivedOption],
+    });
+    await expect(starting).rejects.toMatchObject({
+      code: ErrorCodes.invalidProjection,
+      message: expect.stringContaining('includeArchived must be true or false'),
+    });
   });
 
   it('fails at startup naming a decorated class that does not extend ProjectionHost', async () => {
