@@ -10,7 +10,6 @@ import {
   Projection,
   ProjectionHost,
   ProjectionRegistry,
-  TenantDirectory,
 } from '@eventcore/nestjs';
 import { EventCoreNatsModule } from '@eventcore/nats';
 import { createPostgresDatabaseTenants, type PostgresProjectionTx } from '@eventcore/postgres';
@@ -26,9 +25,6 @@ import type { BankEvent } from '../../apps/bank/src/accounts/bank.events';
  * Environment: DIRECTORY_URL (the control database), DATABASE_PREFIX, JWT_SECRET, and optionally
  * NATS_URL, NATS_STREAM, NATS_SUBJECT_PREFIX. Prints `{"listening":"<url>"}` once it serves.
  */
-
-/** Filled once the app exists: the forwarder asks it which tenant the event it publishes is of. */
-let directory: TenantDirectory | undefined;
 
 /** Balance and number of applied events per account, in `eventcore.balances` of each tenant. */
 @Projection({ name: 'balances', streams: ['account-'], pollIntervalMs: 50 })
@@ -108,8 +104,7 @@ class ShardAppModule {
                 stream: required('NATS_STREAM'),
                 subjectPrefix: required('NATS_SUBJECT_PREFIX'),
                 streams: ['account-'],
-                // The forwarder runs once per tenant, inside the tenant's context.
-                tenant: () => directory?.currentTenantId() ?? 'unknown',
+                // No `tenant` option: under tenancy the subjects name the tenant by default.
               }),
             ]),
       ],
@@ -131,7 +126,6 @@ async function main(): Promise<void> {
   });
   app.useGlobalPipes(eventCoreValidationPipe());
   app.useGlobalFilters(new EventCoreExceptionFilter());
-  directory = app.get(TenantDirectory);
   await app.listen(0, '127.0.0.1');
   console.log(JSON.stringify({ listening: await app.getUrl() }));
 }

@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ProcessManager } from '@eventcore/nestjs';
+import type { RecordedEvent } from '@eventcore/core';
+import { ProcessManager, TenantDirectory } from '@eventcore/nestjs';
 import { NatsForwarder } from './nats-forwarder';
 import { type NatsForwarderOptions, resolveForwarderOptions } from './nats-forwarder.options';
 
@@ -44,10 +45,37 @@ export class EventCoreNatsModule {
     return {
       module: EventCoreNatsModule,
       providers: [
-        { provide: Forwarder, useFactory: () => new Forwarder(resolved), inject: [] },
+        {
+          provide: Forwarder,
+          // Under tenancy, and unless the app says otherwise, the subject names the tenant the
+          // forwarder runs for: the directory runs it once per tenant, in that tenant's context.
+          useFactory: (directory?: TenantDirectory) =>
+            new Forwarder(
+              options.tenant === undefined && directory?.enabled === true
+                ? { ...resolved, tenant: tenantInContext(directory) }
+                : resolved,
+            ),
+          inject: [{ token: TenantDirectory, optional: true }],
+        },
         { provide: NatsForwarder, useExisting: Forwarder },
       ],
       exports: [NatsForwarder],
     };
   }
+}
+
+/**
+ * The tenant token under `EventCoreModule.forRoot({ tenancy })`: the tenant in context. Without
+ * one the publish fails (and is retried, visibly) rather than going out under a wrong tenant.
+ */
+function tenantInContext(directory: TenantDirectory): (event: RecordedEvent) => string {
+  return (event) => {
+    const tenantId = directory.currentTenantId();
+    if (tenantId === undefined) {
+      throw new Error(
+        `event ${event.id} has no tenant in context: under tenancy the forwarder runs in each tenant's context; if you run it elsewhere, pass the tenant option`,
+      );
+    }
+    return tenantId;
+  };
 }

@@ -12,7 +12,11 @@ export interface NatsForwarderOptions {
   readonly subjectPrefix?: string;
   /** The forwarder's projection name: its checkpoint key and its name in `ProjectionRegistry`. @default 'nats-forwarder' */
   readonly name?: string;
-  /** The tenant token of an event's subject. @default () => 'default' */
+  /**
+   * The tenant token of an event's subject.
+   * @default under `EventCoreModule.forRoot({ tenancy })`, the tenant the forwarder runs for (the
+   *   tenant in context); otherwise `'default'`
+   */
   readonly tenant?: (event: RecordedEvent) => string;
   /** Stream id prefixes to forward. @default every stream */
   readonly streams?: readonly string[];
