@@ -86,6 +86,18 @@ export function archivingContract<S extends EventStore & StreamArchiving>(
       expect(read.versions.get(B)).toBe(0);
     });
 
+    it('refuses a write to an archived stream in an append with a condition too', async () => {
+      await appendTo(A);
+      await store.archiveStream(A);
+      const refusal = await store
+        .append([{ streamId: A, expected: ExpectedVersion.any, events: [testEvent('Late')] }], {
+          condition: { failIfEventsMatch: { items: [{ types: ['NeverWritten'] }] } },
+        })
+        .catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(StreamArchivedError);
+      expect((await store.readStreams([A])).versions.get(A)).toBe(1);
+    });
+
     it('lets a guard (a write without events) on an archived stream pass', async () => {
       await appendTo(A);
       await store.archiveStream(A);
