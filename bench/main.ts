@@ -7,6 +7,7 @@ import { e2eScenarios } from './e2e/e2e.scenarios';
 import { measure, type Scenario, type ScenarioResult } from './harness';
 import { memoryScenarios } from './memory.scenarios';
 import { runConvertBench } from './pg-convert.bench';
+import { runPartitionAbBench } from './pg-partition-ab.bench';
 import { runScaleBench } from './pg-scale.bench';
 import { runTenantsBench } from './pg-tenants.bench';
 import { CONCURRENCY_LEVELS, type PgBench, pgBench, pgReachable, pgTarget } from './pg.scenarios';
@@ -19,8 +20,9 @@ import { CONCURRENCY_LEVELS, type PgBench, pgBench, pgReachable, pgTarget } from
  * reachable server they are skipped, and the output says so. The end-to-end scenarios (`e2e.*`,
  * the sample bank over HTTP) run in the full bench only, after `npm run build`. `--scale
  * [--scale-max N]` runs the log-size bench instead (see `runScaleBench`); `--convert
- * [--convert-events N]` times the conversion to partitions (see `runConvertBench`). `--tenants
- * [--tenants-count N]` runs the multi-tenant bench (see `runTenantsBench`).
+ * [--convert-events N]` times the conversion to partitions (see `runConvertBench`);
+ * `--partition-ab` compares the partitioned and the unpartitioned table (`runPartitionAbBench`).
+ * `--tenants [--tenants-count N]` runs the multi-tenant bench (see `runTenantsBench`).
  */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
     const events = valueOf(args, '--convert-events');
     return runConvertBench(events === undefined ? 1_000_000 : Number(events));
   }
+  if (args.includes('--partition-ab')) return runPartitionAbBench();
   if (args.includes('--tenants')) {
     const count = valueOf(args, '--tenants-count');
     return runTenantsBench(count === undefined ? 1_000 : Number(count));

@@ -86,6 +86,17 @@ const LOG_PAGE_COLUMNS = `e.global_position AS p,
             ELSE to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_FORMAT}) END AS r`;
 
 /**
+ * The cursor of a page, `($1, $2)`, as sub-selects: a custom plan must not see its values. With
+ * them, the planner estimates the rows after the cursor from the statistics of `transaction_id`,
+ * which say "none" whenever the cursor sits in a transaction that wrote many events (a bulk
+ * append, an import); on the partitioned table (schema version 8) it then appends both
+ * partitions' rows after the cursor and sorts them for the page instead of merging the two
+ * index scans in order — measured: 110 ms instead of 3 ms per page of 1,000 at 200,000 events. The
+ * unpartitioned table's one index scan is ordered either way.
+ */
+const CURSOR = '((SELECT $1::xid8), (SELECT $2::bigint))';
+
+/**
  * One page of the global log; metadata and times repeat as NULL like in {@link readStreamsSql}.
  * Why it never skips an event:
  *
@@ -121,7 +132,7 @@ scanned AS MATERIALIZED (
                    AND ($4::text[] IS NULL OR e.type = ANY ($4::text[]))
                    AND ($7::boolean OR NOT e.archived) AS hit
               FROM ${s}.events AS e
-             WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+             WHERE (e.transaction_id, e.global_position) > ${CURSOR}
                AND e.transaction_id < (SELECT xmin FROM bound)
              ORDER BY e.transaction_id, e.global_position
              LIMIT $5) AS e
@@ -159,7 +170,7 @@ export function readAllUnfilteredSql(schema: string): string {
   return `
 SELECT ${LOG_PAGE_COLUMNS}
   FROM (SELECT * FROM ${s}.events AS e
-         WHERE (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+         WHERE (e.transaction_id, e.global_position) > ${CURSOR}
            AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
            AND $3::text[] IS NULL AND $4::text[] IS NULL AND $5::int IS NOT NULL AND $7::boolean
          ORDER BY e.transaction_id, e.global_position
