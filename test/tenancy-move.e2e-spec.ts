@@ -182,28 +182,25 @@ function moveSuite(): void {
   let app: INestApplication;
   let url: string;
   let directory: TenantDirectory;
+  /** A second instance, with stores of its own: it has the moving tenant open when it moves. */
+  let other: { app: INestApplication; url: string; tenants: PostgresDatabaseTenants };
 
-  beforeAll(async () => {
-    server = await startPostgresServer({ maxConnections: 40 });
-    database = await createTestDatabase();
-    prefix = `${database.name}_`;
-    tenants = await createPostgresDatabaseTenants({
+  const storesOf = () =>
+    createPostgresDatabaseTenants({
       directoryConnectionString: database.url,
       databasePrefix: prefix,
       leaseTtlMs: 60_000,
       onMove: copySeen,
     });
-    await tenants.addServer('shared', ADMIN_URL);
-    await tenants.addServer('private', server.url());
-    await tenants.create(MOVER, 'shared');
-    await tenants.create(OTHER, 'shared');
+
+  async function startApp(stores: PostgresDatabaseTenants) {
     const moduleRef = await Test.createTestingModule({
       imports: [
         EventCoreModule.forRoot({
           tenancy: {
             placement: 'database',
             resolver: new JwtClaimTenantResolver({ key: { algorithm: 'HS256', secret: SECRET } }),
-            stores: tenants,
+            stores,
           },
           closeStoreOnShutdown: false,
         }),
@@ -211,16 +208,32 @@ function moveSuite(): void {
       ],
       providers: [Seen],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: ['error'] });
-    app.useGlobalFilters(new EventCoreExceptionFilter());
-    await app.listen(0, '127.0.0.1');
-    url = await app.getUrl();
+    const started = moduleRef.createNestApplication({ logger: ['error'] });
+    started.useGlobalFilters(new EventCoreExceptionFilter());
+    await started.listen(0, '127.0.0.1');
+    return { app: started, url: await started.getUrl() };
+  }
+
+  beforeAll(async () => {
+    server = await startPostgresServer({ maxConnections: 40 });
+    database = await createTestDatabase();
+    prefix = `${database.name}_`;
+    tenants = await storesOf();
+    await tenants.addServer('shared', ADMIN_URL);
+    await tenants.addServer('private', server.url());
+    await tenants.create(MOVER, 'shared');
+    await tenants.create(OTHER, 'shared');
+    ({ app, url } = await startApp(tenants));
     directory = app.get(TenantDirectory);
+    const otherTenants = await storesOf();
+    other = { ...(await startApp(otherTenants)), tenants: otherTenants };
   }, 120_000);
 
   afterAll(async () => {
     await app?.close();
+    await other?.app.close();
     await tenants?.close();
+    await other?.tenants.close();
     if (database !== undefined) {
       const admin = new Client({ connectionString: ADMIN_URL });
       await admin.connect();
@@ -302,6 +315,15 @@ function moveSuite(): void {
         expect(fund.status).toBe(201);
       }
     }
+    // The other instance has the moving tenant open (and runs its projection) before the move.
+    const viaOther = await send(
+      other.url,
+      MOVER,
+      '/accounts/b/deposits',
+      { amount: 1 },
+      'mover-via-other',
+    );
+    expect(viaOther.status).toBe(201);
     // A read-your-writes token given before the move.
     const before = await send(url, MOVER, `/accounts/a/deposits`, { amount: 1 }, 'mover-token');
     expect(before.status).toBe(201);
@@ -351,6 +373,22 @@ function moveSuite(): void {
     );
 
     expect(result).toMatchObject({ from: 'shared', to: 'private' });
+    // The other instance still had the old database open: it is refused there (read-only), lets
+    // go of it, and the same request then goes to the new server.
+    let otherReply: Reply | undefined;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      otherReply = await send(
+        other.url,
+        MOVER,
+        '/accounts/c/deposits',
+        { amount: 1 },
+        'mover-via-other-after',
+      );
+      if (otherReply.status !== 503) break;
+      expect(otherReply.body.code).toBe('eventcore.tenant_moving');
+      await sleep(50);
+    }
+    expect(otherReply?.status).toBe(201);
     expect((await tenants.list()).find((t) => t.tenantId === MOVER)?.location).toBe(
       `server private, database ${prefix}${MOVER}`,
     );
@@ -382,7 +420,8 @@ function moveSuite(): void {
       expect(moverTransfers.filter((o) => byKey.get(o.key) !== 1)).toEqual([]);
       expect(byKey.size).toBe(moverTransfers.length);
       const money = balances(targetLog);
-      expect([...money.values()].reduce((a, b) => a + b, 0)).toBe(ACCOUNTS.length * OPENING + 1);
+      // The opening deposits, the token's deposit and the two through the other instance.
+      expect([...money.values()].reduce((a, b) => a + b, 0)).toBe(ACCOUNTS.length * OPENING + 3);
       expect([...money.values()].every((b) => b >= 0)).toBe(true);
 
       // --- The projection resumed on the target from its translated checkpoint ---

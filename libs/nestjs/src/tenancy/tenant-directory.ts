@@ -250,6 +250,10 @@ export class TenantDirectory
       const result = await tenant.executor.execute(command, options);
       if (!tenant.suspended) this.scheduler?.mark(scope.tenantId);
       return result;
+    } catch (error) {
+      // Another instance moved the tenant: nothing was written, the retry goes to the new place.
+      if (await this.movedAway(tenant, error)) throw new TenantMovingError(scope.tenantId);
+      throw error;
     } finally {
       tenant.inFlight--;
     }
@@ -408,6 +412,23 @@ export class TenantDirectory
     await Promise.all(tenant.workers.map((worker) => worker.stop()));
   }
 
+  /**
+   * Whether `error` says another instance moved the tenant away from the parts opened here (see
+   * `TenantStores.release`); if so, this opening is retired: its projections stop and the next
+   * use opens the tenant where the directory now says.
+   */
+  private async movedAway(tenant: OpenTenant, error: unknown): Promise<boolean> {
+    const tenantId = tenant.scope.tenantId;
+    const release = this.stores().release;
+    if (release === undefined || tenant.removing) return false;
+    if (!(await release.call(this.stores(), tenantId, tenant.parts, error))) return false;
+    if (this.opened.get(tenantId) === tenant) this.forget(tenantId);
+    tenant.suspended = true;
+    await Promise.all(tenant.workers.map((worker) => worker.stop()));
+    this.logger.warn(`Tenant ${tenantId} moved away from this instance's connection; reopening`);
+    return true;
+  }
+
   /** Drops the tenant's cached opening, so the next use opens it where the directory says. */
   private forget(tenantId: string): void {
     this.open.delete(tenantId);
@@ -457,7 +478,9 @@ export class TenantDirectory
             checkpointStore,
             parts.translatePosition,
           );
-    const workers = this.workersFor(tenantId, parts, executor);
+    // The workers' failures are reported against this opening, which exists once they do.
+    const opening: { tenant?: OpenTenant } = {};
+    const workers = this.workersFor(tenantId, parts, executor, () => opening.tenant);
     for (const { worker, definition } of workers) registry.register(worker, definition);
     const tenant: OpenTenant = {
       scope,
@@ -469,6 +492,7 @@ export class TenantDirectory
       removing: false,
       suspended: false,
     };
+    opening.tenant = tenant;
     this.opened.set(tenantId, tenant);
     // Under the scheduler, workers run only during the tenant's turns.
     if (
@@ -514,7 +538,12 @@ export class TenantDirectory
     return settled || tenant.removing || tenant.suspended || this.stopping;
   }
 
-  private workersFor(tenantId: string, parts: TenantParts, executor: CommandExecutor) {
+  private workersFor(
+    tenantId: string,
+    parts: TenantParts,
+    executor: CommandExecutor,
+    owner: () => OpenTenant | undefined,
+  ) {
     const checkpoints = parts.checkpointStore;
     if (checkpoints === undefined) {
       if (this.projections.length > 0) {
@@ -537,7 +566,7 @@ export class TenantDirectory
         checkpoints: processManager ? atLeastOnce(checkpoints) : checkpoints,
         lock,
         standbyRetryMs: this.options.projections?.standbyRetryMs,
-        onError: (name, error) => this.logFailure(tenantId, name, error),
+        onError: (name, error) => this.onWorkerError(owner(), name, error),
       });
       return { worker, definition };
     });
@@ -552,6 +581,15 @@ export class TenantDirectory
       );
     }
     return tenancy.stores;
+  }
+
+  /** Logs a projection's failure; one that says the tenant moved away retires its opening. */
+  private onWorkerError(tenant: OpenTenant | undefined, name: string, error: unknown): void {
+    if (tenant === undefined) return;
+    this.logFailure(tenant.scope.tenantId, name, error);
+    this.movedAway(tenant, error).catch((failure: unknown) =>
+      this.logger.error(`Retiring tenant ${tenant.scope.tenantId}: ${(failure as Error).message}`),
+    );
   }
 
   private logFailure(tenantId: string, name: string, error: unknown): void {

@@ -73,6 +73,12 @@ export interface TenantStores {
    * the tenant's work first.
    */
   move?(tenantId: string, request: TenantMoveRequest): Promise<TenantMoveResult | undefined>;
+  /**
+   * Optional: whether `error`, met on `parts` (what `open` gave for the tenant), means its storage
+   * was moved away by another process (the old copy fenced or gone); if so, the stores close those
+   * parts, so the next `open` follows the directory to the new place.
+   */
+  release?(tenantId: string, parts: TenantParts, error: unknown): Promise<boolean>;
   /** Closes every tenant's parts and what the stores own (the shared pool). */
   close(): Promise<void>;
 }

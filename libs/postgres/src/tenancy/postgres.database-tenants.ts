@@ -259,6 +259,23 @@ export class PostgresDatabaseTenants {
     return (await opening).parts;
   }
 
+  /**
+   * Whether `error`, met on `parts` of the tenant opened here, says its database was left behind
+   * by a move (run by another instance): read-only since the move started (SQLSTATE 25006), or
+   * dropped after it (3D000). If so those parts are closed, so the next `open` follows the
+   * directory; parts opened since are left alone.
+   */
+  async release(tenantId: string, parts: unknown, error: unknown): Promise<boolean> {
+    if (!movedAway(error)) return false;
+    const opening = this.opened.get(tenantId);
+    const open = opening === undefined ? undefined : await opening.catch(() => undefined);
+    if (open !== undefined && open.parts === parts && this.opened.get(tenantId) === opening) {
+      this.opened.delete(tenantId);
+      await closeDatabase(open);
+    }
+    return true;
+  }
+
   /** Closes the tenant's pool, deletes its record and drops its database (`WITH (FORCE)`). */
   async remove(tenantId: string): Promise<boolean> {
     const opening = this.opened.get(tenantId);
@@ -524,6 +541,17 @@ function beforeMove(sourceHead: bigint, targetHead: Position): (position: Positi
     if (at.globalPosition === START.globalPosition) return encodePosition(START);
     return BigInt(at.globalPosition) <= sourceHead ? targetHead : position;
   };
+}
+
+/** SQLSTATEs of a database a move left behind: read-only (fenced), or dropped. */
+const LEFT_BEHIND = new Set(['25006', '3D000']);
+
+function movedAway(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Object && depth < 5; depth++) {
+    if (LEFT_BEHIND.has(String((e as { code?: unknown }).code))) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Drops `database` on the server when it exists, ending its sessions. */
