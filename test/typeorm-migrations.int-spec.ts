@@ -68,10 +68,14 @@ describeWithServer('TypeORM migrations (server)', () => {
   it('undoes the latest version, and runs it again', async () => {
     await dataSource.undoLastMigration();
     expect(await versions()).toEqual(EVENTCORE_MIGRATIONS.slice(0, -1).map((_, i) => i + 1));
-    const [table] = (await dataSource.query(
-      `SELECT to_regclass('${schema}.snapshots') IS NULL AS gone`,
-    )) as { gone: boolean }[];
-    expect(table!.gone).toBe(true);
+    // Version 8: the archiving function and the streams' archive mark.
+    const [archiving] = (await dataSource.query(
+      `SELECT to_regprocedure('${schema}.archive_stream_v8(text)') IS NULL AS gone,
+              NOT EXISTS (SELECT FROM information_schema.columns
+                           WHERE table_schema = '${schema}' AND table_name = 'streams'
+                             AND column_name = 'archived_at') AS unmarked`,
+    )) as { gone: boolean; unmarked: boolean }[];
+    expect(archiving).toEqual({ gone: true, unmarked: true });
     expect(await dataSource.runMigrations()).toHaveLength(1);
     expect(Math.max(...(await versions()))).toBe(CURRENT_SCHEMA_VERSION);
   });
