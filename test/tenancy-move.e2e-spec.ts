@@ -31,7 +31,15 @@ import {
   describeWithServer,
   type TestDatabase,
 } from '@eventcore/postgres/testing';
+import { EventCoreNatsModule, NatsForwarder } from '@eventcore/nats';
+import { connect, type NatsConnection } from 'nats';
 import { Client, Pool } from 'pg';
+import {
+  deleteStreams,
+  describeWithNats,
+  NATS_URL,
+  uniqueName,
+} from '../libs/nats/src/__fixtures__/nats-testing';
 import { AccountsModule } from '../apps/bank/src/accounts/accounts.module';
 import {
   type PostgresServer,
@@ -182,6 +190,8 @@ function moveSuite(): void {
   let app: INestApplication;
   let url: string;
   let directory: TenantDirectory;
+  let nc: NatsConnection;
+  let stream: string;
   /** A second instance, with stores of its own: it has the moving tenant open when it moves. */
   let other: { app: INestApplication; url: string; tenants: PostgresDatabaseTenants };
 
@@ -193,7 +203,8 @@ function moveSuite(): void {
       onMove: copySeen,
     });
 
-  async function startApp(stores: PostgresDatabaseTenants) {
+  /** An instance of the accounts API; `forward` adds the JetStream forwarder (no tenant option). */
+  async function startApp(stores: PostgresDatabaseTenants, forward: boolean) {
     const moduleRef = await Test.createTestingModule({
       imports: [
         EventCoreModule.forRoot({
@@ -205,6 +216,16 @@ function moveSuite(): void {
           closeStoreOnShutdown: false,
         }),
         AccountsModule,
+        ...(forward
+          ? [
+              EventCoreNatsModule.forRoot({
+                servers: NATS_URL,
+                stream,
+                subjectPrefix: `test.${stream}`,
+                streams: ['account-'],
+              }),
+            ]
+          : []),
       ],
       providers: [Seen],
     }).compile();
@@ -223,10 +244,13 @@ function moveSuite(): void {
     await tenants.addServer('private', server.url());
     await tenants.create(MOVER, 'shared');
     await tenants.create(OTHER, 'shared');
-    ({ app, url } = await startApp(tenants));
+    nc = await connect({ servers: NATS_URL });
+    stream = uniqueName('EVENTCORE_MOVE');
+    // The forwarder runs on the moving instance only: see the duplicates check.
+    ({ app, url } = await startApp(tenants, true));
     directory = app.get(TenantDirectory);
     const otherTenants = await storesOf();
-    other = { ...(await startApp(otherTenants)), tenants: otherTenants };
+    other = { ...(await startApp(otherTenants, false)), tenants: otherTenants };
   }, 120_000);
 
   afterAll(async () => {
@@ -234,6 +258,10 @@ function moveSuite(): void {
     await other?.app.close();
     await tenants?.close();
     await other?.tenants.close();
+    if (nc !== undefined) {
+      await deleteStreams(nc, stream);
+      await nc.close();
+    }
     if (database !== undefined) {
       const admin = new Client({ connectionString: ADMIN_URL });
       await admin.connect();
@@ -437,6 +465,17 @@ function moveSuite(): void {
       );
       expect(rows.filter((r) => r.n !== 1)).toEqual([]);
       expect(rows.map((r) => r.event_id).sort()).toEqual(targetLog.map((e) => e.id).sort());
+
+      // The forwarder resumed from its translated checkpoint: it published no event a second
+      // time (JetStream would have acknowledged a republish as a duplicate), and the stream holds
+      // each of the tenant's account events once, under the tenant's own subject token.
+      expect(app.get(NatsForwarder).stats().duplicates).toBe(0);
+      const jsm = await nc.jetstreamManager();
+      const { state } = await jsm.streams.info(stream, {
+        subjects_filter: `test.${stream}.${MOVER}.>`,
+      });
+      const forwarded = Object.values(state.subjects ?? {}).reduce((sum, n) => sum + n, 0);
+      expect(forwarded).toBe(targetLog.filter((e) => e.streamId.startsWith('account-')).length);
     } finally {
       await source.close();
       await target.close();
@@ -473,7 +512,9 @@ function moveSuite(): void {
 }
 
 if (postgresBinariesInstalled()) {
-  describeWithServer('moving a tenant between PostgreSQL servers', moveSuite);
+  describeWithServer('moving a tenant between PostgreSQL servers', () =>
+    describeWithNats('with the JetStream forwarder', moveSuite),
+  );
 } else if (process.env.CI === 'true') {
   describe('moving a tenant between PostgreSQL servers', () => {
     it('needs the PostgreSQL 15 server binaries', () => {
