@@ -179,6 +179,9 @@ export class TenantDirectory
         `removing a tenant deletes all its events: pass { confirm: ${JSON.stringify(tenantId)} }`,
       );
     }
+    if (this.moving.has(tenantId)) {
+      throw new TenantBusyError(tenantId, 'it is moving to another server; remove it after');
+    }
     const opening = this.open.get(tenantId);
     const tenant = opening === undefined ? undefined : await opening;
     if (tenant !== undefined) {
