@@ -140,6 +140,50 @@ describeWithServer('Converting an events table to partitions (server)', () => {
     await store.close();
   });
 
+  it('loses and duplicates no event appended by concurrent writers while it copies and swaps', async () => {
+    const schema = 'busy';
+    const store = await legacyStore(schema, 2000);
+    const writers = await Promise.all(
+      [1, 2, 3, 4].map(() => createPostgresEventStore({ pool, schema })),
+    );
+    const written: string[] = [];
+    let converting = true;
+    const load = writers.map(async (writer, w) => {
+      for (let i = 0; converting || i < 5; i++) {
+        const event = testEvent('Busy');
+        await writer.append([
+          { streamId: streamId(`busy-${w}`), expected: ExpectedVersion.any, events: [event] },
+        ]);
+        written.push(event.id);
+      }
+    });
+    const result = await convertEventsToPartitioned(new PgPoolSqlExecutor(pool, false), {
+      schema,
+      batchSize: 50,
+    });
+    converting = false;
+    await Promise.all(load);
+    expect(result.phase).toBe('swapped');
+    expect(await relkind(schema)).toBe('p');
+
+    const ids: string[] = [];
+    let after;
+    for (;;) {
+      const page = await store.readAll({ after, limit: 1000 });
+      ids.push(...page.events.map((e) => e.id));
+      after = page.next;
+      if (page.isEnd) break;
+    }
+    expect(ids).toHaveLength(2000 + written.length);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.slice(2000).sort()).toEqual([...written].sort());
+    for (let w = 0; w < 4; w++) {
+      const read = await store.readStreams([streamId(`busy-${w}`)]);
+      expect(read.events.map((e) => e.streamVersion)).toEqual(read.events.map((_, i) => i + 1));
+    }
+    await Promise.all([store, ...writers].map((s) => s.close()));
+  });
+
   it('pauses after maxBatches and refuses a schema below version 8', async () => {
     const store = await legacyStore('sliced', 50);
     const executor: SqlExecutor = new PgPoolSqlExecutor(pool, false);

@@ -35,6 +35,21 @@ export interface ConversionResult extends ConversionProgress {
 }
 
 const NEW_TABLE = 'events_conv';
+/** The old table between the swap and its drop. */
+const OLD_TABLE = 'events_unpartitioned';
+
+/**
+ * After the swap, in a transaction of its own: the position sequence moves to the new table (it
+ * waits for appends holding positions, which the new table no longer keeps waiting), then the old
+ * table and the progress record go. Idempotent.
+ */
+async function dropOldTable(tx: SqlQueryable, schema: string): Promise<void> {
+  const s = quoted(schema);
+  if (!(await exists(tx, `${s}.${OLD_TABLE}`))) return;
+  await tx.query(`ALTER SEQUENCE ${s}.events_position_seq OWNED BY ${s}.events.global_position`);
+  await tx.query(`DROP TABLE ${s}.${OLD_TABLE}`);
+  await tx.query(`DROP TABLE IF EXISTS ${s}.partition_conversion`);
+}
 
 /**
  * Converts a store's unpartitioned events table (one that held events when schema version 8 ran)
@@ -48,8 +63,9 @@ const NEW_TABLE = 'events_conv';
  *    Killed at any point, the next run resumes after the last committed batch.
  * 2. Builds the keys and indexes (each in its own transaction; a killed build is redone).
  * 3. Swaps in one short transaction: locks `events` (appends wait), copies what was appended since
- *    the last batch, moves the events of streams archived meanwhile, drops the old table and
- *    renames the new one into its place.
+ *    the last batch, moves the events of streams archived meanwhile, and renames the old table
+ *    away and the new one into its place; then, in another transaction, moves the position
+ *    sequence to the new table and drops the old one.
  *
  * Safe to run twice at once (an advisory lock serialises the steps) and after it finished (then it
  * does nothing). Needs the schema at version 8 (`migrate()` first).
@@ -78,7 +94,10 @@ export async function convertEventsToPartitioned(
     });
 
   const started = await locked(async (tx) => {
-    if (await isPartitioned(tx, schema)) return false;
+    if (await isPartitioned(tx, schema)) {
+      await dropOldTable(tx, schema); // a run killed right after its swap
+      return false;
+    }
     const [version] = await tx.query<{ v: number | null }>(
       `SELECT max(version) AS v FROM ${s}.schema_version`,
     );
@@ -154,13 +173,20 @@ export async function convertEventsToPartitioned(
          FROM ${s}.streams AS st
         WHERE st.archived_at IS NOT NULL AND e.stream_id = st.stream_id AND NOT e.archived`,
     );
-    await tx.query(`ALTER SEQUENCE ${s}.events_position_seq OWNED BY NONE`);
-    await tx.query(`DROP TABLE ${s}.events`);
+    // Renamed, not dropped: dropping it would drop the position sequence it owns, and moving the
+    // sequence here would deadlock with an append that took positions and waits for this lock.
+    await tx.query(`ALTER TABLE ${s}.events RENAME TO ${OLD_TABLE}`);
+    // Index names are unique in the schema: the old ones (and their keys) make way.
+    await tx.query(`DO $do$ DECLARE r record; BEGIN
+      FOR r IN SELECT c.relname FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
+                WHERE i.indrelid = '${s}.${OLD_TABLE}'::regclass LOOP
+        EXECUTE format('ALTER INDEX ${s}.%I RENAME TO %I', r.relname, 'old_' || r.relname);
+      END LOOP;
+    END $do$`);
     for (const statement of renamesSql(schema)) await tx.query(statement);
-    await tx.query(`ALTER SEQUENCE ${s}.events_position_seq OWNED BY ${s}.events.global_position`);
-    await tx.query(`DROP TABLE ${s}.partition_conversion`);
     return { caughtUp: Number(rest?.n ?? 0), swapMs: Math.round(performance.now() - begun) };
   });
+  await locked((tx) => dropOldTable(tx, schema));
   const result = { phase: 'swapped', copied: copied + swap.caughtUp, ...swap } as const;
   report(result);
   return result;
