@@ -26,6 +26,7 @@ import {
   StoreClosedError,
   StreamArchivedError,
   type StreamArchiving,
+  streamId as checkedStreamId,
   type StreamId,
   UnsupportedTransactionError,
   type RetryOptions,
@@ -647,10 +648,12 @@ export class PostgresEventStore implements EventStore, StreamArchiving {
    * Refused while a projection whose checkpoint is in this schema has not processed the stream's
    * last event. The archiving transaction holds subscribers back while it runs (it is a write):
    * archive a very long stream outside busy hours.
+   * @throws InvalidStreamIdError for an id `streamId()` refuses.
    * @throws ArchiveRefusedError, nothing changed: no such stream, or projections behind.
    */
-  async archiveStream(streamId: StreamId): Promise<ArchiveStreamResult> {
+  async archiveStream(id: StreamId): Promise<ArchiveStreamResult> {
     this.assertOpen();
+    const streamId = checkedStreamId(id);
     const [row] = await this.guard.call('write', () =>
       this.executor.query<{
         r_status: string;

@@ -30,7 +30,7 @@ import type {
   StreamWrite,
 } from '../store/event-store';
 import type { ArchiveStreamResult, StreamArchiving } from '../store/stream-archive';
-import type { StreamId } from '../store/stream-id';
+import { streamId as checkedStreamId, type StreamId } from '../store/stream-id';
 import { deepFreeze } from '../util/deep-freeze';
 import { StoredIds } from './stored-ids';
 import { frozenJsonCopy, NOT_PLAIN_JSON } from '../util/frozen-json';
@@ -204,10 +204,13 @@ export class InMemoryEventStore implements EventStore, StreamArchiving {
   /**
    * Archives a stream (see {@link StreamArchiving}). This store keeps no projection checkpoints,
    * so it archives at once; the events stay where they are, marked archived.
+   * @throws InvalidStreamIdError for an id `streamId()` refuses (e.g. an event in no stream's
+   *   reserved `$event-<id>`).
    * @throws ArchiveRefusedError when the stream has no event.
    */
-  async archiveStream(streamId: StreamId): Promise<ArchiveStreamResult> {
+  async archiveStream(id: StreamId): Promise<ArchiveStreamResult> {
     this.assertOpen();
+    const streamId = checkedStreamId(id);
     const events = this.streams.get(streamId);
     if (events === undefined) throw new ArchiveRefusedError(streamId, 'stream-not-found');
     const alreadyArchived = this.archived.has(streamId);

@@ -3,6 +3,7 @@ import {
   ArchiveRefusedError,
   ErrorCodes,
   InvalidAppendError,
+  InvalidStreamIdError,
   StreamArchivedError,
 } from '../errors';
 import type { RecordedEvent } from '../events/event';
@@ -180,6 +181,11 @@ export function archivingContract<S extends EventStore & StreamArchiving>(
         code: ErrorCodes.archiveRefused,
         reason: 'stream-not-found',
       });
+      // An event in no stream lives in no stream one could archive: its id is refused as input.
+      const loose = testEvent('Loose');
+      await store.append([], { events: [loose] });
+      const reserved = `$event-${loose.id}` as typeof A;
+      await expect(store.archiveStream(reserved)).rejects.toBeInstanceOf(InvalidStreamIdError);
     });
   });
 }
