@@ -651,9 +651,9 @@ export class PostgresEventStore implements EventStore, StreamArchiving {
    * @throws InvalidStreamIdError for an id `streamId()` refuses.
    * @throws ArchiveRefusedError, nothing changed: no such stream, or projections behind.
    */
-  async archiveStream(id: StreamId): Promise<ArchiveStreamResult> {
+  async archiveStream(streamId: StreamId): Promise<ArchiveStreamResult> {
     this.assertOpen();
-    const streamId = checkedStreamId(id);
+    checkedStreamId(streamId);
     const [row] = await this.guard.call('write', () =>
       this.executor.query<{
         r_status: string;

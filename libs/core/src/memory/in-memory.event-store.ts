@@ -208,9 +208,9 @@ export class InMemoryEventStore implements EventStore, StreamArchiving {
    *   reserved `$event-<id>`).
    * @throws ArchiveRefusedError when the stream has no event.
    */
-  async archiveStream(id: StreamId): Promise<ArchiveStreamResult> {
+  async archiveStream(streamId: StreamId): Promise<ArchiveStreamResult> {
     this.assertOpen();
-    const streamId = checkedStreamId(id);
+    checkedStreamId(streamId);
     const events = this.streams.get(streamId);
     if (events === undefined) throw new ArchiveRefusedError(streamId, 'stream-not-found');
     const alreadyArchived = this.archived.has(streamId);
