@@ -1,7 +1,7 @@
 import { type Position, streamId, type StreamId } from '@eventcore/core';
 import { AppendBatcher, type BatchRow } from './append-batcher';
 import { SqlConnectionError } from './executor/sql-executor';
-import { ReadBatcher } from './read-batcher';
+import { ReadBatcher, resolveReadBatching } from './read-batcher';
 import type { AppendRequest } from './sql/append-request';
 
 /** An append request of one write and `events` events (only what the batcher looks at). */
@@ -99,6 +99,12 @@ describe('AppendBatcher (unit)', () => {
 
 describe('ReadBatcher (unit)', () => {
   const id = (s: string): StreamId => streamId(s);
+
+  it('has two reads in flight by default', () => {
+    expect(resolveReadBatching(undefined)).toBe(2);
+    expect(resolveReadBatching({})).toBe(2);
+    expect(resolveReadBatching({ maxInFlight: 5 })).toBe(5);
+  });
 
   it('fails every read a failed query served', async () => {
     const failure = new Error('server went away');

