@@ -149,7 +149,9 @@ describe('PostgresEventStore connection faults (fake database)', () => {
 
   it('never retries a conflict, and a conflict does not count as a connection failure', async () => {
     const { db, store } = setup(3);
-    db.rows = [{ r_failed: [1], r_versions: ['2'], r_first_position: null, r_tx: null }];
+    db.rows = [
+      { r_failed: [1], r_archived: [], r_versions: ['2'], r_first_position: null, r_tx: null },
+    ];
     for (let i = 0; i < 5; i++) {
       await expect(
         store.append([
