@@ -3,6 +3,7 @@ import {
   type Position,
   type RecordedEvent,
   type StreamId,
+  StreamArchivedError,
   streamId,
 } from '@eventcore/core';
 import { testEvent } from '@eventcore/core/testing';
@@ -135,5 +136,36 @@ describeWithServer('copying a tenant log (PostgreSQL)', () => {
     expect(await target.checkpoints.load('never-ran')).toBeUndefined();
     const versions = (await target.store.readStreams([a, b, c] as StreamId[])).versions;
     expect([...versions.values()]).toEqual([3, 1, 1_200]);
+  });
+
+  it('archives again on the target the streams archived on the source', async () => {
+    const source = await open('archived_source');
+    const target = await open('archived_target');
+    const closed = streamId('account-closed');
+    const open_ = streamId('account-open');
+    const appended = await source.store.append([
+      {
+        streamId: closed,
+        expected: ExpectedVersion.noStream,
+        events: [testEvent('Opened'), testEvent('Closed')],
+      },
+      { streamId: open_, expected: ExpectedVersion.noStream, events: [testEvent('Opened')] },
+    ]);
+    await source.checkpoints.commit('balances', undefined, appended.position, async () => {});
+    await source.store.archiveStream(closed);
+
+    const copy = await copyTenantLog(source, target, ['balances'], 5_000, async () => {});
+
+    expect(copy.archivedStreams).toBe(1);
+    const refused = target.store.append([
+      { streamId: closed, expected: ExpectedVersion.exact(2), events: [testEvent('Reopened')] },
+    ]);
+    await expect(refused).rejects.toBeInstanceOf(StreamArchivedError);
+    // Archived events stay readable, and the other stream stays open to writes.
+    const read = await target.store.readStreams([closed]);
+    expect(read.events.map((e) => e.type)).toEqual(['Opened', 'Closed']);
+    await target.store.append([
+      { streamId: open_, expected: ExpectedVersion.exact(1), events: [testEvent('Deposited')] },
+    ]);
   });
 });

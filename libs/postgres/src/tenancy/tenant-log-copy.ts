@@ -5,12 +5,14 @@ import {
   ExpectedVersion,
   type Position,
   type RecordedEvent,
+  type StreamId,
   type StreamWrite,
 } from '@eventcore/core';
 import { UNSTREAMED_PREFIX } from '@eventcore/core/adapter';
 import { decodePosition } from '../position';
 import type { PostgresEventStore } from '../postgres.event-store';
 import { PostgresStoreInspection } from '../inspection/postgres.inspection';
+import { quoted } from '../schema/schema-name';
 
 /** Events per append on the target: large enough to amortize a round trip, small enough to retry. */
 const BATCH = 500;
@@ -28,6 +30,8 @@ export interface TenantLogCopy {
   readonly targetHead: Position | undefined;
   /** Each projection's checkpoint on the target (`null`: from the beginning). */
   readonly checkpoints: Readonly<Record<string, Position | null>>;
+  /** Streams archived on the source, archived again on the target. */
+  readonly archivedStreams: number;
 }
 
 /** One checkpoint to translate: its source global position, and its target position so far. */
@@ -49,7 +53,12 @@ interface Checkpoint {
  * positions together, so the log order and the global position order agree, and a checkpoint is
  * always the position of an event (or the start). Batches end at every checkpoint, so that the
  * append's returned position is exactly the position a checkpoint translates to.
+ *
+ * Streams archived on the source are archived on the target last, after the checkpoints, so that
+ * they stay closed to writes there too (archiving checks the checkpoints the target holds).
  * @throws Error when the source log is held back longer than `heldBackTimeoutMs`
+ * @throws ArchiveRefusedError when a projection's checkpoint on the target is behind a stream
+ *   archived on the source; nothing is switched, and the move can be retried once it has caught up
  */
 export async function copyTenantLog(
   source: { store: PostgresEventStore; checkpoints: CheckpointStore },
@@ -112,7 +121,23 @@ export async function copyTenantLog(
     if (to !== null)
       await target.checkpoints.commit(checkpoint.name, undefined, to, async () => {});
   }
-  return { events: copied, sourceHead: Number(sourceHead), targetHead, checkpoints: translated };
+  const archived = await archivedStreams(source.store);
+  for (const id of archived) await target.store.archiveStream(id);
+  return {
+    events: copied,
+    sourceHead: Number(sourceHead),
+    targetHead,
+    checkpoints: translated,
+    archivedStreams: archived.length,
+  };
+}
+
+/** The streams `store` has archived (schema version 8), in id order. */
+async function archivedStreams(store: PostgresEventStore): Promise<StreamId[]> {
+  const rows = await store.sqlExecutor.query<{ stream_id: StreamId }>(
+    `SELECT stream_id FROM ${quoted(store.schema)}.streams WHERE archived_at IS NOT NULL ORDER BY stream_id`,
+  );
+  return rows.map((row) => row.stream_id);
 }
 
 /**
