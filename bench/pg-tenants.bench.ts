@@ -123,54 +123,37 @@ export async function runTenantsBench(tenantCount: number): Promise<void> {
 
     const perClient = Math.ceil(COMMANDS / CLIENTS);
     const spread = (c: number, i: number) => (c + CLIENTS * i) % tenantCount;
-    const onTenants = (name: string, on: readonly BenchTenant[]): Scenario => ({
+    /** `perClient` deposits by each of the clients, the `i`-th of client `c` made by `deposit`. */
+    const deposits = (
+      name: string,
+      deposit: (c: number, i: number) => Promise<unknown>,
+    ): Scenario => ({
       name,
       unit: 'commands/s',
       concurrency: CLIENTS,
       rawLimit: rawName('schema', `insert.c${CLIENTS}`),
       async run() {
         await runConcurrently(CLIENTS, CLIENTS, async (c) => {
-          for (let i = 0; i < perClient; i++) {
-            const tenant = on[spread(c, i)]!;
-            await tenant.executor.execute(new Deposit(accounts[i % ACCOUNTS_PER_TENANT]!, 1));
-          }
+          for (let i = 0; i < perClient; i++) await deposit(c, i);
         });
         return perClient * CLIENTS;
       },
     });
+    const onTenants = (name: string, on: readonly BenchTenant[]): Scenario =>
+      deposits(name, (c, i) =>
+        on[spread(c, i)]!.executor.execute(new Deposit(accounts[i % ACCOUNTS_PER_TENANT]!, 1)),
+      );
     const scenarios: Scenario[] = [
       onTenants(`tenants.command.deposit.c${CLIENTS}`, tenants),
       // Again, once every (connection, tenant) pair has been used: the steady state.
       onTenants(`tenants.command.deposit.warm.c${CLIENTS}`, tenants),
       onTenants(`tenants.command.deposit.unprepared.c${CLIENTS}`, unprepared),
-      {
-        name: `single.command.deposit.c${CLIENTS}`,
-        unit: 'commands/s',
-        concurrency: CLIENTS,
-        rawLimit: rawName('schema', `insert.c${CLIENTS}`),
-        async run() {
-          await runConcurrently(CLIENTS, CLIENTS, async (c) => {
-            for (let i = 0; i < perClient; i++) {
-              await singleExecutor.execute(new Deposit(singleAccounts[spread(c, i)]!, 1));
-            }
-          });
-          return perClient * CLIENTS;
-        },
-      },
-      {
-        name: `single.command.deposit.unbatched.c${CLIENTS}`,
-        unit: 'commands/s',
-        concurrency: CLIENTS,
-        rawLimit: rawName('schema', `insert.c${CLIENTS}`),
-        async run() {
-          await runConcurrently(CLIENTS, CLIENTS, async (c) => {
-            for (let i = 0; i < perClient; i++) {
-              await unbatchedExecutor.execute(new Deposit(singleAccounts[spread(c, i)]!, 1));
-            }
-          });
-          return perClient * CLIENTS;
-        },
-      },
+      deposits(`single.command.deposit.c${CLIENTS}`, (c, i) =>
+        singleExecutor.execute(new Deposit(singleAccounts[spread(c, i)]!, 1)),
+      ),
+      deposits(`single.command.deposit.unbatched.c${CLIENTS}`, (c, i) =>
+        unbatchedExecutor.execute(new Deposit(singleAccounts[spread(c, i)]!, 1)),
+      ),
       rawLimits(pool, false).insert('schema', CLIENTS),
     ];
     const results: ScenarioResult[] = [];

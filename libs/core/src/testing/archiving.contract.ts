@@ -11,7 +11,11 @@ import type { EventStore, Position, ReadAllFilter } from '../store/event-store';
 import { ExpectedVersion } from '../store/expected-version';
 import type { StreamArchiving } from '../store/stream-archive';
 import { streamId } from '../store/stream-id';
-import { type EventStoreContractOptions, testEvent } from './event-store.contract';
+import {
+  type EventStoreContractOptions,
+  openStorePerTest,
+  testEvent,
+} from './event-store.contract';
 
 /**
  * The archiving part of the store contract (see `StreamArchiving`), as a jest suite, for adapters
@@ -25,22 +29,7 @@ export function archivingContract<S extends EventStore & StreamArchiving>(
 ): void {
   describe(`Archiving contract: ${adapterName}`, () => {
     let store: S;
-    let opened: S | undefined;
-
-    beforeEach(async () => {
-      opened = undefined;
-      store = await makeStore();
-      opened = store;
-    });
-
-    afterEach(async () => {
-      if (opened === undefined) return;
-      try {
-        await opened.close();
-      } finally {
-        await options.teardown?.(opened);
-      }
-    });
+    openStorePerTest(makeStore, options, (opened) => (store = opened));
 
     const A = streamId('archive-a');
     const B = streamId('archive-b');

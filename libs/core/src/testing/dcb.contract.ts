@@ -12,7 +12,11 @@ import type { AppendCondition, EventQuery, EventQueryReadOptions } from '../stor
 import type { AppendResult, EventStore } from '../store/event-store';
 import { ExpectedVersion } from '../store/expected-version';
 import { streamId } from '../store/stream-id';
-import { type EventStoreContractOptions, testEvent } from './event-store.contract';
+import {
+  type EventStoreContractOptions,
+  openStorePerTest,
+  testEvent,
+} from './event-store.contract';
 
 /**
  * The DCB part of the store contract (dcb.events: tags, query reads, append conditions, events in
@@ -30,22 +34,7 @@ export function dcbContract<S extends EventStore>(
 ): void {
   describe(`DCB contract: ${adapterName}`, () => {
     let store: S;
-    let opened: S | undefined;
-
-    beforeEach(async () => {
-      opened = undefined;
-      store = await makeStore();
-      opened = store;
-    });
-
-    afterEach(async () => {
-      if (opened === undefined) return;
-      try {
-        await opened.close();
-      } finally {
-        await options.teardown?.(opened);
-      }
-    });
+    openStorePerTest(makeStore, options, (opened) => (store = opened));
 
     const A = streamId('dcb-a');
     const B = streamId('dcb-b');

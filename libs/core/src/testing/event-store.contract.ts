@@ -57,6 +57,38 @@ export function testEvent(
   };
 }
 
+/** Closes a store a contract opened, then runs the adapter's `teardown` (even if closing threw). */
+async function disposeStore<S extends EventStore>(
+  store: S,
+  options: EventStoreContractOptions<S>,
+): Promise<void> {
+  try {
+    await store.close();
+  } finally {
+    await options.teardown?.(store);
+  }
+}
+
+/**
+ * Registers, in the calling `describe`, a fresh store for every test (handed to `use`), closed and
+ * torn down after it; a store whose opening failed is not closed. Shared by the contract suites.
+ */
+export function openStorePerTest<S extends EventStore>(
+  makeStore: () => Promise<S>,
+  options: EventStoreContractOptions<S>,
+  use: (store: S) => void,
+): void {
+  let opened: S | undefined;
+  beforeEach(async () => {
+    opened = undefined;
+    opened = await makeStore();
+    use(opened);
+  });
+  afterEach(async () => {
+    if (opened !== undefined) await disposeStore(opened, options);
+  });
+}
+
 /**
  * The contract every {@link EventStore} adapter must pass, as a jest suite. Call it at the top level
  * of an adapter's spec file: `eventStoreContract('postgres', async () => makePostgresStore())`.
@@ -71,27 +103,11 @@ export function eventStoreContract<S extends EventStore>(
   makeStore: () => Promise<S>,
   options: EventStoreContractOptions<S> = {},
 ): void {
-  async function dispose(store: S): Promise<void> {
-    try {
-      await store.close();
-    } finally {
-      await options.teardown?.(store);
-    }
-  }
+  const dispose = (store: S) => disposeStore(store, options);
 
   describe(`EventStore contract: ${adapterName}`, () => {
     let store: S;
-    let opened: S | undefined;
-
-    beforeEach(async () => {
-      opened = undefined;
-      store = await makeStore();
-      opened = store;
-    });
-
-    afterEach(async () => {
-      if (opened !== undefined) await dispose(opened);
-    });
+    openStorePerTest(makeStore, options, (opened) => (store = opened));
 
     const A = streamId('contract-a');
     const B = streamId('contract-b');
