@@ -2,6 +2,7 @@ import { InvalidOptionsError, type Position } from '@eventcore/core';
 import { Client, Pool } from 'pg';
 import { decodePosition, encodePosition, START } from '../position';
 import { PgPoolSqlExecutor } from '../executor/pg-pool.sql-executor';
+import { STORE_SESSION_OPTIONS } from '../executor/store-pool';
 import type { SqlExecutor, SqlQueryable } from '../executor/sql-executor';
 import type { PostgresEventStore } from '../postgres.event-store';
 import { createPostgresEventStore } from '../postgres.factory';
@@ -483,6 +484,7 @@ export class PostgresDatabaseTenants {
       idleTimeoutMillis: this.idleTimeoutMs,
       keepAlive: true,
       application_name: `eventcore:${database}`,
+      options: STORE_SESSION_OPTIONS,
     });
     // A broken idle connection must not crash the process (see createPostgresEventStore).
     pool.on('error', () => undefined);
