@@ -1,4 +1,4 @@
-import { ExpectedVersion, type Position, streamId } from '@eventcore/core';
+import { ExpectedVersion, streamId } from '@eventcore/core';
 import { testEvent } from '@eventcore/core/testing';
 import {
   createPostgresEventStore,
@@ -9,13 +9,13 @@ import { createTestDatabase } from '@eventcore/postgres/testing';
 import type { Pool } from 'pg';
 import { cpus } from 'node:os';
 import { runConcurrently } from './harness';
+import { readAllRate } from './pg-scale.bench';
 
 const PREFILL = 200_000;
 const ROUNDS = 3;
 const APPENDS = 300;
 const CONCURRENT_APPENDS = 2_000;
 const CLIENTS = 16;
-const READ_EVENTS = 100_000;
 
 type Layout = 'partitioned' | 'unpartitioned';
 
@@ -147,19 +147,6 @@ async function readStream(store: PostgresEventStore): Promise<number> {
     times.push(performance.now() - started);
   }
   return percentile(times, 0.5);
-}
-
-async function readAllRate(store: PostgresEventStore): Promise<number> {
-  const started = performance.now();
-  let after: Position | undefined;
-  let read = 0;
-  while (read < READ_EVENTS) {
-    const page = await store.readAll({ after, limit: 1_000 });
-    read += page.events.length;
-    after = page.next;
-    if (page.isEnd) break;
-  }
-  return read / ((performance.now() - started) / 1000);
 }
 
 function percentile(values: readonly number[], p: number): number {

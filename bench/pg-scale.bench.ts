@@ -231,7 +231,7 @@ async function coldCommands(
 }
 
 /** Events per second reading the first 100,000 events of the log with `readAll`, 1,000 a page. */
-async function readAllRate(store: PostgresEventStore): Promise<number> {
+export async function readAllRate(store: PostgresEventStore): Promise<number> {
   const started = performance.now();
   let after: Awaited<ReturnType<PostgresEventStore['readAll']>>['next'] | undefined;
   let read = 0;
